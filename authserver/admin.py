@@ -1,0 +1,97 @@
+"""Admin for grants and tokens: metadata only, never a token, code or secret (not even masked).
+
+DOT registers these through its *_ADMIN_CLASS settings; we subclass its admins to keep their
+revoke actions and add-permission guards.
+"""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from oauth2_provider import admin as dot_admin
+
+from authserver import keys
+from authserver.models import SigningKey
+
+_NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
+
+
+class _NoSecrets:
+    def get_exclude(self, request, obj=None):
+        return tuple(super().get_exclude(request, obj) or ()) + _NEVER_SHOWN
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return tuple(f for f in fields if f not in ("masked_token", "masked_code"))
+
+
+class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
+    list_display = ("pk", "user", "application", "scope", "expires", "consumed_at")
+    list_select_related = ("user", "application")
+    raw_id_fields = ("user", "application")
+    readonly_fields = ("token_family", "resource", "redirect_uri", "created")
+
+
+class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
+    list_display = ("pk", "jti", "user", "application", "scope", "expires", "revoked_at")
+    list_filter = ("revoked_at", "application")
+    search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
+    raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
+    readonly_fields = ("jti", "kid", "token_family", "resource", "auth_time", "created")
+
+
+class RefreshTokenAdmin(_NoSecrets, dot_admin.RefreshTokenAdmin):
+    list_display = ("pk", "user", "application", "token_family", "created", "revoked")
+    raw_id_fields = ("user", "application", "access_token")
+    readonly_fields = ("token_family", "resource", "created", "last_used_at")
+
+
+class IDTokenAdmin(dot_admin.IDTokenAdmin):
+    raw_id_fields = ("user", "application")
+
+
+class SigningKeyAdmin(admin.ModelAdmin):
+    """States and dates only; the (encrypted) private key is never loaded into a form."""
+
+    list_display = ("kid", "alg", "state", "created_at", "activated_at", "retire_after")
+    list_filter = ("state", "alg")
+    search_fields = ("kid",)
+    exclude = ("private_jwk_encrypted",)
+    readonly_fields = (
+        "kid",
+        "alg",
+        "state",
+        "public_jwk",
+        "created_at",
+        "activates_at",
+        "activated_at",
+        "retiring_at",
+        "retire_after",
+        "retired_at",
+    )
+    actions = ("rotate_now", "mark_compromised")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retire or mark compromised instead; tokens refer to the kid
+
+    @admin.action(description="Rotate now (activate a new key for these algorithms)")
+    def rotate_now(self, request, queryset):
+        now = timezone.now()
+        for alg in sorted(set(queryset.values_list("alg", flat=True))):
+            result = keys.rotate(alg, now=now, force=True)
+            self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
+
+    @admin.action(description="Mark compromised (unpublish now, revoke its tokens)")
+    def mark_compromised(self, request, queryset):
+        now = timezone.now()
+        for key in queryset.exclude(state__in=("retired", "compromised")):
+            revoked = keys.mark_compromised(key.kid, now=now)
+            self.message_user(
+                request,
+                f"{key.kid}: unpublished and destroyed; {revoked} tokens revoked",
+                level=messages.WARNING,
+            )
+
+
+admin.site.register(SigningKey, SigningKeyAdmin)

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class AuthserverConfig(AppConfig):
+    name = "authserver"
+    verbose_name = "Authorization server"
+
+    def ready(self) -> None:
+        from pathlib import Path
+
+        from django.conf import settings
+
+        # WhiteNoise expects STATIC_ROOT to exist even when it serves from the finders.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        # The embedded broker keeps its queue in files; both sides need the folders.
+        if settings.CELERY_BROKER_URL == "filesystem://":
+            for key in ("data_folder_in", "processed_folder"):
+                Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(
+                    parents=True, exist_ok=True
+                )

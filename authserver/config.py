@@ -1,0 +1,196 @@
+"""Settings from the environment, read once into a typed, frozen dataclass.
+
+Every variable is documented in the README ("Configuration"). ``settings.py`` only copies
+from :func:`load`. A value with no safe default raises ``ImproperlyConfigured`` at startup
+instead of silently falling back to something insecure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SIGNING_ALGORITHMS = ("ES256", "RS256", "EdDSA")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _read_or_create_secret(path: Path, nbytes: int = 48) -> str:
+    """Return the secret stored at ``path``, generating it (mode 0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    # O_EXCL: two processes starting at once must not end up with different secrets.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def parse_issuer(value: str) -> str:
+    """Validate ISSUER: RFC 8414 §2, an https URL with no query or fragment.
+
+    http is accepted only for loopback hosts (local development). A trailing slash is
+    refused rather than stripped: MCP clients compare the issuer byte for byte.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"ISSUER must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ImproperlyConfigured("ISSUER must not have a query or fragment (RFC 8414 §2)")
+    if value.endswith("/"):
+        raise ImproperlyConfigured("ISSUER must not end with '/' (clients compare it exactly)")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ImproperlyConfigured("ISSUER must use https unless the host is loopback")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    debug: bool
+    embedded: bool  # no DATABASE_URL: SQLite under var/, secrets kept in var/
+    var_dir: Path
+    secret_key: str
+    key_encryption_keys: tuple[str, ...]  # first encrypts, all decrypt
+    database_url: str
+    redis_url: str  # "" when not configured
+    issuer: str
+    allowed_hosts: tuple[str, ...]
+    access_token_lifetime: int
+    access_token_max_lifetime: int
+    refresh_token_lifetime: int
+    refresh_token_idle_lifetime: int
+    refresh_token_grace: int
+    authorization_code_lifetime: int
+    log_level: str
+    signing_key_alg: str
+    signing_key_rotation_days: int
+    signing_key_publish_ahead_hours: int
+    jwks_max_age: int
+    service_documentation: str
+
+    @property
+    def issuer_is_https(self) -> bool:
+        return self.issuer.startswith("https://")
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    debug = _bool(env, "DEBUG", False)
+    var_dir = Path(env.get("VAR_DIR") or BASE_DIR / "var")
+    database_url = env.get("DATABASE_URL", "").strip()
+    embedded = not database_url
+    if embedded:
+        database_url = f"sqlite:///{var_dir / 'authserver.sqlite3'}"
+
+    def secret(name: str, filename: str) -> str:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+        if embedded or debug:
+            return _read_or_create_secret(var_dir / filename)
+        # zulip's get_mandatory_secret, without an escape hatch that turns it into "".
+        raise ImproperlyConfigured(
+            f"{name} is required when DATABASE_URL is set and DEBUG is off (see README)"
+        )
+
+    secret_key = secret("SECRET_KEY", "secret_key")
+    kek_raw = secret("KEY_ENCRYPTION_KEY", "key_encryption_key")
+    keks = tuple(k.strip() for k in kek_raw.split(",") if k.strip())
+    for kek in keks:
+        if len(kek) < 32:
+            raise ImproperlyConfigured("each KEY_ENCRYPTION_KEY must be at least 32 characters")
+    if len(secret_key) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters")
+
+    issuer = parse_issuer(env.get("ISSUER", "http://127.0.0.1:8000").strip())
+    issuer_host = urlsplit(issuer).hostname or ""
+    allowed_hosts = _list(env, "ALLOWED_HOSTS") or tuple(
+        dict.fromkeys([issuer_host, "127.0.0.1", "localhost"])
+    )
+
+    access = _int(env, "ACCESS_TOKEN_LIFETIME", 300)
+    access_max = _int(env, "ACCESS_TOKEN_MAX_LIFETIME", 3600)
+    if access > access_max:
+        raise ImproperlyConfigured("ACCESS_TOKEN_LIFETIME exceeds ACCESS_TOKEN_MAX_LIFETIME")
+
+    alg = env.get("SIGNING_KEY_ALG", "ES256").strip()
+    if alg not in SIGNING_ALGORITHMS:
+        raise ImproperlyConfigured(f"SIGNING_KEY_ALG must be one of {SIGNING_ALGORITHMS}")
+    rotation_days = _int(env, "SIGNING_KEY_ROTATION_DAYS", 30)
+    publish_ahead = _int(env, "SIGNING_KEY_PUBLISH_AHEAD_HOURS", 24)
+    jwks_max_age = _int(env, "JWKS_MAX_AGE", 3600, minimum=0)
+    if publish_ahead * 3600 >= rotation_days * 86400:
+        raise ImproperlyConfigured(
+            "SIGNING_KEY_PUBLISH_AHEAD_HOURS must be shorter than a rotation"
+        )
+    if jwks_max_age >= publish_ahead * 3600:
+        # A new key must be in every cached JWKS before it signs anything.
+        raise ImproperlyConfigured("JWKS_MAX_AGE must be shorter than the publish-ahead time")
+
+    return Config(
+        debug=debug,
+        embedded=embedded,
+        var_dir=var_dir,
+        secret_key=secret_key,
+        key_encryption_keys=keks,
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL", "").strip(),
+        issuer=issuer,
+        allowed_hosts=allowed_hosts,
+        access_token_lifetime=access,
+        access_token_max_lifetime=access_max,
+        refresh_token_lifetime=_int(env, "REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
+        refresh_token_idle_lifetime=_int(env, "REFRESH_TOKEN_IDLE_LIFETIME", 7 * 24 * 3600),
+        refresh_token_grace=_int(env, "REFRESH_TOKEN_GRACE_SECONDS", 5, minimum=0),
+        authorization_code_lifetime=_int(env, "AUTHORIZATION_CODE_LIFETIME", 60),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        signing_key_alg=alg,
+        signing_key_rotation_days=rotation_days,
+        signing_key_publish_ahead_hours=publish_ahead,
+        jwks_max_age=jwks_max_age,
+        service_documentation=env.get("SERVICE_DOCUMENTATION", "").strip(),
+    )

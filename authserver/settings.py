@@ -1,0 +1,231 @@
+"""Django settings. Values come from :mod:`authserver.config`; nothing is read here."""
+
+from datetime import timedelta
+
+import dj_database_url
+
+from authserver import config as _config
+
+CONFIG = _config.load()
+BASE_DIR = _config.BASE_DIR
+
+DEBUG = CONFIG.debug
+SECRET_KEY = CONFIG.secret_key
+ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
+ISSUER = CONFIG.issuer
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "oauth2_provider",
+    "authserver",
+    "accounts",
+    "clients",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "authserver.cors.CorsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "authserver.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "authserver.urls"
+WSGI_APPLICATION = "authserver.wsgi.application"
+ASGI_APPLICATION = "authserver.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default: WAL lets the web process and the job worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if CONFIG.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CONFIG.redis_url,
+            "KEY_PREFIX": "authserver",
+            # Fail fast when Redis is down: readiness and rate limits must not hang.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = CONFIG.var_dir / "static"  # collectstatic target (deploy/)
+STATICFILES_DIRS = [BASE_DIR / "authserver" / "static"]
+# Serve straight from the app folders too, so the embedded default needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+# Security headers (the CSP itself is set by authserver.middleware).
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 12 * 3600
+# Secure cookies and HSTS whenever we are served over https in production. The embedded
+# default on http://127.0.0.1 keeps plain cookies, or a browser could never sign in there.
+_HTTPS_PRODUCTION = CONFIG.issuer_is_https and not DEBUG
+SESSION_COOKIE_SECURE = _HTTPS_PRODUCTION
+CSRF_COOKIE_SECURE = _HTTPS_PRODUCTION
+SECURE_HSTS_SECONDS = 31536000 if _HTTPS_PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS_PRODUCTION
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CONFIG.issuer_is_https else None
+CSRF_TRUSTED_ORIGINS = [CONFIG.issuer.split("/", 3)[0] + "//" + CONFIG.issuer.split("/", 3)[2]]
+
+# django-oauth-toolkit: models are swapped to ours before the first migration.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "clients.Client"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "authserver.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "authserver.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "authserver.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "authserver.IDToken"
+
+OAUTH2_PROVIDER = {
+    "APPLICATION_ADMIN_CLASS": "clients.admin.ClientAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "authserver.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "authserver.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "authserver.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "authserver.admin.IDTokenAdmin",
+    "OIDC_ISS_ENDPOINT": CONFIG.issuer,
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": CONFIG.access_token_lifetime,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": CONFIG.authorization_code_lifetime,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": CONFIG.refresh_token_idle_lifetime,
+    # DOT's grace period re-sends the old token, which hashed storage cannot; our refresh
+    # rotation implements the grace window itself (REFRESH_TOKEN_GRACE_SECONDS).
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "SCOPES": {"offline_access": "Stay connected: refresh access without signing in again"},
+    "DEFAULT_SCOPES": [],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    ],
+    # RFC 9700 gates, all on: no implicit, no password grant, no PKCE plain, iss (RFC 9207)
+    # on authorization responses, tokens never stored in plaintext.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    # http stays allowed for loopback redirect URIs (RFC 8252 §7.3); our registration
+    # validation refuses http on any other host.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Celery: Redis when configured; otherwise a broker that needs no server (files under var/),
+# so the embedded default still runs its background jobs.
+if CONFIG.redis_url:
+    CELERY_BROKER_URL = CONFIG.redis_url
+    CELERY_RESULT_BACKEND = CONFIG.redis_url
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+else:
+    _celery_dir = CONFIG.var_dir / "celery"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_RESULT_BACKEND = None
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(CONFIG.var_dir / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {
+    # Advances the key schedule (publish ahead, activate, retire); idempotent.
+    "rotate-signing-keys": {
+        "task": "authserver.tasks.rotate_signing_keys",
+        "schedule": timedelta(minutes=15),
+    },
+    "clear-expired-grants": {
+        "task": "authserver.tasks.clear_expired_tokens",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": CONFIG.log_level},
+    "loggers": {
+        # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,23 @@
+"""Celery tasks: thin, idempotent, each calling one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+from oauth2_provider.models import clear_expired
+
+from authserver import keys
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def rotate_signing_keys() -> dict:
+    """Advance every algorithm's key schedule to now (safe when two schedulers fire)."""
+    now = timezone.now()
+    return {alg: keys.rotate(alg, now=now).__dict__ for alg in keys.algorithms_in_use()}
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def clear_expired_tokens() -> None:
+    """Delete expired codes and tokens in batches (DOT's batched cleanup)."""
+    clear_expired()

@@ -1,0 +1,44 @@
+"""Shared fixtures. The suite runs against the PostgreSQL and Redis that `make test` starts."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+
+_counter = itertools.count(1)
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str | None = None, *, staff: bool = False, superuser: bool = False):
+        User = get_user_model()
+        name = username or f"user{next(_counter)}"
+        if superuser:
+            return User.objects.create_superuser(username=name, password=PASSWORD)
+        return User.objects.create_user(username=name, password=PASSWORD, is_staff=staff)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A loopback port nobody listens on (bound, read, released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
