@@ -14,7 +14,7 @@ class AuthserverConfig(AppConfig):
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         # The embedded broker keeps its queue in files; both sides need the folders.
         if settings.CELERY_BROKER_URL == "filesystem://":
-            for key in ("data_folder_in", "processed_folder"):
+            for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(
                     parents=True, exist_ok=True
                 )
