@@ -9,7 +9,7 @@ from django.utils import timezone
 from oauth2_provider import admin as dot_admin
 
 from authserver import keys
-from authserver.models import SigningKey
+from authserver.models import Resource, Scope, SigningKey
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -95,3 +95,28 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 
 admin.site.register(SigningKey, SigningKeyAdmin)
+
+
+class ScopeInline(admin.TabularInline):
+    model = Scope
+    extra = 1
+    fields = ("name", "description", "tools", "is_default")
+
+
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "identifier", "enabled", "access_token_lifetime", "scope_names")
+    list_filter = ("enabled",)
+    search_fields = ("name", "identifier")
+    readonly_fields = ("canonical", "created_at", "updated_at")
+    raw_id_fields = ("introspection_client",)
+    inlines = (ScopeInline,)
+
+    @admin.display(description="scopes")
+    def scope_names(self, obj) -> str:
+        return " ".join(s.name for s in obj.scopes.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("scopes")
+
+
+admin.site.register(Resource, ResourceAdmin)

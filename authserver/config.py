@@ -111,6 +111,8 @@ class Config:
     signing_key_publish_ahead_hours: int
     jwks_max_age: int
     service_documentation: str
+    default_resource: str
+    allow_http_loopback_resources: bool
 
     @property
     def issuer_is_https(self) -> bool:
@@ -193,4 +195,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         signing_key_publish_ahead_hours=publish_ahead,
         jwks_max_age=jwks_max_age,
         service_documentation=env.get("SERVICE_DOCUMENTATION", "").strip(),
+        default_resource=env.get("DEFAULT_RESOURCE", "").strip(),
+        # Development: MCP servers on http://127.0.0.1 (the demo, tests). Off in production.
+        allow_http_loopback_resources=_bool(
+            env, "ALLOW_HTTP_LOOPBACK_RESOURCES", embedded or debug
+        ),
     )

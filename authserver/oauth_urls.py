@@ -6,15 +6,15 @@ The namespace is DOT's, so its views and metadata resolve our routes by its name
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from authserver import views
+from authserver import endpoints, views
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
     path("authorize", dot.AuthorizationView.as_view(), name="authorize"),
-    path("token", dot.TokenView.as_view(), name="token"),
+    path("token", endpoints.TokenView.as_view(), name="token"),
     path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect", dot.IntrospectTokenView.as_view(), name="introspect"),
+    path("introspect", endpoints.introspect, name="introspect"),
     # RFC 8414 §3 and §3.1 (path-inserted form for an issuer with a path).
     path(
         ".well-known/oauth-authorization-server",

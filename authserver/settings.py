@@ -139,6 +139,12 @@ OAUTH2_PROVIDER = {
     "GRANT_ADMIN_CLASS": "authserver.admin.GrantAdmin",
     "ID_TOKEN_ADMIN_CLASS": "authserver.admin.IDTokenAdmin",
     "OIDC_ISS_ENDPOINT": CONFIG.issuer,
+    # Our extensions, through DOT's documented hooks.
+    "OAUTH2_SERVER_CLASS": "authserver.server.AuthorizationServer",
+    "OAUTH2_VALIDATOR_CLASS": "authserver.validators.Validator",
+    "ACCESS_TOKEN_GENERATOR": "authserver.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "authserver.tokens.generate_refresh_token",
+    "SCOPES_BACKEND_CLASS": "authserver.scopes.ResourceScopes",
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": CONFIG.access_token_lifetime,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": CONFIG.authorization_code_lifetime,

@@ -4,7 +4,19 @@ The secret is stored hashed and never shown, in the list or on the change form.
 """
 
 from django import forms
+from django.contrib import admin
 from oauth2_provider import admin as dot_admin
+
+from authserver.models import ResourceAccess
+
+
+class ResourceAccessInline(admin.TabularInline):
+    """Client credentials: which resources, and which of their scopes, this client may get."""
+
+    model = ResourceAccess
+    extra = 0
+    autocomplete_fields = ()
+    fields = ("resource", "scope")
 
 
 class ClientAdmin(dot_admin.ApplicationAdmin):
@@ -23,6 +35,7 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
     search_fields = ("name", "client_id", "software_id")
     exclude = ("client_secret", "hash_client_secret", "algorithm", "post_logout_redirect_uris")
     radio_fields = {}
+    inlines = (ResourceAccessInline,)
     readonly_fields = (
         "client_id",
         "registration_source",

@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
+from clients import secrets
+
 # RFC 7591 §2 grant type names, mapped to DOT's internal identifiers.
 GRANT_TYPE_TO_DOT = {
     "authorization_code": AbstractApplication.GRANT_AUTHORIZATION_CODE,
@@ -64,6 +66,22 @@ class Client(AbstractApplication):
 
     def natural_key(self):
         return (self.client_id,)
+
+    def save(self, *args, **kwargs) -> None:
+        # Secrets are never stored in plaintext: DOT's default generator (or an admin form)
+        # may hand us one; hash it with ours. Public clients keep no secret at all.
+        self.hash_client_secret = False
+        if self.client_type == self.CLIENT_PUBLIC:
+            self.client_secret = ""
+        elif self.client_secret and not secrets.is_hashed(self.client_secret):
+            self.client_secret = secrets.hash_secret(self.client_secret)
+        super().save(*args, **kwargs)
+
+    def set_new_secret(self) -> str:
+        """Give a confidential client a fresh secret; returns it (the only time it is seen)."""
+        plaintext = secrets.generate_secret()
+        self.client_secret = secrets.hash_secret(plaintext)
+        return plaintext
 
     @property
     def client_name(self) -> str:

@@ -1,0 +1,97 @@
+"""Bind every token request to one resource and its scopes, before a token is minted.
+
+Runs as an oauthlib ``post_token`` validator on the authorization code, refresh token and
+client credentials grants (wired by :class:`authserver.server.AuthorizationServer`), after
+oauthlib and DOT have authenticated the client and checked the code or refresh token, and
+before :func:`authserver.tokens.generate_access_token` signs anything.
+"""
+
+from __future__ import annotations
+
+from authserver import resources, scopes
+from authserver.errors import InvalidGrant, InvalidTarget, OAuthError, to_oauthlib
+from authserver.models import Grant, Resource, ResourceAccess
+
+
+def requested_resource_values(request) -> list[str]:
+    """All ``resource`` parameters; oauthlib keeps only the last of repeated ones."""
+    body = getattr(request, "decoded_body", None) or []
+    values = [v for k, v in body if k == "resource"]
+    if not values and isinstance(getattr(request, "resource", None), str):
+        values = [request.resource]
+    return values
+
+
+def bind_token_request(request) -> None:
+    try:
+        _bind(request)
+    except OAuthError as exc:
+        raise to_oauthlib(exc, request) from None
+
+
+def _bound_resource(identifiers: list[str], requested: list[str]) -> Resource:
+    """The resource recorded on a grant or refresh token; a request may only repeat it."""
+    if len(identifiers) != 1:
+        raise InvalidGrant("grant is not bound to exactly one resource")
+    resource = Resource.objects.filter(identifier=identifiers[0], enabled=True).first()
+    if resource is None:
+        raise InvalidTarget("the resource of this grant is no longer available")
+    # RFC 8707 §2.2: a token request may narrow, never widen; with one audience that is
+    # the same resource or nothing.
+    for value in resources.requested_resources(requested):
+        if value != resource.canonical:
+            raise InvalidTarget("resource differs from the one that was authorized")
+    return resource
+
+
+def _bind(request) -> None:
+    values = requested_resource_values(request)
+    requested_scopes = scopes.parse_scope(getattr(request, "scope", None))
+    grant_type = request.grant_type
+
+    if grant_type == "client_credentials":
+        client = request.client
+        resource = resources.resolve_resource(
+            values, default=resources.default_resource_for_client(client)
+        )
+        access = ResourceAccess.objects.filter(client=client, resource=resource).first()
+        if access is None:
+            raise InvalidTarget(
+                "this client is not allowed to get tokens for this resource",
+                detail=f"client {client.client_id} has no access to {resource.identifier}",
+            )
+        request.scopes = scopes.for_client_credentials(requested_scopes, resource, access.scopes)
+        request.user = None
+        request.token_family = None
+    elif grant_type == "authorization_code":
+        grant = Grant.objects.filter(code=request.code, application=request.client).first()
+        if grant is None:
+            raise InvalidGrant("invalid authorization code")
+        resource = _bound_resource(grant.resource, values)
+        request.scopes = scopes.narrow(requested_scopes, grant.scope.split())
+        request.auth_time = grant.auth_time
+        request.token_family = grant.token_family
+    elif grant_type == "refresh_token":
+        rt = request.refresh_token_instance
+        resource = _bound_resource(rt.resource, values)
+        # oauthlib already narrowed request.scopes against the original grant (RFC 6749 §6).
+        previous = rt.access_token
+        request.auth_time = previous.auth_time if previous is not None else None
+        request.token_family = rt.token_family
+    else:  # pragma: no cover - the server only routes the three grants above
+        raise InvalidGrant("unsupported grant")
+
+    request.audience = resource
+    request.resource = [resource.identifier]  # DOT stores it on the token rows
+
+
+def refresh_token_policy(token: dict, token_handler, request) -> dict:
+    """Token modifier: a refresh token only with offline_access or a refresh_token grant,
+    and only where the resource issues them."""
+    resource = getattr(request, "audience", None)
+    wants = scopes.OFFLINE_ACCESS in (request.scopes or []) or "refresh_token" in (
+        request.client.grant_types or []
+    )
+    if not (resource is not None and resource.issue_refresh_tokens and wants):
+        token.pop("refresh_token", None)
+    return token

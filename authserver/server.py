@@ -1,0 +1,28 @@
+"""The oauthlib server DOT runs (``OAUTH2_SERVER_CLASS``), narrowed to OAuth 2.1.
+
+Only the authorization code (PKCE), refresh token and client credentials grants exist here;
+implicit, password and device flows are not routed at all. Each token grant binds its
+request to one resource before a token is minted (authserver.grants).
+"""
+
+from __future__ import annotations
+
+from oauthlib.oauth2 import Server
+
+from authserver import grants, tokens
+
+
+class AuthorizationServer(Server):
+    def __init__(self, request_validator, token_expires_in=None, *args, **kwargs):
+        # Per-resource lifetimes instead of DOT's single ACCESS_TOKEN_EXPIRE_SECONDS.
+        super().__init__(request_validator, tokens.access_token_lifetime, *args, **kwargs)
+        self._grant_types = {
+            "authorization_code": self.auth_grant,
+            "client_credentials": self.credentials_grant,
+            "refresh_token": self.refresh_grant,
+        }
+        self._response_types = {"code": self.auth_grant}
+        for grant in (self.auth_grant, self.credentials_grant, self.refresh_grant):
+            grant.custom_validators.post_token.append(grants.bind_token_request)
+        for grant in (self.auth_grant, self.refresh_grant):
+            grant.register_token_modifier(grants.refresh_token_policy)

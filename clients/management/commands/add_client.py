@@ -1,0 +1,85 @@
+"""Create (or update) an admin-registered client. Idempotent: keyed by its name.
+
+Prints one JSON object with client_id and, when a secret was generated, client_secret:
+the only time the secret is ever shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from authserver.errors import InvalidTarget
+from authserver.models import Resource, ResourceAccess
+from authserver.resources import canonicalize
+from clients.models import GRANT_TYPE_TO_DOT, Client
+
+
+class Command(BaseCommand):
+    help = (
+        "add_client --name NAME --confidential --grant client_credentials --resource URI "
+        "--scope NAME [--scope ...]. A second run updates the client (no new secret unless "
+        "--rotate-secret)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--confidential", action="store_true")
+        parser.add_argument(
+            "--grant", action="append", default=[], choices=sorted(GRANT_TYPE_TO_DOT)
+        )
+        parser.add_argument("--resource", action="append", default=[], metavar="URI")
+        parser.add_argument("--scope", action="append", default=[], metavar="NAME")
+        parser.add_argument("--redirect-uri", action="append", default=[], metavar="URI")
+        parser.add_argument("--rotate-secret", action="store_true")
+        parser.add_argument("--trusted", action="store_true", help="skip the consent screen")
+
+    def handle(self, *args, **opts) -> None:
+        grants = opts["grant"] or ["client_credentials"]
+        if "client_credentials" in grants and not opts["confidential"]:
+            raise CommandError("client_credentials needs --confidential (RFC 6749 §4.4)")
+        resources = []
+        for uri in opts["resource"]:
+            try:
+                resource = Resource.objects.filter(canonical=canonicalize(uri)).first()
+            except InvalidTarget as exc:
+                raise CommandError(exc.description) from None
+            if resource is None:
+                raise CommandError(f"unknown resource {uri!r}; add it with add_resource first")
+            defined = set(resource.scopes.values_list("name", flat=True))
+            missing = set(opts["scope"]) - defined
+            if missing and len(opts["resource"]) == 1:
+                raise CommandError(f"{uri} defines no scope {' '.join(sorted(missing))}")
+            resources.append((resource, [s for s in opts["scope"] if s in defined]))
+
+        with transaction.atomic():
+            client = Client.objects.filter(name=opts["name"]).first()
+            created = client is None
+            client = client or Client(name=opts["name"])
+            client.client_type = (
+                Client.CLIENT_CONFIDENTIAL if opts["confidential"] else Client.CLIENT_PUBLIC
+            )
+            client.grant_types = grants
+            client.authorization_grant_type = GRANT_TYPE_TO_DOT[grants[0]]
+            client.token_endpoint_auth_method = (
+                Client.AuthMethod.CLIENT_SECRET_BASIC
+                if opts["confidential"]
+                else Client.AuthMethod.NONE
+            )
+            client.redirect_uris = " ".join(opts["redirect_uri"])
+            client.skip_authorization = opts["trusted"]
+            client.verified = True  # created by an operator
+            secret = None
+            if opts["confidential"] and (created or opts["rotate_secret"]):
+                secret = client.set_new_secret()
+            client.save()
+            for resource, scopes in resources:
+                ResourceAccess.objects.update_or_create(
+                    client=client, resource=resource, defaults={"scope": " ".join(scopes)}
+                )
+        out = {"client_id": client.client_id, "created": created}
+        if secret:
+            out["client_secret"] = secret
+        self.stdout.write(json.dumps(out))
