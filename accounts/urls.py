@@ -9,4 +9,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/apps/", views.connected_apps, name="connected-apps"),
+    path("accounts/apps/<int:consent_id>/revoke", views.revoke_app, name="revoke-app"),
 ]

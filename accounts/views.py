@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import consent
+from accounts.models import Consent
+from authserver.models import AccessToken
 
 
 class LoginView(auth_views.LoginView):
@@ -16,3 +23,34 @@ class LoginView(auth_views.LoginView):
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html")
+
+
+@login_required
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    """Every client holding the user's consent: for which MCP server, what, last used when."""
+    last_used = (
+        AccessToken.objects.filter(
+            user=request.user, application=OuterRef("client"), token_family__isnull=False
+        )
+        .values("application")
+        .annotate(last=Max("created"))
+        .values("last")
+    )
+    consents = (
+        Consent.objects.filter(user=request.user)
+        .select_related("client", "resource")
+        .annotate(last_used=Subquery(last_used))
+        .order_by("-updated_at")
+    )
+    return render(request, "accounts/connected_apps.html", {"consents": consents})
+
+
+@login_required
+@require_POST
+def revoke_app(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Withdraw consent and revoke every token of that grant at once."""
+    granted = get_object_or_404(Consent, pk=consent_id, user=request.user)
+    name = granted.client.name or granted.client.client_id
+    consent.withdraw(granted)
+    messages.success(request, f"{name} can no longer reach {granted.resource.name}.")
+    return redirect("accounts:connected-apps")

@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SIGNING_ALGORITHMS = ("ES256", "RS256", "EdDSA")
+REGISTRATION_MODES = ("open", "initial_access_token")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -113,6 +114,15 @@ class Config:
     service_documentation: str
     default_resource: str
     allow_http_loopback_resources: bool
+    # Client registration policy (clients/policy.py, RFC 7591 / CIMD).
+    registration_mode: str  # "open" or "initial_access_token" (RFC 7591 §3)
+    registration_rate_limit: int  # POST /register per client IP per hour; 0 disables
+    max_dynamic_clients: int  # self-registered (DCR + CIMD) clients; 0 disables the cap
+    dynamic_client_unused_days: int  # never used this long after registering: removed
+    dynamic_client_idle_days: int  # not used for this long: removed
+    trusted_proxy_count: int  # proxies that append to X-Forwarded-For in front of us
+    cimd_enabled: bool
+    cimd_allow_loopback: bool  # development: fetch documents from loopback hosts
 
     @property
     def issuer_is_https(self) -> bool:
@@ -173,6 +183,10 @@ def load(env: dict[str, str] | None = None) -> Config:
         # A new key must be in every cached JWKS before it signs anything.
         raise ImproperlyConfigured("JWKS_MAX_AGE must be shorter than the publish-ahead time")
 
+    registration_mode = env.get("REGISTRATION_MODE", "open").strip().lower()
+    if registration_mode not in REGISTRATION_MODES:
+        raise ImproperlyConfigured(f"REGISTRATION_MODE must be one of {REGISTRATION_MODES}")
+
     return Config(
         debug=debug,
         embedded=embedded,
@@ -200,4 +214,14 @@ def load(env: dict[str, str] | None = None) -> Config:
         allow_http_loopback_resources=_bool(
             env, "ALLOW_HTTP_LOOPBACK_RESOURCES", embedded or debug
         ),
+        registration_mode=registration_mode,
+        registration_rate_limit=_int(env, "REGISTRATION_RATE_LIMIT", 20, minimum=0),
+        max_dynamic_clients=_int(env, "MAX_DYNAMIC_CLIENTS", 10000, minimum=0),
+        dynamic_client_unused_days=_int(env, "DYNAMIC_CLIENT_UNUSED_DAYS", 1),
+        dynamic_client_idle_days=_int(env, "DYNAMIC_CLIENT_IDLE_DAYS", 90),
+        trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        cimd_enabled=_bool(env, "CIMD_ENABLED", True),
+        # Development only: documents served from 127.0.0.1 / ::1 / localhost (TLS, but the
+        # certificate is not verified on loopback). Never in production (SSRF).
+        cimd_allow_loopback=_bool(env, "CIMD_ALLOW_LOOPBACK", False),
     )

@@ -8,9 +8,13 @@ before :func:`authserver.tokens.generate_access_token` signs anything.
 
 from __future__ import annotations
 
-from authserver import resources, scopes
-from authserver.errors import InvalidGrant, InvalidTarget, OAuthError, to_oauthlib
-from authserver.models import Grant, Resource, ResourceAccess
+from urllib.parse import parse_qsl, urlsplit
+
+from django.utils import timezone
+
+from authserver import pkce, resources, scopes
+from authserver.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, to_oauthlib
+from authserver.models import Grant, RefreshToken, Resource, ResourceAccess
 
 
 def requested_resource_values(request) -> list[str]:
@@ -69,11 +73,23 @@ def _bind(request) -> None:
             raise InvalidGrant("invalid authorization code")
         resource = _bound_resource(grant.resource, values)
         request.scopes = scopes.narrow(requested_scopes, grant.scope.split())
+        # Single use, race-free: of two concurrent redemptions one updates the row, the
+        # other matches nothing and fails (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3).
+        if not Grant.objects.filter(pk=grant.pk, consumed_at__isnull=True).update(
+            consumed_at=timezone.now()
+        ):
+            raise InvalidGrant("authorization code already used")
         request.auth_time = grant.auth_time
         request.token_family = grant.token_family
     elif grant_type == "refresh_token":
         rt = request.refresh_token_instance
         resource = _bound_resource(rt.resource, values)
+        # Claim the rotation: of concurrent refreshes with one token exactly one proceeds;
+        # the others fail without revoking the family (they are within the grace window).
+        if not RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).update(
+            revoked=timezone.now()
+        ):
+            raise InvalidGrant("refresh token already used")
         # oauthlib already narrowed request.scopes against the original grant (RFC 6749 §6).
         previous = rt.access_token
         request.auth_time = previous.auth_time if previous is not None else None
@@ -95,3 +111,34 @@ def refresh_token_policy(token: dict, token_handler, request) -> dict:
     if not (resource is not None and resource.issue_refresh_tokens and wants):
         token.pop("refresh_token", None)
     return token
+
+
+def authorization_resource_values(request) -> list[str]:
+    """``resource`` values of an authorization request (repeats allowed, RFC 8707 §2)."""
+    bound = getattr(request, "resource", None)
+    if isinstance(bound, list):  # re-validation on consent: credentials carry the list
+        return bound
+    query = urlsplit(request.uri).query
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "resource"]
+
+
+def bind_authorization_request(request) -> dict:
+    """oauthlib ``post_auth`` validator: one resource, the scopes the user will be asked for.
+
+    Runs after the client and redirect URI were validated, so its errors are redirected to
+    the client (RFC 6749 §4.1.2.1).
+    """
+    try:
+        if not pkce.is_valid_challenge(request.code_challenge):
+            # RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
+            raise InvalidRequest("code_challenge must be a base64url SHA-256 (S256) value")
+        resource = resources.resolve_resource(
+            authorization_resource_values(request),
+            default=resources.default_resource_for_client(request.client),
+        )
+        requested = scopes.parse_scope(request.scopes or [])
+    except OAuthError as exc:
+        raise to_oauthlib(exc, request) from None
+    request.scopes = scopes.for_authorization(requested, resource)
+    request.resource = [resource.identifier]
+    return {"resource": [resource.identifier], "resource_id": resource.pk}

@@ -71,6 +71,15 @@ class RefreshToken(AbstractRefreshToken):
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
 
+    @classmethod
+    def revoke_family(cls, token_family) -> None:
+        """DOT deletes the family's access tokens; we mark them revoked (revocation list)."""
+        from django.utils import timezone
+
+        from authserver.revocation import revoke_family
+
+        revoke_family(token_family, now=timezone.now())
+
 
 class IDToken(AbstractIDToken):
     class Meta(AbstractIDToken.Meta):

@@ -7,11 +7,12 @@ from django.urls import path, re_path
 from oauth2_provider import views as dot
 
 from authserver import endpoints, views
+from authserver.authorize import AuthorizeView
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("authorize", dot.AuthorizationView.as_view(), name="authorize"),
+    path("authorize", AuthorizeView.as_view(), name="authorize"),
     path("token", endpoints.TokenView.as_view(), name="token"),
     path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect", endpoints.introspect, name="introspect"),

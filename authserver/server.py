@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import Server
 
-from authserver import grants, tokens
+from authserver import grants, pkce, tokens
 
 
 class AuthorizationServer(Server):
@@ -22,6 +22,10 @@ class AuthorizationServer(Server):
             "refresh_token": self.refresh_grant,
         }
         self._response_types = {"code": self.auth_grant}
+        # OAuth 2.1 §4.1.1: PKCE with S256 only. A challenge without a method defaults to
+        # "plain" (RFC 7636 §4.3) and is therefore refused too.
+        self.auth_grant._code_challenge_methods = {"S256": pkce.verify_s256}
+        self.auth_grant.custom_validators.post_auth.append(grants.bind_authorization_request)
         for grant in (self.auth_grant, self.credentials_grant, self.refresh_grant):
             grant.custom_validators.post_token.append(grants.bind_token_request)
         for grant in (self.auth_grant, self.refresh_grant):

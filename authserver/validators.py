@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
-from authserver import scopes
+from authserver import revocation, scopes
 from authserver.errors import InvalidScope
-from authserver.models import AccessToken, RefreshToken
+from authserver.models import AccessToken, Grant, RefreshToken
 from clients import secrets
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+log = logging.getLogger("authserver.tokens")
 
 
 class Validator(OAuth2Validator):
@@ -32,6 +37,75 @@ class Validator(OAuth2Validator):
                     request=request,
                 )
         return super().authenticate_client(request, *args, **kwargs)
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # OAuth 2.1 §3.1.1: "code" only; no implicit, no hybrid.
+        if response_type != "code":
+            raise oauthlib_errors.UnsupportedResponseTypeError(request=request)
+        return client.allows_grant_type(client.GRANT_AUTHORIZATION_CODE)
+
+    def _create_authorization_code(self, request, code, expires=None):
+        grant = super()._create_authorization_code(request, code, expires)
+        last_login = getattr(request.user, "last_login", None)
+        if last_login is not None:
+            grant.auth_time = last_login
+            grant.save(update_fields=["auth_time"])
+        return grant
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is None:
+            return False
+        if grant.consumed_at is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+            log.warning("authorization code replayed; revoking family %s", grant.token_family)
+            revocation.revoke_family(grant.token_family, now=timezone.now())
+            return False
+        if grant.is_expired():
+            return False
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        return True
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        # Consumed (atomically) in authserver.grants before the token was minted; the row
+        # stays, so a replay can be recognised and answered by revoking the family.
+        return None
+
+    def rotate_refresh_token(self, request) -> bool:
+        return True  # OAuth 2.1 §4.3.1: public clients' refresh tokens rotate on every use
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        rt = (
+            RefreshToken.objects.filter(token_checksum=checksum)
+            .select_related("access_token", "application")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if rt is None or rt.application_id != client.pk:
+            return False
+        now = timezone.now()
+        if rt.revoked is not None:
+            grace = timedelta(seconds=settings.CONFIG.refresh_token_grace)
+            if now - rt.revoked <= grace:
+                # A retry or a second process sharing the token store: refuse, but do not
+                # treat it as theft (README: refresh grace window).
+                log.info("refresh token re-presented within grace; family %s", rt.token_family)
+                return False
+            # OAuth 2.1 §4.3.1: reuse of a rotated-out refresh token revokes the family.
+            log.warning("refresh token reuse detected; revoking family %s", rt.token_family)
+            revocation.revoke_family(rt.token_family, now=now)
+            return False
+        if rt.absolute_expires is not None and now >= rt.absolute_expires:
+            return False
+        idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
+        if rt.access_token is None or rt.access_token.expires + idle <= now:
+            return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return True
 
     def validate_scopes(self, client_id, scopes_, client, request, *args, **kwargs) -> bool:
         # Syntax only here: which scopes a token carries depends on the resource, decided
@@ -70,12 +144,18 @@ class Validator(OAuth2Validator):
             if previous
             else (getattr(request, "token_family", None) or uuid.uuid4())
         )
+        absolute = (
+            previous.absolute_expires
+            if previous
+            else timezone.now() + timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+        )
         refresh_token = RefreshToken(
             user=request.user,
             application=request.client,
             access_token=access_token,
             token_family=family,
             resource=getattr(request, "resource", []),
+            absolute_expires=absolute,
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()

@@ -9,10 +9,19 @@ RFC 7591 §2 client metadata and the state an operator needs.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
 from clients import secrets
+
+# Never redirect to these, whatever is registered (RFC 8252 §7.1 private-use schemes are
+# app-specific names such as ``cursor`` or ``com.example.app``; these are not).
+FORBIDDEN_REDIRECT_SCHEMES = frozenset(
+    {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source"}
+)
 
 # RFC 7591 §2 grant type names, mapped to DOT's internal identifiers.
 GRANT_TYPE_TO_DOT = {
@@ -21,6 +30,10 @@ GRANT_TYPE_TO_DOT = {
     # A refresh is allowed by the grant that issued the refresh token (RFC 6749 §6).
     "refresh_token": AbstractApplication.GRANT_AUTHORIZATION_CODE,
 }
+
+
+# Never a redirect target, whatever was registered.
+BLOCKED_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob", "about"})
 
 
 class Client(AbstractApplication):
@@ -51,6 +64,26 @@ class Client(AbstractApplication):
     response_types = models.JSONField(default=list, blank=True)
     scope = models.TextField(
         blank=True, help_text="Scope the client registered with (recorded; not a ceiling)."
+    )
+
+    # How a self-registered client came to exist (clients/registration.py, clients/policy.py).
+    registration_access_token = models.CharField(
+        max_length=128, blank=True, editable=False, help_text="RFC 7592 token, hashed."
+    )
+    metadata_fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="SHA-256 of the normalised registered metadata: identical registrations "
+        "share it.",
+    )
+    registered_from = models.GenericIPAddressField(null=True, blank=True)
+    initial_access_token = models.ForeignKey(
+        "clients.InitialAccessToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clients",
     )
 
     # Operator state.
@@ -101,3 +134,57 @@ class Client(AbstractApplication):
 
     def is_usable(self, request) -> bool:
         return self.is_active
+
+    def get_allowed_schemes(self) -> list[str]:
+        """DOT redirects only to these schemes: http(s) plus this client's own private-use
+        schemes (RFC 8252 §7.1, e.g. ``cursor``), never javascript:, data: and the like."""
+        schemes = ["http", "https"]
+        for uri in self.redirect_uris.split():
+            scheme = urlsplit(uri).scheme.lower() if ":" in uri else ""
+            if scheme and scheme not in schemes and scheme not in FORBIDDEN_REDIRECT_SCHEMES:
+                schemes.append(scheme)
+        return schemes
+
+
+class InitialAccessToken(models.Model):
+    """RFC 7591 §3: a bearer token an admin hands out to allow registration.
+
+    Issued with ``manage.py issue_initial_access_token`` (the plaintext is printed once);
+    only its HMAC is stored (clients.secrets).
+    """
+
+    label = models.CharField(max_length=200, help_text="Who or what it was issued for.")
+    token_hash = models.CharField(max_length=128, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Registrations it allows; empty for unlimited."
+    )
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.label
+
+    def usable_at(self, now) -> bool:
+        return (
+            self.revoked_at is None
+            and now < self.expires_at
+            and (self.max_uses is None or self.uses < self.max_uses)
+        )
+
+    def get_allowed_schemes(self) -> list[str]:
+        """http(s) plus the private-use schemes of registered native redirect URIs
+        (RFC 8252 §7.1), so DOT's redirect response may send the code there."""
+        schemes = ["http", "https"]
+        for uri in self.redirect_uris.split():
+            scheme = uri.split(":", 1)[0].lower()
+            if ":" in uri and scheme not in schemes and scheme not in BLOCKED_SCHEMES:
+                schemes.append(scheme)
+        return schemes

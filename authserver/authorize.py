@@ -1,0 +1,183 @@
+"""The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1) with remembered consent.
+
+GET validates the request with oauthlib (client, exact redirect URI, PKCE S256, resource,
+scopes), then signs the user in, then either approves at once (remembered consent, trusted
+client) or shows the consent screen. The validated request waits in the session under a
+random id, so the consent form carries nothing but that id and the user's choice.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+from accounts import consent
+from authserver.models import Resource
+from clients.models import Client
+
+PENDING_TTL = 600  # seconds a consent screen stays answerable
+_CREDENTIAL_KEYS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+)
+
+
+def _with_params(uri: str, params: dict) -> str:
+    params = {k: v for k, v in params.items() if v is not None}
+    return uri + ("&" if "?" in uri else "?") + urlencode(params)
+
+
+@method_decorator(never_cache, name="dispatch")
+class AuthorizeView(OAuthLibMixin, View):
+    def redirect(self, uri: str, client: Client | None) -> HttpResponse:
+        schemes = client.get_allowed_schemes() if client else ["http", "https"]
+        return OAuth2ResponseRedirect(uri, schemes)
+
+    def error(self, request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
+        """RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are known good."""
+        oauthlib_error = error.oauthlib_error
+        if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {"error": oauthlib_error.error, "description": oauthlib_error.description},
+                status=400,
+            )
+        client = Client.objects.filter(client_id=oauthlib_error.client_id or "").first()
+        return self.redirect(self.error_uri(oauthlib_error), client)
+
+    @staticmethod
+    def error_uri(oauthlib_error) -> str:
+        params = dict(oauthlib_error.twotuples)
+        params["iss"] = settings.ISSUER  # RFC 9207 §2: on error responses too
+        return _with_params(oauthlib_error.redirect_uri, params)
+
+    def deny(self, credentials: dict, client: Client, error: str = "access_denied"):
+        uri = _with_params(
+            credentials["redirect_uri"],
+            {"error": error, "state": credentials.get("state"), "iss": settings.ISSUER},
+        )
+        return self.redirect(uri, client)
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error(request, error)
+        client = credentials["request"].client
+        prompt = set(request.GET.get("prompt", "").split())
+        if not request.user.is_authenticated:
+            if "none" in prompt:
+                return self.deny(credentials, client, "login_required")
+            return redirect_to_login(request.get_full_path())
+
+        resource = Resource.objects.get(pk=credentials["resource_id"])
+        decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
+        if not decision.needs_consent:
+            return self.approve(request, client, scopes, credentials)
+        if "none" in prompt:
+            return self.deny(credentials, client, "consent_required")
+
+        request_id = secrets.token_urlsafe(16)
+        request.session[f"authz:{request_id}"] = {
+            "user": request.user.pk,
+            "expires": time.time() + PENDING_TTL,
+            "scopes": scopes,
+            "resource_id": resource.pk,
+            "credentials": {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials},
+        }
+        return render(
+            request,
+            "authserver/consent.html",
+            {
+                "request_id": request_id,
+                "client": client,
+                "resource": resource,
+                "scopes": _describe(resource, scopes, decision),
+                "redirect_host": _host(credentials["redirect_uri"]),
+                "client_host": _host(client.client_uri) if client.client_uri else "",
+                "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
+            },
+        )
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        pending = request.session.pop(f"authz:{request.POST.get('request_id', '')}", None)
+        if not pending or pending["user"] != request.user.pk or pending["expires"] < time.time():
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {
+                    "error": "invalid_request",
+                    "description": "This approval request expired or was already answered. "
+                    "Start again from the application.",
+                },
+                status=400,
+            )
+        credentials = pending["credentials"]
+        client = Client.objects.filter(client_id=credentials["client_id"], is_active=True).first()
+        resource = Resource.objects.filter(pk=pending["resource_id"], enabled=True).first()
+        if client is None or resource is None:
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {"error": "invalid_request", "description": "The application is not available."},
+                status=400,
+            )
+        if "allow" not in request.POST:
+            return self.deny(credentials, client)
+        consent.record(request.user, client, resource, pending["scopes"])
+        return self.approve(request, client, pending["scopes"], credentials)
+
+    def approve(self, request, client, scopes: list[str], credentials: dict) -> HttpResponse:
+        creds = {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials}
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=creds, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error(request, error)
+        return self.redirect(uri, client)
+
+
+def _host(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    return parts.netloc or f"{parts.scheme}:"
+
+
+def _describe(resource, scopes: list[str], decision) -> list[dict]:
+    defined = {s.name: s for s in resource.scopes.all()}
+    described = []
+    for name in scopes:
+        scope = defined.get(name)
+        described.append(
+            {
+                "name": name,
+                "description": scope.description
+                if scope
+                else "Stay connected: refresh access without asking you again",
+                "tools": scope.tools if scope else [],
+                "new": name in decision.new_scopes,
+            }
+        )
+    return described
