@@ -108,7 +108,10 @@ WHITENOISE_USE_FINDERS = True
 
 # Security headers (the CSP itself is set by authserver.middleware).
 X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": under it Chrome sends `Origin: null` with same-origin form posts, which
+# Django's CSRF origin check rightly refuses. "same-origin" still sends nothing to any other
+# origin (no URL with a code or state leaks to third parties).
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
