@@ -1,13 +1,32 @@
 """Admin for OAuth clients (registered by DOT through APPLICATION_ADMIN_CLASS).
 
-The secret is stored hashed and never shown, in the list or on the change form.
+The secret and the registration access token are stored hashed and never shown. The list
+says how each client came to exist (admin, dynamic registration, metadata document),
+whether an admin verified it, when it was last used and how many live grants it holds;
+identical registrations are grouped by their metadata fingerprint. The registration
+policy in force is shown above the list (clients/policy.py).
 """
 
+from __future__ import annotations
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.html import format_html
 from oauth2_provider import admin as dot_admin
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from authserver.models import ResourceAccess
+from clients import policy, services
+from clients.models import Client, InitialAccessToken
 
 
 class ResourceAccessInline(admin.TabularInline):
@@ -19,8 +38,29 @@ class ResourceAccessInline(admin.TabularInline):
     fields = ("resource", "scope")
 
 
+def _count(queryset) -> Coalesce:
+    counted = queryset.order_by().values("application").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+class DuplicateFilter(admin.SimpleListFilter):
+    title = "identical registrations"
+    parameter_name = "duplicates"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "has identical copies"), ("no", "unique"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(copies__gt=1)
+        if self.value() == "no":
+            return queryset.filter(copies__lte=1)
+        return queryset
+
+
 class ClientAdmin(dot_admin.ApplicationAdmin):
     form = forms.ModelForm  # DOT's ApplicationForm edits the secret; ours never shows it
+    change_list_template = "admin/clients/client/change_list.html"
     list_display = (
         "name",
         "client_id",
@@ -30,11 +70,28 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "is_active",
         "created",
         "last_used_at",
+        "grants",
+        "live_tokens",
+        "copies_link",
     )
-    list_filter = ("registration_source", "client_type", "verified", "is_active")
-    search_fields = ("name", "client_id", "software_id")
-    exclude = ("client_secret", "hash_client_secret", "algorithm", "post_logout_redirect_uris")
+    list_filter = (
+        "registration_source",
+        "client_type",
+        "verified",
+        "is_active",
+        DuplicateFilter,
+        "software_id",
+    )
+    search_fields = ("name", "client_id", "software_id", "metadata_fingerprint")
+    exclude = (
+        "client_secret",
+        "hash_client_secret",
+        "algorithm",
+        "post_logout_redirect_uris",
+        "registration_access_token",
+    )
     radio_fields = {}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (ResourceAccessInline,)
     readonly_fields = (
         "client_id",
@@ -43,4 +100,112 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "created",
         "updated",
         "last_used_at",
+        "metadata_fingerprint",
+        "registered_from",
+        "initial_access_token",
     )
+    actions = ("verify_clients", "disable_clients", "delete_selected")
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
+        same_fingerprint = Client.objects.filter(
+            metadata_fingerprint=OuterRef("metadata_fingerprint")
+        ).exclude(metadata_fingerprint="")
+        copies = same_fingerprint.order_by().values("metadata_fingerprint")
+        copies = copies.annotate(n=Count("pk")).values("n")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                grant_count=_count(
+                    RefreshToken.objects.filter(application=OuterRef("pk"), revoked__isnull=True)
+                ),
+                live_token_count=_count(
+                    AccessToken.objects.filter(
+                        application=OuterRef("pk"), revoked_at__isnull=True, expires__gt=now
+                    )
+                ),
+                copies=Coalesce(Subquery(copies, output_field=IntegerField()), Value(1)),
+            )
+        )
+
+    @admin.display(description="grants", ordering="grant_count")
+    def grants(self, obj) -> int:
+        """Live refresh tokens: authorizations a user gave and has not lost."""
+        return obj.grant_count
+
+    @admin.display(description="live tokens", ordering="live_token_count")
+    def live_tokens(self, obj) -> int:
+        return obj.live_token_count
+
+    @admin.display(description="copies", ordering="copies")
+    def copies_link(self, obj):
+        if not obj.metadata_fingerprint:
+            return "-"
+        return format_html(
+            '<a href="?metadata_fingerprint={}" title="{}">{}</a>',
+            obj.metadata_fingerprint,
+            obj.metadata_fingerprint,
+            obj.copies,
+        )
+
+    def get_deleted_objects(self, objs, request):
+        """Tokens and codes cannot be deleted one by one in the admin (DOT: revoke them
+        instead), but they go with their client: deleting the client is the point."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        cascaded = {
+            str(model._meta.verbose_name)
+            for model in (
+                get_access_token_model(),
+                get_refresh_token_model(),
+                get_grant_model(),
+                get_id_token_model(),
+            )
+        }
+        return deleted, counts, set(perms_needed) - cascaded, protected
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "metadata_fingerprint" or super().lookup_allowed(lookup, value, request)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "registration_policy": policy.summary()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.action(description="Verify selected clients", permissions=["change"])
+    def verify_clients(self, request, queryset):
+        updated = queryset.update(verified=True)
+        self.message_user(request, f"{updated} client(s) verified.", messages.SUCCESS)
+
+    @admin.action(
+        description="Disable selected clients and revoke their tokens", permissions=["change"]
+    )
+    def disable_clients(self, request, queryset):
+        now = timezone.now()
+        clients = list(queryset)
+        revoked = sum(services.disable_client(client, now=now) for client in clients)
+        self.message_user(
+            request,
+            f"{len(clients)} client(s) disabled, {revoked} token(s) revoked.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(InitialAccessToken)
+class InitialAccessTokenAdmin(admin.ModelAdmin):
+    """RFC 7591 §3 initial access tokens. Issued with ``manage.py
+    issue_initial_access_token`` (the token is printed once); here they are listed and
+    revoked."""
+
+    list_display = ("label", "created_at", "expires_at", "uses", "max_uses", "revoked_at")
+    readonly_fields = ("created_at", "created_by", "uses")
+    exclude = ("token_hash",)
+    actions = ("revoke_tokens",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # the plaintext must be shown exactly once: use the command
+
+    @admin.action(description="Revoke selected initial access tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        updated = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{updated} token(s) revoked.", messages.SUCCESS)

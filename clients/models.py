@@ -32,8 +32,7 @@ GRANT_TYPE_TO_DOT = {
 }
 
 
-# Never a redirect target, whatever was registered.
-BLOCKED_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob", "about"})
+BLOCKED_SCHEMES = FORBIDDEN_REDIRECT_SCHEMES  # earlier name, kept for callers
 
 
 class Client(AbstractApplication):
@@ -178,13 +177,3 @@ class InitialAccessToken(models.Model):
             and now < self.expires_at
             and (self.max_uses is None or self.uses < self.max_uses)
         )
-
-    def get_allowed_schemes(self) -> list[str]:
-        """http(s) plus the private-use schemes of registered native redirect URIs
-        (RFC 8252 §7.1), so DOT's redirect response may send the code there."""
-        schemes = ["http", "https"]
-        for uri in self.redirect_uris.split():
-            scheme = uri.split(":", 1)[0].lower()
-            if ":" in uri and scheme not in schemes and scheme not in BLOCKED_SCHEMES:
-                schemes.append(scheme)
-        return schemes

@@ -47,7 +47,7 @@ class Callback:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 parts = urlsplit(self.path)
                 if parts.path != "/callback":  # e.g. the browser's /favicon.ico
                     self.send_error(404)
