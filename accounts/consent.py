@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Consent
-from authserver import revocation
+from authserver import audit, revocation
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,26 @@ def record(user, client, resource, scopes: list[str]) -> Consent:
         merged = list(dict.fromkeys([*consent.scopes, *scopes]))
         consent.scope = " ".join(merged)
         consent.save(update_fields=["scope", "updated_at"])
+        audit.record(
+            "consent.granted",
+            actor=f"user:{user.pk}",
+            user_id=user.pk,
+            client_id=client.client_id,
+            resource=resource.identifier,
+            scope=" ".join(scopes),
+        )
     return consent
+
+
+def record_denial(user, client, resource, scopes: list[str]) -> None:
+    audit.record(
+        "consent.denied",
+        actor=f"user:{user.pk}",
+        user_id=user.pk,
+        client_id=client.client_id,
+        resource=resource.identifier,
+        scope=" ".join(scopes),
+    )
 
 
 def withdraw(consent: Consent) -> int:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from oauth2_provider import admin as dot_admin
 
 from authserver import keys
-from authserver.models import Resource, Scope, SigningKey
+from authserver.models import AuditEvent, Resource, RevocationCutoff, Scope, SigningKey
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -86,7 +86,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def mark_compromised(self, request, queryset):
         now = timezone.now()
         for key in queryset.exclude(state__in=("retired", "compromised")):
-            revoked = keys.mark_compromised(key.kid, now=now)
+            revoked = keys.mark_compromised(key.kid, now=now, actor=f"admin:{request.user.pk}")
             self.message_user(
                 request,
                 f"{key.kid}: unpublished and destroyed; {revoked} tokens revoked",
@@ -120,3 +120,35 @@ class ResourceAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Resource, ResourceAdmin)
+
+
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only and hash-chained."""
+
+    list_display = ("at", "kind", "actor", "client_id", "user_id", "resource", "jti", "chain_index")
+    list_filter = ("kind",)
+    search_fields = ("client_id", "user_id", "jti", "family", "resource")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RevocationCutoffAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "before", "expires_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(AuditEvent, AuditEventAdmin)
+admin.site.register(RevocationCutoff, RevocationCutoffAdmin)

@@ -143,6 +143,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 status=400,
             )
         if "allow" not in request.POST:
+            consent.record_denial(request.user, client, resource, pending["scopes"])
             return self.deny(credentials, client)
         consent.record(request.user, client, resource, pending["scopes"])
         return self.approve(request, client, pending["scopes"], credentials)

@@ -113,6 +113,7 @@ class Config:
     jwks_max_age: int
     service_documentation: str
     default_resource: str
+    revocation_list_lifetime: int
     allow_http_loopback_resources: bool
     # Client registration policy (clients/policy.py, RFC 7591 / CIMD).
     registration_mode: str  # "open" or "initial_access_token" (RFC 7591 §3)
@@ -210,6 +211,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         jwks_max_age=jwks_max_age,
         service_documentation=env.get("SERVICE_DOCUMENTATION", "").strip(),
         default_resource=env.get("DEFAULT_RESOURCE", "").strip(),
+        revocation_list_lifetime=_int(env, "REVOCATION_LIST_LIFETIME", 300, minimum=20),
         # Development: MCP servers on http://127.0.0.1 (the demo, tests). Off in production.
         allow_http_loopback_resources=_bool(
             env, "ALLOW_HTTP_LOOPBACK_RESOURCES", embedded or debug

@@ -24,7 +24,7 @@ from django.db import transaction
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
-from authserver import secretbox
+from authserver import audit, secretbox
 from authserver.models import AccessToken, KeyRotationLock, SigningKey
 
 State = SigningKey.State
@@ -267,7 +267,13 @@ def _destroy(key: SigningKey, state: str, now: datetime) -> None:
     transaction.on_commit(lambda: forget_private_jwk(key.kid))
 
 
-def mark_compromised(kid: str, *, now: datetime) -> int:
+def schedule_publication() -> None:
+    from authserver.revocation_list import schedule_publication as schedule
+
+    schedule()
+
+
+def mark_compromised(kid: str, *, now: datetime, actor: str = "operator") -> int:
     """Emergency: unpublish ``kid`` at once, destroy it, revoke every token it signed.
 
     Returns the number of access tokens revoked. If the key was signing, a replacement
@@ -282,6 +288,8 @@ def mark_compromised(kid: str, *, now: datetime) -> int:
         revoked = AccessToken.objects.filter(kid=kid, revoked_at__isnull=True).update(
             revoked_at=now
         )
+        audit.record("key.compromised", actor=actor, detail={"kid": kid, "tokens_revoked": revoked})
         if was_active:
             rotate(key.alg, now=now, force=True)
+        schedule_publication()
     return revoked

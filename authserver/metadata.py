@@ -50,6 +50,8 @@ def authorization_server_metadata(
     issuer: str,
     jwks_uri: str,
     service_documentation: str,
+    revocation_list_uri: str,
+    registration_endpoint: str = "",
 ) -> dict:
     """Complete DOT's RFC 8414 document. ``issuer`` is exact (RFC 8414 §3.3)."""
     doc = dict(base)
@@ -63,6 +65,10 @@ def authorization_server_metadata(
         doc["revocation_endpoint_auth_methods_supported"] = list(REVOCATION_AUTH_METHODS)
     if "introspection_endpoint" in doc:
         doc["introspection_endpoint_auth_methods_supported"] = list(INTROSPECTION_AUTH_METHODS)
+    if registration_endpoint:
+        doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3
+    # Not registered with IANA: our signed revocation list (README, "Revocation list").
+    doc["revocation_list_uri"] = revocation_list_uri
     if service_documentation:
         doc["service_documentation"] = service_documentation
     return dict(sorted(doc.items()))

@@ -48,6 +48,12 @@ class AccessToken(AbstractAccessToken):
         indexes = [
             models.Index(fields=["expires"]),
             models.Index(fields=["kid"]),
+            # The revocation list: revoked tokens that have not expired yet.
+            models.Index(
+                fields=["expires"],
+                condition=models.Q(revoked_at__isnull=False),
+                name="revoked_live_tokens",
+            ),
         ]
 
     def is_valid(self, scopes=None) -> bool:
@@ -57,9 +63,10 @@ class AccessToken(AbstractAccessToken):
         """Mark revoked instead of deleting: the row is what the revocation list is made of."""
         from django.utils import timezone
 
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at", "updated"])
+        from authserver.revocation import revoke_token_row
+
+        revoke_token_row(self, now=timezone.now(), actor="admin")
+        self.refresh_from_db(fields=["revoked_at"])
 
 
 class RefreshToken(AbstractRefreshToken):
@@ -78,7 +85,7 @@ class RefreshToken(AbstractRefreshToken):
 
         from authserver.revocation import revoke_family
 
-        revoke_family(token_family, now=timezone.now())
+        revoke_family(token_family, now=timezone.now(), reason="reuse")
 
 
 class IDToken(AbstractIDToken):
@@ -264,3 +271,88 @@ class ResourceAccess(models.Model):
         unknown = [s for s in self.scopes if s not in defined]
         if unknown:
             raise ValidationError({"scope": f"not defined by this resource: {' '.join(unknown)}"})
+
+
+class RevocationCutoff(models.Model):
+    """Every token of a subject or client issued before ``before`` is revoked.
+
+    Used when a user is deactivated or deleted, or a client disabled or deleted: their token
+    rows may be gone with them, but the revocation list must still name them until the last
+    token they could hold has expired (``expires_at``).
+    """
+
+    class Kind(models.TextChoices):
+        SUBJECT = "sub", "subject (user)"
+        CLIENT = "client_id", "client"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=255)
+    before = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="one_cutoff_per_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value} before {self.before:%Y-%m-%d %H:%M:%S}"
+
+
+class RevocationListSnapshot(models.Model):
+    """The latest published, signed revocation list (one row). Redis caches it when present."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    token = models.TextField()
+    etag = models.CharField(max_length=64)
+    issued_at = models.DateTimeField()
+    entries = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"revocation list of {self.issued_at:%Y-%m-%d %H:%M:%S} ({self.entries} entries)"
+
+
+class AuditEvent(models.Model):
+    """An append-only audit record. Never a token, code, secret or verifier: ids only.
+
+    Rows are written on the hot path without a lock and sealed shortly after into a hash
+    chain (``chain_index``, ``prev_hash``, ``hash``) by authserver.audit.seal_pending, so
+    editing or deleting a sealed row breaks the chain that ``verify_audit_chain`` checks.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=48, db_index=True)
+    actor = models.CharField(max_length=200, blank=True)
+    client_id = models.CharField(max_length=255, blank=True, db_index=True)
+    user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    resource = models.CharField(max_length=512, blank=True)
+    jti = models.CharField(max_length=64, blank=True)
+    family = models.CharField(max_length=64, blank=True)
+    scope = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    chain_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(chain_index__isnull=True), name="audit_unsealed"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit hash chain (one row), locked while sealing."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_index = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit chain at {self.last_index}"

@@ -1,15 +1,34 @@
-"""Revoking tokens: marks rows revoked (the rows are what the revocation list is made of)."""
+"""Revoking tokens. Rows are marked, never deleted: they are what the revocation list names.
+
+Every function records an audit event and, once the transaction commits, has the signed
+revocation list republished (authserver.revocation_list), so MCP servers learn within the
+polling bound.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 
-from authserver.models import AccessToken, Grant, RefreshToken
+from authserver import audit
+from authserver.models import AccessToken, Grant, RefreshToken, RevocationCutoff
 
 
-def revoke_family(token_family, *, now: datetime) -> int:
+def _published(kind: str, revoked: int, **fields) -> int:
+    from authserver.revocation_list import schedule_publication
+
+    audit.record(kind, detail={"tokens_revoked": revoked}, **fields)
+    schedule_publication()
+    return revoked
+
+
+def revoke_access_tokens(queryset, *, now: datetime) -> int:
+    return queryset.filter(revoked_at__isnull=True).update(revoked_at=now, updated=now)
+
+
+def revoke_family(token_family, *, now: datetime, reason: str = "revoked") -> int:
     """Revoke every refresh and access token of a family (code replay, refresh reuse)."""
     if token_family is None:
         return 0
@@ -17,9 +36,10 @@ def revoke_family(token_family, *, now: datetime) -> int:
         RefreshToken.objects.filter(token_family=token_family, revoked__isnull=True).update(
             revoked=now, updated=now
         )
-        return AccessToken.objects.filter(
-            token_family=token_family, revoked_at__isnull=True
-        ).update(revoked_at=now, updated=now)
+        revoked = revoke_access_tokens(
+            AccessToken.objects.filter(token_family=token_family), now=now
+        )
+        return _published("tokens.revoked", revoked, family=token_family, actor=reason)
 
 
 def revoke_user_client_resource(user, client, resource, *, now: datetime) -> int:
@@ -30,6 +50,71 @@ def revoke_user_client_resource(user, client, resource, *, now: datetime) -> int
             user=user, application=client, resource=bound, revoked__isnull=True
         ).update(revoked=now, updated=now)
         Grant.objects.filter(user=user, application=client, resource=bound).delete()
-        return AccessToken.objects.filter(
-            user=user, application=client, resource=bound, revoked_at__isnull=True
-        ).update(revoked_at=now, updated=now)
+        revoked = revoke_access_tokens(
+            AccessToken.objects.filter(user=user, application=client, resource=bound), now=now
+        )
+        return _published(
+            "grant.revoked",
+            revoked,
+            user_id=user.pk,
+            client_id=client.client_id,
+            resource=resource.identifier,
+        )
+
+
+def _cutoff(kind: str, value: str, now: datetime) -> None:
+    max_lifetime = timedelta(seconds=settings.CONFIG.access_token_max_lifetime)
+    RevocationCutoff.objects.update_or_create(
+        kind=kind, value=value, defaults={"before": now, "expires_at": now + max_lifetime}
+    )
+
+
+def revoke_user(user, *, now: datetime, actor: str = "") -> int:
+    """Someone leaves: nothing of theirs keeps working, even if their rows are deleted next."""
+    with transaction.atomic():
+        _cutoff(RevocationCutoff.Kind.SUBJECT, str(user.pk), now)
+        RefreshToken.objects.filter(user=user, revoked__isnull=True).update(
+            revoked=now, updated=now
+        )
+        Grant.objects.filter(user=user).delete()
+        revoked = revoke_access_tokens(AccessToken.objects.filter(user=user), now=now)
+        return _published("user.revoked", revoked, user_id=user.pk, actor=actor)
+
+
+def revoke_client(client, *, now: datetime, actor: str = "") -> int:
+    with transaction.atomic():
+        _cutoff(RevocationCutoff.Kind.CLIENT, client.client_id, now)
+        RefreshToken.objects.filter(application=client, revoked__isnull=True).update(
+            revoked=now, updated=now
+        )
+        Grant.objects.filter(application=client).delete()
+        revoked = revoke_access_tokens(AccessToken.objects.filter(application=client), now=now)
+        return _published("client.revoked", revoked, client_id=client.client_id, actor=actor)
+
+
+def revoke_resource(resource, *, now: datetime, actor: str = "") -> int:
+    bound = [resource.identifier]
+    with transaction.atomic():
+        RefreshToken.objects.filter(resource=bound, revoked__isnull=True).update(
+            revoked=now, updated=now
+        )
+        revoked = revoke_access_tokens(AccessToken.objects.filter(resource=bound), now=now)
+        return _published("resource.revoked", revoked, resource=resource.identifier, actor=actor)
+
+
+def revoke_token_row(token: AccessToken | RefreshToken, *, now: datetime, actor: str = "") -> int:
+    """RFC 7009: an access token alone; a refresh token with its whole family (§2.1 MAY)."""
+    if isinstance(token, RefreshToken):
+        if token.token_family:
+            return revoke_family(token.token_family, now=now, reason=actor or "revoked")
+        with transaction.atomic():
+            RefreshToken.objects.filter(pk=token.pk, revoked__isnull=True).update(
+                revoked=now, updated=now
+            )
+            revoked = revoke_access_tokens(
+                AccessToken.objects.filter(pk=token.access_token_id), now=now
+            )
+            return _published("tokens.revoked", revoked, client_id="", actor=actor)
+    with transaction.atomic():
+        revoked = revoke_access_tokens(AccessToken.objects.filter(pk=token.pk), now=now)
+        return _published("token.revoked", revoked, jti=token.jti or "", actor=actor)

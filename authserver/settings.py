@@ -148,6 +148,10 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_GENERATOR": "authserver.tokens.generate_access_token",
     "REFRESH_TOKEN_GENERATOR": "authserver.tokens.generate_refresh_token",
     "SCOPES_BACKEND_CLASS": "authserver.scopes.ResourceScopes",
+    # Client ID Metadata Documents: DOT's SSRF-hardened fetcher, our validation (clients/cimd.py).
+    "CIMD_ENABLED": CONFIG.cimd_enabled,
+    "CIMD_METADATA_FETCHER": "clients.cimd.MetadataFetcher",
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ["clients.cimd.DynamicClientCapPermission"],
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": CONFIG.access_token_lifetime,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": CONFIG.authorization_code_lifetime,
@@ -217,6 +221,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(CONFIG.var_dir / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    # Keeps the list's signature fresh and drops expired entries; revocations also publish
+    # at once (authserver.revocation_list.schedule_publication).
+    "publish-revocation-list": {
+        "task": "authserver.tasks.publish_revocation_list",
+        "schedule": timedelta(seconds=max(CONFIG.revocation_list_lifetime // 4, 5)),
+    },
+    "remove-stale-clients": {
+        "task": "clients.tasks.remove_stale_clients",
+        "schedule": timedelta(hours=6),
+    },
+    "seal-audit-trail": {
+        "task": "authserver.tasks.seal_audit_trail",
+        "schedule": timedelta(seconds=10),
+    },
     # Advances the key schedule (publish ahead, activate, retire); idempotent.
     "rotate-signing-keys": {
         "task": "authserver.tasks.rotate_signing_keys",

@@ -7,7 +7,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
-from authserver import keys
+from authserver import audit, keys, revocation_list
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -21,3 +21,15 @@ def rotate_signing_keys() -> dict:
 def clear_expired_tokens() -> None:
     """Delete expired codes and tokens in batches (DOT's batched cleanup)."""
     clear_expired()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def publish_revocation_list() -> int:
+    """Sign and publish the revocation list (beat, and at once after each revocation)."""
+    return revocation_list.publish(now=timezone.now()).entries
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def seal_audit_trail() -> int:
+    """Chain newly written audit events into the hash chain."""
+    return audit.seal_pending(now=timezone.now())

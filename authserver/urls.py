@@ -5,8 +5,10 @@ from authserver import health, views
 
 urlpatterns = [
     path("", include("authserver.oauth_urls")),
+    path("", include("clients.urls")),  # /register, /register/<client_id> (RFC 7591/7592)
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("docs", views.service_documentation, name="service-documentation"),
+    path("revocations", views.revocations, name="revocation-list"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

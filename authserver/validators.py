@@ -13,7 +13,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
-from authserver import revocation, scopes
+from authserver import audit, revocation, scopes
 from authserver.errors import InvalidScope
 from authserver.models import AccessToken, Grant, RefreshToken
 from clients import secrets
@@ -36,7 +36,46 @@ class Validator(OAuth2Validator):
                     description="public clients cannot use the client_credentials grant",
                     request=request,
                 )
-        return super().authenticate_client(request, *args, **kwargs)
+        ok = super().authenticate_client(request, *args, **kwargs)
+        if not ok and (
+            self._extract_basic_auth(request) or getattr(request, "client_secret", None)
+        ):
+            self._audit_auth_failure(request)
+        return ok
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        ok = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        if not ok:
+            self._audit_auth_failure(request)
+        return ok
+
+    def _audit_auth_failure(self, request) -> None:
+        # The client_id as presented (truncated), never the secret or the header.
+        audit.record(
+            "client.auth_failed",
+            client_id=str(getattr(request, "client_id", "") or "")[:100],
+            detail={"grant_type": str(getattr(request, "grant_type", "") or "")[:40]},
+        )
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        """RFC 7009 §2.1: only the authenticated client's own tokens; unknown ones are ignored
+        (the endpoint answers 200 either way, §2.2)."""
+        client_pk = getattr(request.client, "pk", None)
+        if client_pk is None or not token:
+            return
+        checksum = hashlib.sha256(token.encode()).hexdigest()
+        models = [AccessToken, RefreshToken]
+        if token_type_hint == "refresh_token":  # noqa: S105 - a hint name
+            models.reverse()
+        now = timezone.now()
+        for model in models:
+            rows = list(model.objects.filter(token_checksum=checksum, application_id=client_pk))
+            for row in rows:
+                revocation.revoke_token_row(
+                    row, now=now, actor=f"client:{request.client.client_id}"
+                )
+            if rows:
+                return
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
         # OAuth 2.1 §3.1.1: "code" only; no implicit, no hybrid.
@@ -59,7 +98,7 @@ class Validator(OAuth2Validator):
         if grant.consumed_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
             log.warning("authorization code replayed; revoking family %s", grant.token_family)
-            revocation.revoke_family(grant.token_family, now=timezone.now())
+            revocation.revoke_family(grant.token_family, now=timezone.now(), reason="code_replay")
             return False
         if grant.is_expired():
             return False
@@ -95,7 +134,7 @@ class Validator(OAuth2Validator):
                 return False
             # OAuth 2.1 §4.3.1: reuse of a rotated-out refresh token revokes the family.
             log.warning("refresh token reuse detected; revoking family %s", rt.token_family)
-            revocation.revoke_family(rt.token_family, now=now)
+            revocation.revoke_family(rt.token_family, now=now, reason="refresh_reuse")
             return False
         if rt.absolute_expires is not None and now >= rt.absolute_expires:
             return False
@@ -135,6 +174,16 @@ class Validator(OAuth2Validator):
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
+        audit.record(
+            "token.refreshed" if request.grant_type == "refresh_token" else "token.issued",
+            client_id=request.client.client_id,
+            user_id=request.user.pk if request.user else "",
+            resource=access_token.resource[0] if access_token.resource else "",
+            jti=issued.jti,
+            family=access_token.token_family or "",
+            scope=access_token.scope,
+            detail={"grant_type": request.grant_type, "kid": issued.kid},
+        )
         self._touch_client(request.client)
         return access_token
 

@@ -13,7 +13,7 @@ from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
-from authserver import keys, metadata
+from authserver import keys, metadata, revocation_list
 
 METADATA_MAX_AGE = 300
 
@@ -54,6 +54,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             issuer=settings.ISSUER,
             jwks_uri=absolute("jwks"),
             service_documentation=service_documentation,
+            revocation_list_uri=absolute("revocation-list"),
+            registration_endpoint=absolute("clients:register"),
         )
 
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):
@@ -93,3 +95,14 @@ def service_documentation(request: HttpRequest) -> HttpResponse:
 
 def not_found_json(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return JsonResponse({"error": "not_found"}, status=404)
+
+
+@require_GET
+def revocations(request: HttpRequest) -> HttpResponse:
+    """The signed revocation list (authserver.revocation_list); poll with If-None-Match."""
+    token, etag, _issued = revocation_list.current()
+    response = HttpResponse(token, content_type="application/jwt")
+    response["ETag"] = f'"{etag}"'
+    # Short: verifiers poll every few seconds and get 304 when nothing changed.
+    response["Cache-Control"] = "public, max-age=2, must-revalidate"
+    return _not_modified_or(request, response)

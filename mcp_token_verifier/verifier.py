@@ -21,6 +21,7 @@ from jwcrypto.common import base64url_decode
 from mcp_token_verifier.errors import TokenError
 from mcp_token_verifier.fetch import Fetch, make_urllib_fetch
 from mcp_token_verifier.jwks import KeyCache, is_http_url, loads_json_object
+from mcp_token_verifier.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ class TokenVerifier:
         fetch: ``(url, headers) -> (status, headers, body)``; default: urllib.
         revocation_check: extension point for a revocation list: called with the verified
             claims (``jti``, ``client_id``, ...); returning True rejects the token.
+        revocation_list_uri: the issuer's signed revocation list (its metadata's
+            ``revocation_list_uri``); polled at most every ``revocation_poll_interval``
+            seconds, which bounds how long a revoked token keeps working here.
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class TokenVerifier:
         clock: Callable[[], float] = time.time,
         fetch: Fetch | None = None,
         revocation_check: RevocationCheck | None = None,
+        revocation_list_uri: str | None = None,
+        revocation_poll_interval: float = 5.0,
     ) -> None:
         if not isinstance(issuer, str) or not is_http_url(issuer) or urlsplit(issuer).query:
             raise ValueError("issuer must be an http(s) URL without query or fragment")
@@ -82,13 +88,27 @@ class TokenVerifier:
         self.leeway = leeway
         self._clock = clock
         self._revocation_check = revocation_check
+        fetch = fetch or make_urllib_fetch(http_timeout)
         self._keys = KeyCache(
             issuer=issuer,
             jwks_uri=jwks_uri,
-            fetch=fetch or make_urllib_fetch(http_timeout),
+            fetch=fetch,
             clock=clock,
             min_refetch_interval=min_refetch_interval,
         )
+        self._revocation_list = None
+        if revocation_list_uri is not None:
+            if not is_http_url(revocation_list_uri) or revocation_poll_interval <= 0:
+                raise ValueError("revocation_list_uri must be an http(s) URL, poll interval > 0")
+            self._revocation_list = RevocationList(
+                revocation_list_uri,
+                issuer=issuer,
+                keys=self._keys,
+                fetch=fetch,
+                clock=clock,
+                algorithms=self.algorithms,
+                poll_interval=revocation_poll_interval,
+            )
 
     def verify(self, token: str, required_scopes: Iterable[str] = ()) -> dict:
         """Return the token's claims if it is valid here and grants ``required_scopes``.
@@ -105,6 +125,7 @@ class TokenVerifier:
         claims = _verify_signature(token, key, alg)
         self._check_claims(claims, self._clock())
         self._check_not_revoked(claims)
+        self._check_revocation_list(claims, kid)
         # RFC 9068 §4 and RFC 6750 §3.1: valid but not enough scope is a 403.
         granted = set(claims.get("scope", "").split())
         missing = [scope for scope in required if scope not in granted]
@@ -180,6 +201,17 @@ class TokenVerifier:
         except Exception:
             # Fail closed: a revocation list we cannot read cannot clear the token.
             log.exception("revocation check failed for jti %s", claims.get("jti"))
+            raise TokenError("revocation status unavailable") from None
+        if revoked:
+            raise TokenError("token revoked")
+
+    def _check_revocation_list(self, claims: dict, kid: str) -> None:
+        if self._revocation_list is None:
+            return
+        try:
+            revoked = self._revocation_list.is_revoked(claims, kid)
+        except Exception:
+            # Fail closed: no current, verified list means no token passes.
             raise TokenError("revocation status unavailable") from None
         if revoked:
             raise TokenError("token revoked")

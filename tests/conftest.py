@@ -48,3 +48,22 @@ def unused_tcp_port() -> int:
 def _fast_password_hashing(settings):
     """User passwords keep Django's PBKDF2 in production; tests need not pay ~0.5 s a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_runs_tasks_inline():
+    """Tasks queued on commit run in the test process (there is no worker in unit tests)."""
+    from authserver.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Redis outlives each test's rolled-back database: start every test with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,0 +1,215 @@
+"""Who may register, how often, how many, and what happens to registrations nobody uses.
+
+Set from the environment (authserver/config.py, read at call time from
+``settings.CONFIG``) and shown on the admin's client list:
+
+* ``REGISTRATION_MODE``: ``open`` (the default for MCP: clients arrive unannounced) or
+  ``initial_access_token`` (RFC 7591 §3): ``POST /register`` then needs
+  ``Authorization: Bearer <token>`` issued by ``manage.py issue_initial_access_token``.
+* ``REGISTRATION_RATE_LIMIT``: registrations per client address per hour (a fixed window
+  counted in the cache, Redis in production; IPv6 counted per /64). Over it: 429 with
+  ``Retry-After``. If the cache is down, registration answers 503 (fail closed); nothing
+  else depends on it.
+* ``MAX_DYNAMIC_CLIENTS``: a cap on self-registered clients (DCR and CIMD together). A full
+  server answers **503** ``temporarily_unavailable`` with ``Retry-After``, not 400: the
+  request is fine, the server is not, and the operator is the one who has to act (delete
+  stale clients or raise the cap). The count is checked before the insert, so concurrent
+  registrations can overshoot it by a few: it is a brake, not an invariant.
+* Self-registered clients start ``verified=False``; the consent screen says so.
+
+**Duplicates.** MCP clients that register again on every connect (dozens of identical rows
+per user have been seen) are handled two ways:
+
+1. *Collapse on arrival*: each client stores a fingerprint of its normalised metadata
+   (clients.registration.fingerprint; loopback ports ignored, since RFC 8252 §7.3 lets any
+   port match). When a registration arrives, earlier DCR registrations with the same
+   fingerprint, from the same address, that were never used (no token ever issued, no
+   grant outstanding) and are older than ``DUPLICATE_GRACE`` are deleted. The grace keeps
+   an authorization that is still in progress (login, consent) alive. We never hand out an
+   existing client_id again: we keep only hashes, and re-issuing a registration access
+   token would let a stranger with the same metadata manage someone else's client.
+2. *Expire fast*: clients/cleanup.py removes DCR and CIMD clients never used within
+   ``DYNAMIC_CLIENT_UNUSED_DAYS`` (default 1) and those idle ``DYNAMIC_CLIENT_IDLE_DAYS``
+   (default 90), unless an admin verified them.
+
+The admin list groups what is left by fingerprint (a "copies" column and a filter).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest
+from oauth2_provider.models import get_access_token_model, get_grant_model
+
+from clients import secrets
+from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
+from clients.models import Client, InitialAccessToken
+
+logger = logging.getLogger("clients.policy")
+
+RATE_WINDOW = 3600  # seconds: REGISTRATION_RATE_LIMIT is per hour
+DUPLICATE_GRACE = timedelta(minutes=30)
+SELF_REGISTERED = (Client.RegistrationSource.DCR, Client.RegistrationSource.CIMD)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
+    address the outermost trusted proxy saw (counted from the right of X-Forwarded-For)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.CONFIG.trusted_proxy_count
+    if proxies:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [h for h in hops if h]
+        if hops:
+            remote = hops[-proxies] if len(hops) >= proxies else hops[0]
+    try:
+        return str(ipaddress.ip_address(remote))
+    except ValueError:
+        return ""
+
+
+def _rate_key(ip: str) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "unknown"
+    if address.version == 6:  # one host gets a whole /64
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+def check_rate_limit(ip: str, *, now: float) -> None:
+    """Count one registration attempt from ``ip``; raise when over the hourly limit."""
+    limit = settings.CONFIG.registration_rate_limit
+    if limit == 0:
+        return
+    window = int(now // RATE_WINDOW)
+    key = f"clients:register:{_rate_key(ip)}:{window}"
+    try:
+        cache.add(key, 0, timeout=RATE_WINDOW + 60)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=RATE_WINDOW + 60)
+            count = 1
+    except Exception as exc:  # the cache (Redis) is down: refuse only registration
+        raise RegistrationUnavailable(detail=f"rate limiter unavailable: {exc!r}") from None
+    if count > limit:
+        retry_after = (window + 1) * RATE_WINDOW - int(now) + 1
+        raise RegistrationRateLimited(
+            "too many registrations from this address; retry later",
+            retry_after=retry_after,
+            detail=f"rate limit {limit}/h exceeded by {ip}",
+        )
+
+
+def check_capacity() -> None:
+    """MAX_DYNAMIC_CLIENTS: refuse new self-registered clients once the cap is reached."""
+    limit = settings.CONFIG.max_dynamic_clients
+    if limit and Client.objects.filter(registration_source__in=SELF_REGISTERED).count() >= limit:
+        logger.warning("MAX_DYNAMIC_CLIENTS (%d) reached: registration refused", limit)
+        raise RegistrationUnavailable(detail=f"MAX_DYNAMIC_CLIENTS {limit} reached")
+
+
+def bearer_token(request: HttpRequest) -> str:
+    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1), or ""."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def issue_initial_access_token(
+    *, label: str, expires_at: datetime, max_uses: int | None = None, created_by=None
+) -> tuple[InitialAccessToken, str]:
+    """A new initial access token; the plaintext is returned once and never stored."""
+    plaintext = secrets.generate_secret()
+    token = InitialAccessToken.objects.create(
+        label=label,
+        token_hash=secrets.hash_secret(plaintext),
+        expires_at=expires_at,
+        max_uses=max_uses,
+        created_by=created_by,
+    )
+    return token, plaintext
+
+
+def require_initial_access_token(
+    presented: str, *, now: datetime, consume: bool = False
+) -> InitialAccessToken | None:
+    """RFC 7591 §3: in ``initial_access_token`` mode, a valid token is required; in open
+    mode none is needed (one that is sent anyway is ignored).
+
+    Checked first without ``consume`` (a 401 before any validation); then, inside the
+    registration transaction, with ``consume``: the row is locked, re-checked and its use
+    counted, so ``max_uses`` holds under concurrent registrations.
+    """
+    if settings.CONFIG.registration_mode != "initial_access_token":
+        return None
+    if not presented or len(presented) > 256:
+        raise InvalidToken("an initial access token is required to register")
+    digest = secrets.hash_secret(presented)
+    tokens = InitialAccessToken.objects.filter(token_hash=digest)
+    token = (tokens.select_for_update() if consume else tokens).first()
+    # The lookup is by keyed hash; compare again in constant time before trusting it.
+    if token is None or not secrets.check_secret(presented, token.token_hash):
+        raise InvalidToken("the initial access token is invalid")
+    if not token.usable_at(now):
+        raise InvalidToken("the initial access token is expired, used up or revoked")
+    if consume:
+        token.uses += 1
+        token.save(update_fields=["uses"])
+    return token
+
+
+def _never_used():
+    """Clients that never got a token and have no authorization code outstanding."""
+    AccessToken, Grant = get_access_token_model(), get_grant_model()
+    return (
+        Client.objects.filter(last_used_at__isnull=True)
+        .exclude(Exists(AccessToken.objects.filter(application=OuterRef("pk"))))
+        .exclude(Exists(Grant.objects.filter(application=OuterRef("pk"))))
+    )
+
+
+def collapse_duplicates(client: Client, *, now: datetime) -> int:
+    """Delete earlier, never-used, identical DCR registrations from the same address.
+
+    Runs in the new client's registration transaction; returns how many were removed.
+    """
+    if not client.metadata_fingerprint or not client.registered_from:
+        return 0
+    stale = (
+        _never_used()
+        .filter(
+            registration_source=Client.RegistrationSource.DCR,
+            metadata_fingerprint=client.metadata_fingerprint,
+            registered_from=client.registered_from,
+            verified=False,
+            created__lt=now - DUPLICATE_GRACE,
+        )
+        .exclude(pk=client.pk)
+    )
+    removed = [c.client_id for c in stale.only("client_id")]
+    if removed:
+        Client.objects.filter(client_id__in=removed).delete()
+        logger.info("collapsed %d duplicate registrations into %s", len(removed), client.client_id)
+    return len(removed)
+
+
+def summary() -> dict[str, object]:
+    """The policy in force, for the admin's client list."""
+    config = settings.CONFIG
+    return {
+        "mode": config.registration_mode,
+        "rate_limit": config.registration_rate_limit,
+        "cap": config.max_dynamic_clients,
+        "self_registered": Client.objects.filter(registration_source__in=SELF_REGISTERED).count(),
+        "unused_days": config.dynamic_client_unused_days,
+        "idle_days": config.dynamic_client_idle_days,
+        "cimd": config.cimd_enabled,
+    }

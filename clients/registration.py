@@ -1,0 +1,339 @@
+"""RFC 7591 client metadata: one ``validate_<field>`` per member, plain values in and out.
+
+Used by dynamic registration (``POST /register``, RFC 7591), its management (RFC 7592
+``PUT``) and Client ID Metadata Documents (clients/cimd.py): the same rules everywhere.
+Every function raises only :class:`InvalidRedirectUri` or :class:`InvalidClientMetadata`
+(RFC 7591 §3.2.2); the description is safe to send to the client.
+
+RFC 7591 §2: "The authorization server MUST ignore any client metadata sent by the client
+that it does not understand", so unknown members (``jwks``, ``software_statement``,
+localised ``client_name#ja``) are dropped, never echoed. A JSON ``null`` counts as omitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from authserver.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
+from authserver.scopes import parse_scope
+from clients.models import FORBIDDEN_REDIRECT_SCHEMES
+
+MAX_REDIRECT_URIS = 10
+MAX_REDIRECT_URI_LENGTH = 2000
+MAX_URI_LENGTH = 512  # client_uri, logo_uri, tos_uri, policy_uri (model column size)
+MAX_NAME_LENGTH = 200
+MAX_CONTACTS = 10
+MAX_CONTACT_LENGTH = 254
+MAX_SOFTWARE_LENGTH = 255
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+APPLICATION_TYPES = ("native", "web")
+URI_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
+
+# RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
+# Printable ASCII only: a URI is never IRI text, spaces or control characters.
+_URI_CHARS = re.compile(r"^[\x21-\x7E]+$")
+_CONTROL = re.compile(r"[\x00-\x1F\x7F]")
+
+
+@dataclass(frozen=True)
+class ClientMetadata:
+    """Validated, normalised RFC 7591 §2 metadata (lists de-duplicated, defaults applied)."""
+
+    redirect_uris: list[str] = field(default_factory=list)
+    token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 - RFC 7591 §2 default
+    grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
+    response_types: list[str] = field(default_factory=lambda: ["code"])
+    client_name: str = ""
+    client_uri: str = ""
+    logo_uri: str = ""
+    tos_uri: str = ""
+    policy_uri: str = ""
+    contacts: list[str] = field(default_factory=list)
+    software_id: str = ""
+    software_version: str = ""
+    application_type: str = "web"
+    scope: str = ""
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+
+    def as_response(self) -> dict[str, Any]:
+        """RFC 7591 §3.2.1: every registered member, empty optional strings left out."""
+        return {k: v for k, v in asdict(self).items() if v != "" and v is not None}
+
+
+def _present(data: dict, name: str) -> bool:
+    return data.get(name) is not None
+
+
+def _string(value: Any, name: str, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidClientMetadata(f"{name} must be a string")
+    if len(value) > max_length:
+        raise InvalidClientMetadata(f"{name} must be at most {max_length} characters")
+    if _CONTROL.search(value):
+        raise InvalidClientMetadata(f"{name} must not contain control characters")
+    return value
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidClientMetadata(f"{name} must be an array of strings")
+    return list(dict.fromkeys(value))
+
+
+def is_loopback_host(host: str | None) -> bool:
+    return (host or "").strip("[]").lower() in LOOPBACK_HOSTS
+
+
+def validate_redirect_uri(uri: Any) -> str:
+    """One redirection URI (RFC 7591 §2 ``redirect_uris``; RFC 6749 §3.1.2; RFC 8252 §7).
+
+    Accepted: ``https`` with a host; ``http`` only on a loopback host (RFC 8252 §7.3:
+    127.0.0.1, [::1], and localhost, which MCP clients use); a private-use scheme for a
+    native app (RFC 8252 §7.1, e.g. ``cursor://anysphere.cursor-mcp/oauth/callback`` or
+    ``com.example.app:/callback``). Refused: no scheme, ``javascript:``, ``data:``,
+    ``file:`` and similar, fragments, wildcards, user information, spaces and non-ASCII.
+    """
+    if not isinstance(uri, str) or not uri:
+        raise InvalidRedirectUri("each redirect URI must be a non-empty string")
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        raise InvalidRedirectUri(f"redirect URIs are limited to {MAX_REDIRECT_URI_LENGTH} chars")
+    if not _URI_CHARS.fullmatch(uri):
+        raise InvalidRedirectUri("redirect URI must be ASCII without spaces or control chars")
+    # RFC 6749 §3.1.2: "The endpoint URI MUST NOT include a fragment component", even "#".
+    if "#" in uri:
+        raise InvalidRedirectUri("redirect URI must not include a fragment")
+    # RFC 9700 §4.1.3 / OAuth 2.1 §2.3.1: exact matching, so no wildcard patterns.
+    if "*" in uri:
+        raise InvalidRedirectUri("redirect URI must not contain wildcards")
+    scheme, sep, _rest = uri.partition(":")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        raise InvalidRedirectUri("redirect URI must be an absolute URI with a scheme")
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # an out-of-range or non-numeric port raises here
+    except ValueError:
+        raise InvalidRedirectUri("redirect URI is not a valid URI") from None
+    scheme = parts.scheme.lower()
+    # RFC 6749 §10.15 / RFC 8252 §8.1: nothing that runs code or reads local files.
+    if scheme in FORBIDDEN_REDIRECT_SCHEMES:
+        raise InvalidRedirectUri(f"redirect URI scheme {scheme!r} is not allowed")
+    # RFC 3986 §3.2.1 user information in a redirect URI only serves phishing.
+    if "@" in parts.netloc:
+        raise InvalidRedirectUri("redirect URI must not include user information")
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise InvalidRedirectUri("redirect URI must include a host")
+        # RFC 8252 §8.3 / OAuth 2.1 §2.3.1: plain http only for loopback redirects.
+        if scheme == "http" and not is_loopback_host(parts.hostname):
+            raise InvalidRedirectUri("http redirect URIs are allowed only on loopback hosts")
+        return uri
+    # RFC 8252 §7.1: a private-use scheme, ``scheme:/path`` or ``scheme://authority/path``.
+    if not (parts.netloc or parts.path.strip("/")):
+        raise InvalidRedirectUri("a private-use redirect URI needs a path")
+    return uri
+
+
+def validate_redirect_uris(value: Any, grant_types: list[str]) -> list[str]:
+    """RFC 7591 §2: "Array of redirection URI strings for use in redirect-based flows"."""
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise InvalidRedirectUri("redirect_uris must be an array of strings")
+    if len(value) > MAX_REDIRECT_URIS:
+        raise InvalidRedirectUri(f"at most {MAX_REDIRECT_URIS} redirect URIs")
+    uris = list(dict.fromkeys(validate_redirect_uri(u) for u in value))
+    # RFC 7591 §2.1: the authorization code grant is redirect-based; it needs one.
+    if "authorization_code" in grant_types and not uris:
+        raise InvalidRedirectUri("redirect_uris is required for the authorization_code grant")
+    return uris
+
+
+def validate_grant_types(value: Any) -> list[str]:
+    """RFC 7591 §2 ``grant_types``; default ``["authorization_code"]``.
+
+    We register only what we serve: no implicit, no password (OAuth 2.1), no device flow.
+    """
+    if value is None:
+        return ["authorization_code"]
+    grants = _string_list(value, "grant_types")
+    if not grants:
+        raise InvalidClientMetadata("grant_types must not be empty")
+    unknown = [g for g in grants if g not in GRANT_TYPES]
+    if unknown:
+        raise InvalidClientMetadata(f"unsupported grant type {unknown[0]!r}")
+    # A refresh token comes from an authorization code grant (client credentials get none).
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        raise InvalidClientMetadata("refresh_token requires the authorization_code grant")
+    return grants
+
+
+def validate_response_types(value: Any, grant_types: list[str]) -> list[str]:
+    """RFC 7591 §2 ``response_types``; §2.1: consistent with ``grant_types``.
+
+    "authorization_code" goes with "code"; client credentials alone uses no response type.
+    Omitted, it defaults to what the grant types need.
+    """
+    expected = ["code"] if "authorization_code" in grant_types else []
+    if value is None:
+        return expected
+    response_types = _string_list(value, "response_types")
+    unknown = [r for r in response_types if r != "code"]
+    if unknown:
+        raise InvalidClientMetadata(f"unsupported response type {unknown[0]!r}")
+    if response_types != expected:
+        raise InvalidClientMetadata(
+            "response_types and grant_types are inconsistent (RFC 7591 §2.1): "
+            "authorization_code needs ['code'], other grants []"
+        )
+    return response_types
+
+
+def validate_token_endpoint_auth_method(value: Any, grant_types: list[str], *, default: str) -> str:
+    """RFC 7591 §2: "If unspecified or omitted, the default is client_secret_basic".
+
+    ``none`` makes a public client (PKCE only); the client_secret methods a confidential one.
+    """
+    method = default if value is None else value
+    if not isinstance(method, str) or method not in AUTH_METHODS:
+        raise InvalidClientMetadata(
+            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
+        )
+    # RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential
+    # clients."
+    if method == "none" and "client_credentials" in grant_types:
+        raise InvalidClientMetadata("client_credentials needs a confidential auth method")
+    return method
+
+
+def validate_client_name(value: Any) -> str:
+    """RFC 7591 §2: "Human-readable string name of the client to be presented to the end-user
+    during authorization." Shown on the consent screen, so a plain, short string."""
+    return "" if value is None else _string(value, "client_name", MAX_NAME_LENGTH).strip()
+
+
+def validate_web_uri(value: Any, name: str) -> str:
+    """``client_uri``, ``logo_uri``, ``tos_uri``, ``policy_uri`` (RFC 7591 §2): https only.
+
+    RFC 7591 §5: these are shown to users, so no ``javascript:`` or plain-http tricks.
+    """
+    if value is None:
+        return ""
+    uri = _string(value, name, MAX_URI_LENGTH)
+    if not _URI_CHARS.fullmatch(uri):
+        raise InvalidClientMetadata(f"{name} must be a URI without spaces")
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port
+    except ValueError:
+        raise InvalidClientMetadata(f"{name} is not a valid URI") from None
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
+        raise InvalidClientMetadata(f"{name} must be an https URL without user information")
+    return uri
+
+
+def validate_contacts(value: Any) -> list[str]:
+    """RFC 7591 §2: "Array of strings representing ways to contact people"."""
+    if value is None:
+        return []
+    contacts = _string_list(value, "contacts")
+    if len(contacts) > MAX_CONTACTS:
+        raise InvalidClientMetadata(f"at most {MAX_CONTACTS} contacts")
+    return [_string(c, "contacts", MAX_CONTACT_LENGTH) for c in contacts]
+
+
+def validate_software_id(value: Any) -> str:
+    """RFC 7591 §2: a stable identifier of the client software, the same for every instance."""
+    return "" if value is None else _string(value, "software_id", MAX_SOFTWARE_LENGTH)
+
+
+def validate_software_version(value: Any) -> str:
+    """RFC 7591 §2: "A version identifier string for the client software"."""
+    return "" if value is None else _string(value, "software_version", MAX_SOFTWARE_LENGTH)
+
+
+def validate_application_type(value: Any) -> str:
+    """OIDC Dynamic Registration §2 ``application_type``: ``native`` or ``web`` (default)."""
+    if value is None:
+        return "web"
+    if value not in APPLICATION_TYPES:
+        raise InvalidClientMetadata("application_type must be 'native' or 'web'")
+    return value
+
+
+def validate_scope(value: Any) -> str:
+    """RFC 7591 §2: "String containing a space-separated list of scope values".
+
+    Recorded, not a ceiling: MCP clients register once and later ask for more scopes under
+    the same client_id; the resource, policy and the user's consent decide what they get.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidClientMetadata("scope must be a space-separated string")
+    try:
+        return " ".join(parse_scope(value))
+    except InvalidScope as exc:
+        raise InvalidClientMetadata(f"scope: {exc.description}") from None
+
+
+def validate_client_metadata(data: Any, *, default_auth_method: str = "client_secret_basic"):
+    """The whole RFC 7591 §2 document, each member by its own validator.
+
+    Order matters only where members depend on each other: grant_types first, then the
+    response types and auth method that must agree with it (RFC 7591 §2.1).
+    """
+    if not isinstance(data, dict):
+        raise InvalidClientMetadata("the request body must be a JSON object")
+    grant_types = validate_grant_types(data.get("grant_types"))
+    return ClientMetadata(
+        redirect_uris=validate_redirect_uris(data.get("redirect_uris"), grant_types),
+        token_endpoint_auth_method=validate_token_endpoint_auth_method(
+            data.get("token_endpoint_auth_method"), grant_types, default=default_auth_method
+        ),
+        grant_types=grant_types,
+        response_types=validate_response_types(data.get("response_types"), grant_types),
+        client_name=validate_client_name(data.get("client_name")),
+        **{name: validate_web_uri(data.get(name), name) for name in URI_FIELDS},
+        contacts=validate_contacts(data.get("contacts")),
+        software_id=validate_software_id(data.get("software_id")),
+        software_version=validate_software_version(data.get("software_version")),
+        application_type=validate_application_type(data.get("application_type")),
+        scope=validate_scope(data.get("scope")),
+    )
+
+
+def _port_free(uri: str) -> str:
+    """Loopback redirect URIs match on any port (RFC 8252 §7.3): the port is noise."""
+    parts = urlsplit(uri)
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return uri
+
+
+def fingerprint(metadata: ClientMetadata) -> str:
+    """SHA-256 over the normalised metadata: registrations that behave identically share it.
+
+    Lists are sorted and loopback ports dropped, so Claude Code re-registering with a new
+    ephemeral port each time still counts as the same registration (clients/policy.py).
+    """
+    doc = asdict(metadata)
+    doc["redirect_uris"] = sorted({_port_free(u) for u in metadata.redirect_uris})
+    for name in ("grant_types", "response_types", "contacts"):
+        doc[name] = sorted(doc[name])
+    doc["scope"] = " ".join(sorted(metadata.scope.split()))
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

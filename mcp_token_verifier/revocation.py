@@ -1,0 +1,149 @@
+"""The issuer's signed revocation list, polled with If-None-Match (README, "Revocation list").
+
+A compact JWS with header ``typ: revocation-list+jwt``, signed by a key in the issuer's JWKS;
+claims ``iss``, ``iat``, ``exp``, ``jti`` (revoked token ids), ``sub_before`` and
+``client_before`` (``{value: unix time}``: tokens issued at or before it are revoked) and
+``kid`` (compromised keys). Lookups are set/dict lookups: O(1) per token.
+
+Fail closed: when the list cannot be fetched and the copy we hold has passed its ``exp``,
+``is_revoked`` raises and the verifier refuses the token ("revocation status unavailable").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jwcrypto import jwt
+
+from mcp_token_verifier.fetch import Fetch, FetchError
+from mcp_token_verifier.jwks import KeyCache, loads_json_object
+
+log = logging.getLogger(__name__)
+LIST_TYPE = "revocation-list+jwt"
+
+
+class RevocationListUnavailable(Exception):
+    """No current, verified revocation list."""
+
+
+@dataclass(frozen=True)
+class _List:
+    exp: float
+    jtis: frozenset[str] = field(default_factory=frozenset)
+    kids: frozenset[str] = field(default_factory=frozenset)
+    sub_before: dict[str, float] = field(default_factory=dict)
+    client_before: dict[str, float] = field(default_factory=dict)
+
+
+class RevocationList:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        issuer: str,
+        keys: KeyCache,
+        fetch: Fetch,
+        clock: Callable[[], float],
+        algorithms: tuple[str, ...],
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.uri = uri
+        self._issuer = issuer
+        self._keys = keys
+        self._fetch = fetch
+        self._clock = clock
+        self._algorithms = algorithms
+        self._poll_interval = poll_interval
+        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+        self._list: _List | None = None
+        self._etag: str | None = None
+        self._checked_at = float("-inf")
+
+    def is_revoked(self, claims: dict, kid: str) -> bool:
+        current = self._current()
+        if claims.get("jti") in current.jtis or kid in current.kids:
+            return True
+        iat = claims.get("iat", 0)
+        for cutoffs, name in ((current.sub_before, "sub"), (current.client_before, "client_id")):
+            before = cutoffs.get(claims.get(name))
+            if before is not None and iat <= before:
+                return True
+        return False
+
+    def _current(self) -> _List:
+        now = self._clock()
+        with self._lock:
+            due = now - self._checked_at >= self._poll_interval
+        if due:
+            with self._fetch_lock:
+                with self._lock:
+                    due = now - self._checked_at >= self._poll_interval
+                if due:
+                    self._refresh(now)
+        with self._lock:
+            current = self._list
+        if current is None or now >= current.exp:
+            raise RevocationListUnavailable("no current revocation list")
+        return current
+
+    def _refresh(self, now: float) -> None:
+        headers = {"Accept": "application/jwt"}
+        with self._lock:
+            self._checked_at = now
+            if self._etag and self._list is not None:
+                headers["If-None-Match"] = self._etag
+        try:
+            status, raw_headers, body = self._fetch(self.uri, headers)
+            response_headers = {k.lower(): v for k, v in raw_headers.items()}
+            if status == 304 and "If-None-Match" in headers:
+                return
+            if status != 200:
+                raise FetchError(f"revocation list answered HTTP {status}")
+            parsed = self._verify(body.decode("ascii").strip())
+        except Exception as exc:  # keep the copy we have; it fails closed once expired
+            log.warning("revocation list refresh failed: %s", exc)
+            return
+        with self._lock:
+            self._list = parsed
+            self._etag = response_headers.get("etag")
+
+    def _verify(self, token: str) -> _List:
+        header = loads_json_object(_b64(token.split(".", 1)[0]))
+        if header.get("typ") != LIST_TYPE:
+            raise FetchError("not a revocation list")
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in self._algorithms or not isinstance(kid, str):
+            raise FetchError("revocation list algorithm or key id refused")
+        from mcp_token_verifier.verifier import key_fits
+
+        fitting = [k for k in self._keys.keys_for(kid) if key_fits(k, alg)]
+        if len(fitting) != 1:
+            raise FetchError("revocation list signed with an unknown key")
+        verified = jwt.JWT(
+            jwt=token, key=fitting[0], algs=[alg], check_claims=False, expected_type="JWS"
+        )
+        claims = loads_json_object(verified.token.payload)
+        if claims.get("iss") != self._issuer:
+            raise FetchError("revocation list from another issuer")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise FetchError("revocation list has no exp")
+        return _List(
+            exp=float(exp),
+            jtis=frozenset(str(j) for j in claims.get("jti", [])),
+            kids=frozenset(str(k) for k in claims.get("kid", [])),
+            sub_before={str(k): float(v) for k, v in dict(claims.get("sub_before", {})).items()},
+            client_before={
+                str(k): float(v) for k, v in dict(claims.get("client_before", {})).items()
+            },
+        )
+
+
+def _b64(part: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

@@ -1,0 +1,94 @@
+"""Test support for metadata documents: a real TLS server on 127.0.0.1 and documents."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.server
+import json
+import ssl
+import threading
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def _self_signed(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@contextlib.contextmanager
+def document_server(tmp_path):
+    """An https server on 127.0.0.1; ``routes[path] = (status, headers, body)``."""
+    routes: dict[str, tuple[int, dict, bytes]] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, headers, body = routes.get(self.path, (404, {}, b""))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"https://127.0.0.1:{server.server_address[1]}"
+
+    def serve(path: str, document, *, status: int = 200, headers: dict | None = None):
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        routes[path] = (status, {"Content-Type": "application/json", **(headers or {})}, body)
+        return base + path
+
+    try:
+        yield serve
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def document(url: str, /, **overrides) -> dict:
+    doc = {
+        "client_id": url,
+        "client_name": "Loopback dev client",
+        "client_uri": "https://dev.example.com",
+        "redirect_uris": ["http://127.0.0.1:3000/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "software_id": "dev-client",
+    }
+    doc.update(overrides)
+    return {k: v for k, v in doc.items() if v is not ...}

@@ -1,0 +1,147 @@
+"""Django admin for clients: provenance, grouping, verify / disable / delete actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from authserver.models import AccessToken, Grant, RefreshToken
+from clients.models import Client
+from tests.clients.conftest import MCP_PYTHON_SDK_BODY
+from tests.factories import make_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.clients.urls")]
+
+CHANGELIST = "admin:clients_client_changelist"
+
+
+@pytest.fixture
+def staff(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def public_client(**fields) -> Client:
+    client, _ = make_client(
+        confidential=False,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris="http://127.0.0.1/cb",
+        registration_source="dcr",
+        **fields,
+    )
+    return client
+
+
+def issue_tokens(client: Client, user) -> tuple[AccessToken, RefreshToken]:
+    expires = timezone.now() + timedelta(minutes=5)
+    access = AccessToken.objects.create(
+        application=client, user=user, token=uuid.uuid4().hex, expires=expires
+    )
+    refresh = RefreshToken.objects.create(
+        application=client, user=user, token=uuid.uuid4().hex, access_token=access
+    )
+    AccessToken.objects.create(
+        application=client, user=user, token=uuid.uuid4().hex, expires=expires
+    )
+    Grant.objects.create(
+        application=client,
+        user=user,
+        code=uuid.uuid4().hex,
+        expires=expires,
+        redirect_uri="http://127.0.0.1/cb",
+    )
+    return access, refresh
+
+
+def test_changelist_shows_provenance_grants_copies_and_policy(staff, register, user):
+    first = register(MCP_PYTHON_SDK_BODY).json()
+    register(MCP_PYTHON_SDK_BODY)
+    issue_tokens(Client.objects.get(client_id=first["client_id"]), user)
+    response = staff.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Dynamic Client Registration" in page
+    assert "Registration: <strong>open</strong>" in page
+    rows = {c.client_id: c for c in response.context["cl"].result_list}
+    assert rows[first["client_id"]].grant_count == 1
+    assert rows[first["client_id"]].live_token_count == 2
+    assert rows[first["client_id"]].copies == 2
+
+
+def test_changelist_groups_identical_registrations(staff, register):
+    register(MCP_PYTHON_SDK_BODY)
+    register(MCP_PYTHON_SDK_BODY)
+    register({**MCP_PYTHON_SDK_BODY, "client_name": "unique"})
+    fingerprint = Client.objects.exclude(name="unique").first().metadata_fingerprint
+    grouped = staff.get(reverse(CHANGELIST), {"metadata_fingerprint": fingerprint})
+    assert len(grouped.context["cl"].result_list) == 2
+    duplicates = staff.get(reverse(CHANGELIST), {"duplicates": "yes"})
+    assert len(duplicates.context["cl"].result_list) == 2
+
+
+def test_verify_action_marks_clients_verified(staff):
+    target = public_client()
+    staff.post(reverse(CHANGELIST), {"action": "verify_clients", "_selected_action": [target.pk]})
+    target.refresh_from_db()
+    assert target.verified is True
+
+
+def test_disable_action_deactivates_and_revokes_every_token_at_once(staff, user):
+    target = public_client()
+    bystander = public_client()
+    _access, refresh = issue_tokens(target, user)
+    issue_tokens(bystander, user)
+    response = staff.post(
+        reverse(CHANGELIST), {"action": "disable_clients", "_selected_action": [target.pk]}
+    )
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert target.is_active is False
+    assert not target.allows_grant_type(Client.GRANT_AUTHORIZATION_CODE)
+    assert not AccessToken.objects.filter(application=target, revoked_at__isnull=True).exists()
+    refresh.refresh_from_db()
+    assert refresh.revoked is not None
+    assert not Grant.objects.filter(application=target).exists()
+    # Other clients keep theirs.
+    assert AccessToken.objects.filter(application=bystander, revoked_at__isnull=True).count() == 2
+
+
+def test_delete_action_removes_client_with_its_tokens(staff, user):
+    target = public_client()
+    issue_tokens(target, user)
+    staff.post(
+        reverse(CHANGELIST),
+        {"action": "delete_selected", "_selected_action": [target.pk], "post": "yes"},
+    )
+    assert not Client.objects.filter(pk=target.pk).exists()
+    assert not AccessToken.objects.exists()
+
+
+def test_change_form_never_shows_secret_or_registration_token(staff, register):
+    info = register(
+        {k: v for k, v in MCP_PYTHON_SDK_BODY.items() if k != "token_endpoint_auth_method"}
+    ).json()
+    stored = Client.objects.get(client_id=info["client_id"])
+    page = staff.get(reverse("admin:clients_client_change", args=[stored.pk])).content.decode()
+    assert stored.client_secret not in page
+    assert stored.registration_access_token not in page
+    assert info["registration_access_token"] not in page
+
+
+def test_delete_confirmation_page_lists_the_cascade_without_permission_errors(staff, user):
+    target = public_client()
+    issue_tokens(target, user)
+    page = staff.post(
+        reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": [target.pk]}
+    )
+    assert page.status_code == 200
+    assert not page.context["perms_lacking"]
+
+
+def test_initial_access_tokens_are_listed_but_not_added_in_admin(staff):
+    assert staff.get(reverse("admin:clients_initialaccesstoken_changelist")).status_code == 200
+    assert staff.get(reverse("admin:clients_initialaccesstoken_add")).status_code == 403

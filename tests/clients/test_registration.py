@@ -1,0 +1,278 @@
+"""clients/registration.py: RFC 7591 §2 metadata rules, tested without the web layer."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
+from clients import registration
+from clients.registration import (
+    fingerprint,
+    validate_client_metadata,
+    validate_redirect_uri,
+)
+from tests.clients.conftest import MCP_PYTHON_SDK_BODY
+
+ACCEPTED_REDIRECT_URIS = [
+    "https://app.example.com/callback",
+    "https://app.example.com/cb?tenant=1",
+    "http://127.0.0.1:34439/callback",
+    "http://127.0.0.1/",
+    "http://[::1]:8080/cb",
+    "http://localhost:8787/callback",
+    "cursor://anysphere.cursor-mcp/oauth/callback",
+    "com.example.app:/callback",
+    "https://vscode.dev/redirect",
+]
+
+REFUSED_REDIRECT_URIS = {
+    "javascript:alert(1)": "javascript scheme",
+    "JavaScript://example.com/%0aalert(1)": "javascript scheme in capitals",
+    "data:text/html,<script>alert(1)</script>": "data scheme",
+    "file:///etc/passwd": "file scheme",
+    "vbscript:msgbox(1)": "vbscript scheme",
+    "https://app.example.com/cb#frag": "fragment",
+    "https://app.example.com/cb#": "empty fragment",
+    "https://*.example.com/cb": "wildcard host",
+    "https://app.example.com/*": "wildcard path",
+    "https://user:pw@app.example.com/cb": "userinfo",
+    "https://user@app.example.com/cb": "user without password",
+    "http://app.example.com/cb": "http on a non-loopback host",
+    "http://10.0.0.1/cb": "http on a private address",
+    "/relative/cb": "relative reference",
+    "app.example.com/cb": "no scheme",
+    "https:///cb": "https without host",
+    "https://app.example.com:99999/cb": "port out of range",
+    "https://app.example.com/c b": "space",
+    "https://app.example.com/ĉb": "non-ASCII",
+    "https://app.example.com/\ncb": "control character",
+    "com.example.app:": "private-use scheme without path",
+    "": "empty",
+}
+
+
+def body(**overrides):
+    doc = dict(MCP_PYTHON_SDK_BODY)
+    for key, value in overrides.items():
+        if value is ...:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+@pytest.mark.parametrize("uri", ACCEPTED_REDIRECT_URIS)
+def test_redirect_uri_https_loopback_http_and_private_use_schemes_are_accepted(uri):
+    assert validate_redirect_uri(uri) == uri
+
+
+@pytest.mark.parametrize(("uri", "why"), REFUSED_REDIRECT_URIS.items())
+def test_unsafe_redirect_uri_is_invalid_redirect_uri(uri, why):
+    with pytest.raises(InvalidRedirectUri):
+        validate_redirect_uri(uri)
+
+
+def test_redirect_uri_longer_than_limit_is_invalid_redirect_uri():
+    with pytest.raises(InvalidRedirectUri):
+        validate_redirect_uri("https://app.example.com/" + "a" * 2000)
+
+
+def test_more_than_ten_redirect_uris_is_invalid_redirect_uri():
+    uris = [f"https://app.example.com/cb{i}" for i in range(11)]
+    with pytest.raises(InvalidRedirectUri):
+        validate_client_metadata(body(redirect_uris=uris))
+
+
+@pytest.mark.parametrize("value", ["https://app.example.com/cb", {"a": 1}, [1], [None]])
+def test_redirect_uris_not_an_array_of_strings_is_invalid_redirect_uri(value):
+    with pytest.raises(InvalidRedirectUri):
+        validate_client_metadata(body(redirect_uris=value))
+
+
+def test_authorization_code_without_redirect_uris_is_invalid_redirect_uri():
+    with pytest.raises(InvalidRedirectUri):
+        validate_client_metadata(body(redirect_uris=...))
+
+
+def test_duplicate_redirect_uris_are_registered_once():
+    uri = "http://127.0.0.1:1/cb"
+    assert validate_client_metadata(body(redirect_uris=[uri, uri])).redirect_uris == [uri]
+
+
+@pytest.mark.parametrize(
+    "grant_types",
+    [["implicit"], ["password"], ["urn:ietf:params:oauth:grant-type:device_code"], [], "code"],
+)
+def test_unsupported_or_malformed_grant_types_are_invalid_client_metadata(grant_types):
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(body(grant_types=grant_types))
+
+
+def test_refresh_token_without_authorization_code_is_invalid_client_metadata():
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(body(grant_types=["refresh_token"]))
+
+
+@pytest.mark.parametrize(
+    ("grant_types", "response_types"),
+    [
+        (["authorization_code"], []),
+        (["authorization_code"], ["token"]),
+        (["authorization_code"], ["code", "token"]),
+        (["client_credentials"], ["code"]),
+    ],
+)
+def test_response_types_inconsistent_with_grant_types_is_invalid_client_metadata(
+    grant_types, response_types
+):
+    doc = body(
+        grant_types=grant_types,
+        response_types=response_types,
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(doc)
+
+
+def test_omitted_grant_and_response_types_default_to_authorization_code_and_code():
+    metadata = validate_client_metadata(body(grant_types=..., response_types=...))
+    assert metadata.grant_types == ["authorization_code"]
+    assert metadata.response_types == ["code"]
+
+
+def test_client_credentials_alone_needs_no_redirect_uri_or_response_type():
+    metadata = validate_client_metadata(
+        {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}
+    )
+    assert metadata.response_types == []
+    assert metadata.redirect_uris == []
+    assert not metadata.is_public
+
+
+def test_omitted_token_endpoint_auth_method_defaults_to_client_secret_basic():
+    metadata = validate_client_metadata(body(token_endpoint_auth_method=...))
+    assert metadata.token_endpoint_auth_method == "client_secret_basic"
+    assert not metadata.is_public
+
+
+@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt", "tls_client_auth", 1])
+def test_unsupported_token_endpoint_auth_method_is_invalid_client_metadata(method):
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(body(token_endpoint_auth_method=method))
+
+
+def test_client_credentials_for_a_public_client_is_invalid_client_metadata():
+    doc = {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(doc)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("client_name", {"$gt": ""}),
+        ("client_name", ["a"]),
+        ("client_name", 42),
+        ("client_name", "x" * 201),
+        ("client_name", "evil\u0000name"),
+        ("client_uri", "http://app.example.com"),
+        ("client_uri", "javascript:alert(1)"),
+        ("logo_uri", "https://user:pw@cdn.example.com/logo.png"),
+        ("tos_uri", "https://example.com/" + "t" * 600),
+        ("policy_uri", ["https://example.com/policy"]),
+        ("contacts", "admin@example.com"),
+        ("contacts", [1]),
+        ("contacts", [f"c{i}@example.com" for i in range(11)]),
+        ("software_id", {"id": 1}),
+        ("software_version", 2),
+        ("software_version", "v" * 256),
+        ("application_type", "desktop"),
+        ("application_type", ["native"]),
+        ("scope", ["tools:read"]),
+        ("scope", 'tools:read "quoted"'),
+    ],
+)
+def test_mistyped_or_oversized_member_is_invalid_client_metadata(name, value):
+    with pytest.raises(InvalidClientMetadata):
+        validate_client_metadata(body(**{name: value}))
+
+
+def test_non_object_document_is_invalid_client_metadata():
+    for doc in ([], "x", 1, None):
+        with pytest.raises(InvalidClientMetadata):
+            validate_client_metadata(doc)
+
+
+def test_unknown_members_are_ignored_and_null_counts_as_omitted():
+    metadata = validate_client_metadata(
+        body(jwks={"keys": []}, software_statement="eyJ...", client_uri=None, **{"x#ja": "y"})
+    )
+    assert metadata.client_uri == ""
+    assert "jwks" not in metadata.as_response()
+
+
+def test_scope_is_recorded_normalised_and_unknown_scopes_are_kept():
+    metadata = validate_client_metadata(body(scope="  tools:read  unknown:scope tools:read "))
+    assert metadata.scope == "tools:read unknown:scope"
+
+
+def test_mcp_python_sdk_body_is_accepted_as_a_public_native_client():
+    metadata = validate_client_metadata(MCP_PYTHON_SDK_BODY)
+    assert metadata.is_public
+    assert metadata.application_type == "native"
+    assert metadata.as_response()["redirect_uris"] == ["http://127.0.0.1:34439/callback"]
+
+
+def test_fingerprint_ignores_loopback_port_and_list_order():
+    a = validate_client_metadata(
+        body(redirect_uris=["http://localhost:1234/callback", "https://a.example/cb"])
+    )
+    b = validate_client_metadata(
+        body(redirect_uris=["https://a.example/cb", "http://localhost:5678/callback"])
+    )
+    c = validate_client_metadata(body(redirect_uris=["http://localhost:5678/other"]))
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+@given(st.text(max_size=300))
+def test_redirect_uri_validator_raises_only_invalid_redirect_uri(value):
+    with contextlib.suppress(InvalidRedirectUri):
+        assert validate_redirect_uri(value) == value
+
+
+@given(
+    st.sampled_from(["https://app.example.com/cb", "http://127.0.0.1:8/cb", "myapp:/cb"]),
+    st.sampled_from(["#", "#x", "*", "@"]),
+    st.text(alphabet="abc/:.", max_size=10),
+)
+def test_any_redirect_uri_with_fragment_wildcard_or_userinfo_is_refused(base, marker, tail):
+    scheme, _, rest = base.partition(":")
+    candidates = [base + marker + tail]
+    if marker == "@":
+        candidates = [f"{scheme}://user{marker}{rest.lstrip('/')}{tail}"]
+    for uri in candidates:
+        with pytest.raises(InvalidRedirectUri):
+            validate_redirect_uri(uri)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*sorted(MCP_PYTHON_SDK_BODY), "contacts"]),
+        st.none()
+        | st.integers()
+        | st.text(max_size=20)
+        | st.lists(st.text(max_size=20), max_size=3),
+    )
+)
+def test_metadata_validator_raises_only_rfc7591_errors(doc):
+    with contextlib.suppress(InvalidClientMetadata, InvalidRedirectUri):
+        validate_client_metadata(doc)
+
+
+def test_limits_are_documented_constants():
+    assert registration.MAX_REDIRECT_URIS == 10
+    assert registration.MAX_REDIRECT_URI_LENGTH == 2000
