@@ -33,8 +33,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from authserver import audit, revocation
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
 from authserver.metadata import origin
 from clients import policy, registration, secrets
@@ -151,6 +151,13 @@ def register_client(data: dict, *, ip: str, bearer: str, now: datetime) -> Regis
         )
         client.save()
         policy.collapse_duplicates(client, now=now)
+        audit.record(
+            "client.registered",
+            actor="dcr",
+            client_id=client.client_id,
+            ip=ip or None,
+            detail={"name": client.name[:100], "public": metadata.is_public},
+        )
     return Registered(client, client_secret, token)
 
 
@@ -197,6 +204,7 @@ def update_client(client_id: str, token: str, data: dict) -> Client:
         apply_metadata(client, metadata)
         check_model(client)
         client.save()
+        audit.record("client.updated", actor="rfc7592", client_id=client.client_id)
     return client
 
 
@@ -204,24 +212,17 @@ def delete_client(client_id: str, token: str) -> None:
     """RFC 7592 §2.3: the client and, by cascade, its grants and tokens are gone."""
     with transaction.atomic():
         authenticate_registration(client_id, token, lock=True).delete()
+        audit.record("client.deleted", actor="rfc7592", client_id=client_id[:255])
 
 
-def disable_client(client: Client, *, now: datetime) -> int:
+def disable_client(client: Client, *, now: datetime, actor: str = "admin") -> int:
     """Admin: no new tokens for this client, and every token it holds revoked at once.
 
-    Returns how many tokens were revoked. Refresh tokens are revoked through
-    ``RefreshToken.revoke()`` (it revokes its access token too); remaining access tokens
-    are marked ``revoked_at``; outstanding authorization codes are deleted.
+    Returns how many access tokens were revoked. authserver.revocation marks them, revokes
+    refresh tokens, deletes outstanding codes, adds a client cut-off to the revocation list
+    and publishes it.
     """
-    AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
     with transaction.atomic():
         Client.objects.filter(pk=client.pk).update(is_active=False, updated=now)
         client.is_active = False
-        refresh_tokens = list(RefreshToken.objects.filter(application=client, revoked__isnull=True))
-        for refresh_token in refresh_tokens:
-            refresh_token.revoke()
-        access = AccessToken.objects.filter(application=client, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
-        get_grant_model().objects.filter(application=client).delete()
-    return len(refresh_tokens) + access
+        return revocation.revoke_client(client, now=now, actor=actor)
