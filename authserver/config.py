@@ -7,6 +7,7 @@ instead of silently falling back to something insecure.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -114,6 +115,9 @@ class Config:
     service_documentation: str
     default_resource: str
     revocation_list_lifetime: int
+    log_format: str
+    metrics_token: str
+    metrics_networks: tuple[str, ...]
     allow_http_loopback_resources: bool
     # Client registration policy (clients/policy.py, RFC 7591 / CIMD).
     registration_mode: str  # "open" or "initial_access_token" (RFC 7591 §3)
@@ -188,6 +192,18 @@ def load(env: dict[str, str] | None = None) -> Config:
     if registration_mode not in REGISTRATION_MODES:
         raise ImproperlyConfigured(f"REGISTRATION_MODE must be one of {REGISTRATION_MODES}")
 
+    log_format = env.get("LOG_FORMAT", "text" if embedded else "json").strip().lower()
+    if log_format not in ("json", "text"):
+        raise ImproperlyConfigured("LOG_FORMAT must be json or text")
+    metrics_networks = _list(env, "METRICS_ALLOWED_NETWORKS") or ("127.0.0.0/8", "::1/128")
+    for network in metrics_networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"METRICS_ALLOWED_NETWORKS: bad network {network!r}"
+            ) from None
+
     return Config(
         debug=debug,
         embedded=embedded,
@@ -212,6 +228,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         service_documentation=env.get("SERVICE_DOCUMENTATION", "").strip(),
         default_resource=env.get("DEFAULT_RESOURCE", "").strip(),
         revocation_list_lifetime=_int(env, "REVOCATION_LIST_LIFETIME", 300, minimum=20),
+        log_format=log_format,
+        metrics_token=env.get("METRICS_TOKEN", "").strip(),
+        metrics_networks=metrics_networks,
         # Development: MCP servers on http://127.0.0.1 (the demo, tests). Off in production.
         allow_http_loopback_resources=_bool(
             env, "ALLOW_HTTP_LOOPBACK_RESOURCES", embedded or debug

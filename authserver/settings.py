@@ -29,6 +29,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "authserver.logging.RequestIdMiddleware",
+    "authserver.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "authserver.cors.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -249,7 +251,22 @@ CELERY_BEAT_SCHEDULE: dict = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "redact": {"()": "authserver.logging.RedactionFilter"},
+        "request_id": {"()": "authserver.logging.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {"()": "authserver.logging.JsonLogFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": CONFIG.log_format,
+            # Every record passes the redaction filter, whoever logged it.
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {
         # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.

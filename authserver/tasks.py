@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import task_failure
 from django.db import OperationalError
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
@@ -33,3 +34,10 @@ def publish_revocation_list() -> int:
 def seal_audit_trail() -> int:
     """Chain newly written audit events into the hash chain."""
     return audit.seal_pending(now=timezone.now())
+
+
+@task_failure.connect
+def count_task_failure(sender=None, **kwargs) -> None:
+    from authserver import metrics
+
+    metrics.task_failed(getattr(sender, "name", "unknown"))

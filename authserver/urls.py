@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from authserver import health, views
+from authserver import health, metrics, overview, views
 
 urlpatterns = [
     path("", include("authserver.oauth_urls")),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("docs", views.service_documentation, name="service-documentation"),
     path("revocations", views.revocations, name="revocation-list"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("admin/overview/", admin.site.admin_view(overview.overview), name="admin-overview"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
-from authserver import audit, revocation, scopes
+from authserver import audit, metrics, revocation, scopes
 from authserver.errors import InvalidScope
 from authserver.models import AccessToken, Grant, RefreshToken
 from clients import secrets
@@ -183,6 +183,9 @@ class Validator(OAuth2Validator):
             family=access_token.token_family or "",
             scope=access_token.scope,
             detail={"grant_type": request.grant_type, "kid": issued.kid},
+        )
+        metrics.token_issued(
+            request.grant_type, access_token.resource[0] if access_token.resource else ""
         )
         self._touch_client(request.client)
         return access_token

@@ -243,3 +243,16 @@ def test_admin_form_plaintext_secret_is_hashed_on_save():
     public = Client(name="p", client_type="public", client_secret="whatever")
     public.save()
     assert public.client_secret == ""
+
+
+def test_tokens_are_issued_while_redis_is_down(client, machine, settings, unused_tcp_port):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{unused_tcp_port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    response = token_request(client, machine, resource=MCP)
+    assert response.status_code == 200
+    assert decode(response.json()["access_token"])[1]["aud"] == MCP

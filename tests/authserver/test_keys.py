@@ -254,3 +254,15 @@ def test_rotate_keys_now_command_activates_a_new_key():
     call_command("rotate_keys", now=True, stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert keys.active_key().kid != first
     assert SigningKey.objects.get(kid=first).state == State.RETIRING
+
+
+@pytest.mark.django_db
+def test_reencrypt_keys_moves_private_keys_to_the_new_key_encryption_key(settings):
+    old = settings.CONFIG.key_encryption_keys[0]
+    kid = keys.active_key().kid
+    new = "a-brand-new-key-encryption-key-0123456789"
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new, old))
+    call_command("reencrypt_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new,))
+    keys.forget_private_jwk(kid)
+    assert keys.private_jwk(SigningKey.objects.get(kid=kid)).has_private

@@ -1,0 +1,58 @@
+"""An admin page with the metrics at a glance; charts rendered server-side as SVG."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from authserver import metrics
+from authserver.models import AccessToken, Resource, RevocationListSnapshot, SigningKey
+
+CHART_HEIGHT = 120
+BAR_WIDTH = 22
+
+
+def bars(series: list[tuple[str, int]]) -> dict:
+    peak = max((v for _, v in series), default=0) or 1
+    items = []
+    for i, (label, value) in enumerate(series):
+        height = round(value / peak * CHART_HEIGHT)
+        items.append(
+            {
+                "x": i * BAR_WIDTH,
+                "y": CHART_HEIGHT - height,
+                "height": height,
+                "label": label,
+                "value": value,
+            }
+        )
+    return {
+        "items": items,
+        "width": len(series) * BAR_WIDTH,
+        "height": CHART_HEIGHT,
+        "total": sum(v for _, v in series),
+        "peak": peak,
+    }
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    active = {
+        r.identifier: AccessToken.objects.filter(
+            resource=[r.identifier], expires__gt=now, revoked_at__isnull=True
+        ).count()
+        for r in Resource.objects.order_by("name")
+    }
+    snapshot = RevocationListSnapshot.objects.filter(id=1).first()
+    context = {
+        "title": "Overview",
+        "tokens": bars(metrics.hourly_series("tokens")),
+        "errors": bars(metrics.hourly_series("errors")),
+        "active": active,
+        "keys": SigningKey.objects.filter(state__in=("pending", "active", "retiring")),
+        "now": now,
+        "snapshot": snapshot,
+        "list_age": (now - snapshot.issued_at).total_seconds() if snapshot else None,
+    }
+    return render(request, "admin/overview.html", context)
