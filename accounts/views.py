@@ -1,23 +1,55 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import Max, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts import consent
+from accounts import consent, throttle
 from accounts.models import Consent
 from authserver.models import AccessToken
 
 
+class ThrottleMixin:
+    """Refuses attempts while the username or address is locked out (accounts.throttle)."""
+
+    throttled_message = "Too many failed sign-in attempts. Wait a few minutes and try again."
+
+    def clean(self):
+        username = self.data.get("username", "")
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        if throttle.is_locked(username, address):
+            raise ValidationError(self.throttled_message, code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            throttle.record_failure(username, address)
+            raise
+        throttle.reset(username)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottleMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottleMixin, AdminAuthenticationForm):
+    pass
+
+
 class LoginView(auth_views.LoginView):
-    """Django's login view: CSRF, sensitive_post_parameters and a safe ``next`` built in."""
+    """Django's login view: CSRF, sensitive_post_parameters and a safe ``next`` built in,
+    plus brute-force throttling."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = ThrottledAuthenticationForm
 
 
 @login_required

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import ThrottledAdminAuthenticationForm
 from authserver import health, metrics, overview, views
+
+admin.site.login_form = ThrottledAdminAuthenticationForm  # brute-force protection
+admin.site.site_header = "MCP Authorization Server"
 
 urlpatterns = [
     path("", include("authserver.oauth_urls")),
