@@ -20,6 +20,10 @@ MAX_PER_USERNAME = 5
 MAX_PER_ADDRESS = 30
 
 
+class ThrottleUnavailable(Exception):
+    """The failure counts cannot be read: sign-in fails closed."""
+
+
 def _keys(username: str, address: str) -> tuple[str, str]:
     user_digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
     return f"login-fail:user:{user_digest}", f"login-fail:addr:{address}"
@@ -31,7 +35,7 @@ def is_locked(username: str, address: str) -> bool:
         counts = cache.get_many([user_key, addr_key])
     except Exception:
         log.warning("login throttle unavailable (cache down); refusing sign-in")
-        return True  # fail closed: no brute force while we cannot count
+        raise ThrottleUnavailable from None  # fail closed: no brute force while blind
     return counts.get(user_key, 0) >= MAX_PER_USERNAME or counts.get(addr_key, 0) >= MAX_PER_ADDRESS
 
 

@@ -24,7 +24,13 @@ class ThrottleMixin:
     def clean(self):
         username = self.data.get("username", "")
         address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        if throttle.is_locked(username, address):
+        try:
+            locked = throttle.is_locked(username, address)
+        except throttle.ThrottleUnavailable:
+            raise ValidationError(
+                "Sign-in is temporarily unavailable. Try again in a moment.", code="unavailable"
+            ) from None
+        if locked:
             raise ValidationError(self.throttled_message, code="throttled")
         try:
             cleaned = super().clean()

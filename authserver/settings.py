@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "authserver.logging.RequestIdMiddleware",
     "authserver.metrics.MetricsMiddleware",
+    "authserver.availability.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "authserver.cors.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -216,6 +217,10 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Publishing must fail fast when the broker is down: callers fall back to doing the work
+# inline (authserver.revocation_list._enqueue) instead of hanging a request.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

@@ -36,3 +36,19 @@ def test_readyz_is_503_when_configured_redis_is_down(client, settings, unused_tc
 
 def test_health_endpoints_refuse_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_database_outage_is_a_clean_503_oauth_error(client, monkeypatch):
+    from django.db import OperationalError
+
+    from authserver import views
+
+    def down():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(views.keys, "jwks_document", down)
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Retry-After"] == "5"
