@@ -14,7 +14,7 @@ from tests.oauthflow import exchange, get_code, refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PARALLEL = 8
+PARALLEL = 20  # issue 12: the same code or refresh token, 20 times at once
 
 
 def run_parallel(fn) -> list[int]:
