@@ -45,3 +45,21 @@ run: $(RUN_STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py bootstrap
 	$(PYTHON) manage.py serve
+
+# The demo (examples/): our server as `make run` on 127.0.0.1:8000, plus a demo MCP server
+# protected by it on 127.0.0.1:8001/mcp (DEMO_PORT), registered as a resource. Ctrl-C stops both.
+.PHONY: demo
+demo: $(DEV_STAMP)
+	$(PYTHON) examples/demo.py
+
+# A bounded soak with faults (Redis stopped, Celery worker killed, PostgreSQL restarted);
+# figures in bench/RELIABILITY.md. SOAK_SECONDS=180 by default.
+SOAK_SECONDS ?= 180
+soak: $(DEV_STAMP)
+	$(PYTHON) tests/reliability/soak.py --duration $(SOAK_SECONDS) --out bench/results/soak-latest.json
+
+# Benchmarks (bench/run.py, issue 10): our server vs node-oidc-provider and the bare-stack
+# floor on throwaway PostgreSQL + Redis; writes bench/results/. BENCH_ARGS=--quick: < 2 min.
+.PHONY: bench
+bench: $(DEV_STAMP)
+	$(PYTHON) bench/run.py $(BENCH_ARGS)

@@ -116,6 +116,8 @@ class Config:
     default_resource: str
     revocation_list_lifetime: int
     log_format: str
+    dpop_proof_window: int
+    dpop_nonce_required: bool
     metrics_token: str
     metrics_networks: tuple[str, ...]
     allow_http_loopback_resources: bool
@@ -229,6 +231,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         default_resource=env.get("DEFAULT_RESOURCE", "").strip(),
         revocation_list_lifetime=_int(env, "REVOCATION_LIST_LIFETIME", 300, minimum=20),
         log_format=log_format,
+        dpop_proof_window=_int(env, "DPOP_PROOF_WINDOW", 60, minimum=5),
+        dpop_nonce_required=_bool(env, "DPOP_NONCE_REQUIRED", False),
         metrics_token=env.get("METRICS_TOKEN", "").strip(),
         metrics_networks=metrics_networks,
         # Development: MCP servers on http://127.0.0.1 (the demo, tests). Off in production.

@@ -42,6 +42,9 @@ class AccessToken(AbstractAccessToken):
     token_family = models.UUIDField(null=True, blank=True, db_index=True)
     auth_time = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    jkt = models.CharField(
+        max_length=64, blank=True, help_text="RFC 9449 cnf.jkt: the DPoP key it is bound to"
+    )
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -74,6 +77,7 @@ class RefreshToken(AbstractRefreshToken):
 
     absolute_expires = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    jkt = models.CharField(max_length=64, blank=True, help_text="DPoP key (RFC 9449 §5)")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -177,6 +181,9 @@ class Resource(models.Model):
     )
     issue_refresh_tokens = models.BooleanField(
         default=True, help_text="Issue refresh tokens to clients that ask for offline_access."
+    )
+    require_dpop = models.BooleanField(
+        default=False, help_text="Only DPoP-bound tokens (RFC 9449) for this MCP server."
     )
     introspection_client = models.ForeignKey(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
@@ -306,6 +313,7 @@ class RevocationListSnapshot(models.Model):
     token = models.TextField()
     etag = models.CharField(max_length=64)
     issued_at = models.DateTimeField()
+    issuer = models.CharField(max_length=512, blank=True)
     entries = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
@@ -356,3 +364,48 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain at {self.last_index}"
+
+
+class TokenExchangePolicy(models.Model):
+    """RFC 8693: which client may exchange a token for resource ``source`` into one for
+    ``target``, carrying at most ``scope``. No policy, no exchange."""
+
+    client = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="exchange_policies",
+        help_text="The exchanging client (an MCP server or gateway acting for `source`).",
+    )
+    source = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+    scope = models.TextField(help_text="Space-separated scopes of the target it may carry.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "token exchange policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "source", "target"], name="one_policy_per_exchange"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.source.identifier} -> {self.target.identifier}"
+
+    def clean(self) -> None:
+        if self.target_id is None:
+            return
+        defined = set(self.target.scopes.values_list("name", flat=True))
+        unknown = [s for s in self.scope.split() if s not in defined]
+        if unknown:
+            raise ValidationError({"scope": f"not defined by the target: {' '.join(unknown)}"})
+
+
+class DPoPProofJti(models.Model):
+    """Seen DPoP proof ids (RFC 9449 §11.1), when no Redis is configured for the cache."""
+
+    jti = models.CharField(max_length=128, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.jti

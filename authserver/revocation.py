@@ -25,7 +25,16 @@ def _published(kind: str, revoked: int, **fields) -> int:
 
 
 def revoke_access_tokens(queryset, *, now: datetime) -> int:
-    return queryset.filter(revoked_at__isnull=True).update(revoked_at=now, updated=now)
+    """Mark tokens revoked, and every token exchanged from them (RFC 8693 hops share the
+    subject token's family), so revoking the original grant cuts off every hop."""
+    live = queryset.filter(revoked_at__isnull=True)
+    families = set(live.exclude(token_family=None).values_list("token_family", flat=True))
+    revoked = live.update(revoked_at=now, updated=now)
+    if families:
+        revoked += AccessToken.objects.filter(
+            token_family__in=families, revoked_at__isnull=True
+        ).update(revoked_at=now, updated=now)
+    return revoked
 
 
 def revoke_family(token_family, *, now: datetime, reason: str = "revoked") -> int:

@@ -41,6 +41,10 @@ CACHE_KEY = "revocation-list:v1"
 CHANNEL = "authserver:revocations"
 
 
+def cache_key() -> str:
+    return f"{CACHE_KEY}:{hashlib.sha256(settings.ISSUER.encode()).hexdigest()[:12]}"
+
+
 def lifetime() -> timedelta:
     return timedelta(seconds=settings.CONFIG.revocation_list_lifetime)
 
@@ -80,7 +84,14 @@ def publish(*, now: datetime | None = None) -> RevocationListSnapshot:
     etag = hashlib.sha256(token.encode()).hexdigest()[:32]
     entries = len(claims["jti"]) + len(claims["sub_before"]) + len(claims["client_before"])
     snapshot, _ = RevocationListSnapshot.objects.update_or_create(
-        id=1, defaults={"token": token, "etag": etag, "issued_at": now, "entries": entries}
+        id=1,
+        defaults={
+            "token": token,
+            "etag": etag,
+            "issued_at": now,
+            "entries": entries,
+            "issuer": settings.ISSUER,
+        },
     )
     _cache_and_announce(snapshot)
     return snapshot
@@ -88,7 +99,7 @@ def publish(*, now: datetime | None = None) -> RevocationListSnapshot:
 
 def _cache_and_announce(snapshot: RevocationListSnapshot) -> None:
     try:
-        cache.set(CACHE_KEY, (snapshot.token, snapshot.etag, snapshot.issued_at), None)
+        cache.set(cache_key(), (snapshot.token, snapshot.etag, snapshot.issued_at), None)
         if settings.CONFIG.redis_url:
             import redis
 
@@ -104,12 +115,16 @@ def current(*, now: datetime | None = None) -> tuple[str, str, datetime]:
     now = now or timezone.now()
     fresh_after = now - lifetime() / 2
     try:
-        cached = cache.get(CACHE_KEY)
+        cached = cache.get(cache_key())
     except Exception:
         cached = None
     if cached and cached[2] > fresh_after:
         return cached
-    snapshot = RevocationListSnapshot.objects.filter(id=1, issued_at__gt=fresh_after).first()
+    # A list signed for another issuer (ISSUER changed) is never served: verifiers would
+    # refuse every token.
+    snapshot = RevocationListSnapshot.objects.filter(
+        id=1, issued_at__gt=fresh_after, issuer=settings.ISSUER
+    ).first()
     if snapshot is None:
         snapshot = publish(now=now)
     else:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import Server
 
-from authserver import grants, pkce, tokens
+from authserver import exchange, grants, pkce, tokens
+from authserver.exchange import TokenExchangeGrant
 
 
 class AuthorizationServer(Server):
     def __init__(self, request_validator, token_expires_in=None, *args, **kwargs):
         # Per-resource lifetimes instead of DOT's single ACCESS_TOKEN_EXPIRE_SECONDS.
         super().__init__(request_validator, tokens.access_token_lifetime, *args, **kwargs)
+        self.exchange_grant = TokenExchangeGrant(request_validator)
         self._grant_types = {
             "authorization_code": self.auth_grant,
             "client_credentials": self.credentials_grant,
             "refresh_token": self.refresh_grant,
+            exchange.GRANT_TYPE: self.exchange_grant,  # RFC 8693
         }
         self._response_types = {"code": self.auth_grant}
         # OAuth 2.1 §4.1.1: PKCE with S256 only. A challenge without a method defaults to

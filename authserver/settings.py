@@ -169,7 +169,12 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"offline_access": "Stay connected: refresh access without signing in again"},
     "DEFAULT_SCOPES": [],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693
+    ],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
         "none",
         "client_secret_basic",

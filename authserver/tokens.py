@@ -36,7 +36,10 @@ def access_token_lifetime(request) -> int:
 
 
 def subject(request) -> str:
-    """RFC 9068 §2.2: the user; for client credentials, the client itself."""
+    """RFC 9068 §2.2: the user; for client credentials, the client itself; for an exchange,
+    the original subject (RFC 8693 §4.1)."""
+    if getattr(request, "subject", None):
+        return request.subject
     user = getattr(request, "user", None)
     if user is not None and getattr(user, "pk", None) is not None:
         return str(user.pk)
@@ -58,6 +61,12 @@ def access_token_claims(request, *, iat: int, exp: int, jti: str) -> dict:
     auth_time = getattr(request, "auth_time", None)
     if auth_time is not None:
         claims["auth_time"] = int(auth_time.timestamp())
+    act = getattr(request, "act", None)
+    if act:
+        claims["act"] = act  # RFC 8693 §4.1: who acts, nested for each earlier hop
+    jkt = getattr(request, "dpop_jkt", None)
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
     return claims
 
 

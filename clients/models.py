@@ -29,6 +29,8 @@ GRANT_TYPE_TO_DOT = {
     "client_credentials": AbstractApplication.GRANT_CLIENT_CREDENTIALS,
     # A refresh is allowed by the grant that issued the refresh token (RFC 6749 §6).
     "refresh_token": AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    # RFC 8693, admin-granted only (never through dynamic registration).
+    "urn:ietf:params:oauth:grant-type:token-exchange": AbstractApplication.GRANT_CLIENT_CREDENTIALS,
 }
 
 

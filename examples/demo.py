@@ -1,0 +1,145 @@
+"""``make demo``: our authorization server and a protected demo MCP server, side by side.
+
+1. Prepares the embedded default like ``make run`` (migrate, bootstrap) and registers the demo
+   MCP server as a resource (``manage.py add_resource``, idempotent).
+2. Starts ``manage.py serve`` (http://127.0.0.1:8000) and ``python -m examples.demo_mcp_server``
+   (http://127.0.0.1:8001/mcp, or DEMO_PORT; ``ISSUER`` moves our server), waits until both
+   answer, and prints what to point an MCP client at.
+3. Ctrl-C (or either process exiting) stops both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# The embedded default's issuer; with ISSUER set (a loopback http URL), `serve` binds its host:port.
+ISSUER = os.environ.get("ISSUER", "http://127.0.0.1:8000")
+PORT = int(os.environ.get("DEMO_PORT", "8001"))
+RESOURCE = f"http://127.0.0.1:{PORT}/mcp"
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)  # noqa: S603
+
+
+def register_resource() -> None:
+    manage(
+        "add_resource",
+        RESOURCE,
+        "--name",
+        "Demo notes",
+        "--scope",
+        "notes:read=Read your notes",
+        "--scope",
+        "notes:write=Create notes",
+        "--default-scope",
+        "notes:read",
+        "--tools",
+        "notes:read=list_notes",
+        "--tools",
+        "notes:write=add_note",
+    )
+
+
+def wait_until_up(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Until ``url`` answers any HTTP status (401 counts), or a process dies, or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(proc.poll() is not None for proc in procs):
+            raise SystemExit("a server exited during start-up; see its output above")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 -- our fixed http URL
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def banner() -> str:
+    return f"""
+================================================================================
+ Authorization server  {ISSUER}   (admin: {ISSUER}/admin/)
+ Demo MCP server       {RESOURCE}
+   tools: list_notes (notes:read), add_note (notes:write)
+
+ Point an MCP client at {RESOURCE}, e.g.
+   claude mcp add --transport http demo-notes {RESOURCE}
+   npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above, Connect)
+ Sign in as the admin user (its password was printed once by `bootstrap` on the
+ first start; ADMIN_PASSWORD sets it) or any user created in the admin.
+ More clients: examples/README.md.       Ctrl-C stops both servers.
+================================================================================
+"""
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    manage("migrate", "--noinput")
+    manage("bootstrap")
+    register_resource()
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT for us.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [PYTHON, "manage.py", "serve", "--bind", urlsplit(ISSUER).netloc], cwd=ROOT
+        ),
+        subprocess.Popen(  # noqa: S603
+            [
+                PYTHON,
+                "-m",
+                "examples.demo_mcp_server",
+                "--issuer",
+                ISSUER,
+                "--port",
+                str(PORT),
+                "--resource",
+                RESOURCE,
+            ],
+            cwd=ROOT,
+        ),
+    ]
+    try:
+        wait_until_up(f"{ISSUER}/.well-known/oauth-authorization-server", procs)
+        wait_until_up(RESOURCE, procs)
+        print(banner(), flush=True)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.3)
+        print("a server exited; stopping the other", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip stop()
+        stop(procs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""A small MCP server (official ``mcp`` SDK, streamable HTTP) protected by our authorization server.
+
+What it does, in the order an MCP client meets it (MCP authorization spec, 2025-11-25):
+
+1. An MCP request without a valid token gets ``401`` and
+   ``WWW-Authenticate: Bearer resource_metadata="...", scope="..."`` (RFC 6750 §3, RFC 9728 §5.1).
+2. ``/.well-known/oauth-protected-resource/<path>`` serves RFC 9728 metadata naming our issuer.
+3. Tokens are checked with ``mcp_token_verifier``: signature, ``iss``, ``aud`` = this server's
+   resource URL exactly, expiry, and the issuer's signed revocation list.
+4. Each tool needs a scope (``TOOL_SCOPES``); a valid token without it gets ``403`` with
+   ``error="insufficient_scope"`` and the scope to ask for (the MCP step-up).
+
+Why an ASGI gate of our own rather than the SDK's ``AuthSettings`` + ``TokenVerifier``: the SDK's
+``RequireAuthMiddleware`` checks one scope list for the whole endpoint and puts no ``scope`` in
+its challenge, so it cannot answer ``403 insufficient_scope, scope="notes:write"`` for
+``add_note`` only. The gate reads the JSON-RPC body, finds the tool, and decides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
+from mcp_token_verifier.fetch import FetchError, make_urllib_fetch
+from mcp_token_verifier.jwks import loads_json_object, metadata_url
+
+log = logging.getLogger("demo_mcp_server")
+
+# The scopes this server defines (register them with `manage.py add_resource --scope`).
+SCOPES = {"notes:read": "Read your notes", "notes:write": "Create notes"}
+# The scope each tool needs. A request that calls no tool (initialize, tools/list, ...) needs a
+# valid token and no particular scope; its 401 challenge suggests BASE_SCOPE.
+TOOL_SCOPES = {"list_notes": "notes:read", "add_note": "notes:write"}
+BASE_SCOPE = "notes:read"
+MAX_BODY_BYTES = 4 * 1024 * 1024  # the SDK's own default limit
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    issuer: str = "http://127.0.0.1:8000"
+    # RFC 8707 / RFC 9728: the exact string clients send as `resource` and tokens carry as `aud`.
+    resource: str = "http://127.0.0.1:8001/mcp"
+    # None: take `revocation_list_uri` from the issuer's RFC 8414 metadata.
+    revocation_list_uri: str | None = None
+    # Upper bound on how long a revoked token keeps working here.
+    revocation_poll_interval: float = 5.0
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.resource).path or "/"
+
+    @property
+    def metadata_url(self) -> str:
+        """RFC 9728 §3.1: the well-known segment goes between the host and the resource's path."""
+        parts = urlsplit(self.resource)
+        path = parts.path.rstrip("/")
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{path}"
+
+
+def protected_resource_metadata(settings: DemoSettings) -> dict:
+    """RFC 9728 §2. ``resource`` is our URL exactly; MCP clients compare it with theirs."""
+    return {
+        "resource": settings.resource,
+        "authorization_servers": [settings.issuer],
+        "scopes_supported": list(SCOPES),
+        "bearer_methods_supported": ["header"],  # RFC 6750 §2.1 only; MCP forbids the query form
+        "resource_name": "Demo notes (MCP)",
+    }
+
+
+class VerifierUnavailable(Exception):
+    """The issuer's metadata could not be read; requests get 503 and we retry on the next one."""
+
+
+class LazyVerifier:
+    """One ``TokenVerifier``, built on first use from the issuer's RFC 8414 metadata.
+
+    Lazy because ``make demo`` starts the authorization server and us at the same time, and the
+    revocation list URL is only known from the issuer's metadata (``revocation_list_uri``).
+    """
+
+    def __init__(self, settings: DemoSettings) -> None:
+        self._settings = settings
+        self._fetch = make_urllib_fetch(5.0)
+        self._lock = threading.Lock()
+        self._verifier: TokenVerifier | None = None
+
+    def get(self) -> TokenVerifier:
+        with self._lock:
+            if self._verifier is None:
+                self._verifier = self._build()
+            return self._verifier
+
+    def _build(self) -> TokenVerifier:
+        issuer = self._settings.issuer
+        try:
+            status, _headers, body = self._fetch(
+                metadata_url(issuer), {"Accept": "application/json"}
+            )
+            if status != 200:
+                raise FetchError(f"HTTP {status}")
+            document = loads_json_object(body)
+        except (FetchError, ValueError) as exc:
+            raise VerifierUnavailable(f"authorization server metadata: {exc}") from None
+        # RFC 8414 §3.3: the metadata must name the issuer we asked about, byte for byte.
+        if document.get("issuer") != issuer:
+            raise VerifierUnavailable(f"metadata names issuer {document.get('issuer')!r}")
+        revocation_list_uri = self._settings.revocation_list_uri or document.get(
+            "revocation_list_uri"
+        )
+        if not isinstance(revocation_list_uri, str):
+            raise VerifierUnavailable("the issuer advertises no revocation_list_uri")
+        return TokenVerifier(
+            issuer=issuer,
+            resource=self._settings.resource,
+            jwks_uri=document.get("jwks_uri"),
+            revocation_list_uri=revocation_list_uri,
+            revocation_poll_interval=self._settings.revocation_poll_interval,
+        )
+
+
+def scopes_needed(body: bytes) -> list[str]:
+    """The scopes the tools called in this JSON-RPC message (or batch) need, in order."""
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return []  # not ours to judge: the MCP server answers with a JSON-RPC parse error
+    needed: list[str] = []
+    for item in message if isinstance(message, list) else [message]:
+        if not isinstance(item, dict) or item.get("method") != "tools/call":
+            continue
+        params = item.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        scope = TOOL_SCOPES.get(name) if isinstance(name, str) else None
+        if scope and scope not in needed:
+            needed.append(scope)
+    return needed
+
+
+class RequireBearerToken:
+    """ASGI middleware: every request to the MCP endpoint needs a token good for what it calls.
+
+    On success the request carries the SDK's ``AuthenticatedUser`` in ``scope["user"]``, so the
+    SDK binds each MCP session to the principal (client, issuer, subject) that opened it.
+    """
+
+    def __init__(self, app: ASGIApp, settings: DemoSettings, verifier: LazyVerifier) -> None:
+        self.app = app
+        self.settings = settings
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].rstrip("/") != self.settings.path.rstrip("/"):
+            await self.app(scope, receive, send)  # lifespan, metadata, anything else
+            return
+        body = b""
+        if scope["method"] == "POST":
+            body = await _read_body(receive)
+            if body is None:
+                await _send_json(send, 413, {"error": "request body too large"})
+                return
+        needed = scopes_needed(body)
+        authorization = Headers(scope=scope).get("authorization", "")
+        try:
+            token, claims = await anyio.to_thread.run_sync(self._verify, authorization, needed)
+        except TokenError as exc:
+            log.info("refused: %s %s", exc.status, exc.description)
+            await self._challenge(send, exc, needed)
+            return
+        except VerifierUnavailable as exc:
+            log.warning("cannot verify tokens yet: %s", exc)
+            await _send_json(send, 503, {"error": "authorization server unavailable"})
+            return
+        scope["user"] = AuthenticatedUser(
+            AccessToken(
+                token=token,
+                client_id=claims["client_id"],
+                scopes=claims.get("scope", "").split(),
+                expires_at=int(claims["exp"]),
+                resource=self.settings.resource,
+                subject=claims["sub"],
+                claims={"iss": claims["iss"]},
+            )
+        )
+        scope["auth"] = AuthCredentials(claims.get("scope", "").split())
+        await self.app(scope, _replay(body, receive), send)
+
+    def _verify(self, authorization: str, needed: list[str]) -> tuple[str, dict]:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _MissingTokenError("no bearer token")
+        return token, self.verifier.get().verify(token, required_scopes=needed)
+
+    async def _challenge(self, send: Send, exc: TokenError, needed: list[str]) -> None:
+        error = None if isinstance(exc, _MissingTokenError) else exc
+        # RFC 6750 §3: the scope to ask for. For insufficient_scope the verifier sets exactly
+        # the scopes this call needs, which a client adds to what it has (MCP step-up); a 401
+        # asks for what any use of this server needs, plus what this call needs.
+        scope = exc.scope or " ".join(dict.fromkeys([BASE_SCOPE, *needed]))
+        challenge = www_authenticate(
+            error, resource_metadata=self.settings.metadata_url, scope=scope
+        )
+        body = {"error": exc.error, "error_description": exc.description}
+        await _send_json(send, exc.status, body, www_authenticate=challenge)
+
+
+class _MissingTokenError(TokenError):
+    """No bearer token at all: RFC 6750 §3.1 says the challenge then carries no error code."""
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """Hand the body we consumed to the app, then pass through (e.g. http.disconnect)."""
+    delivered = False
+
+    async def replayed() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def _send_json(send: Send, status: int, body: dict, *, www_authenticate: str = "") -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    if www_authenticate:
+        headers.append((b"www-authenticate", www_authenticate.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class NoteBook:
+    """Notes per user (the token's ``sub``), in memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._notes: dict[str, list[str]] = {}
+
+    def add(self, owner: str, text: str) -> int:
+        with self._lock:
+            notes = self._notes.setdefault(owner, [])
+            notes.append(text)
+            return len(notes)
+
+    def list(self, owner: str) -> list[str]:
+        with self._lock:
+            return list(self._notes.get(owner, []))
+
+
+def _owner(ctx: Context) -> str:
+    """Whose notes: the token subject the gate verified for this very HTTP request."""
+    request = ctx.request_context.request
+    user = request.scope.get("user") if isinstance(request, Request) else None
+    if not isinstance(user, AuthenticatedUser) or not user.access_token.subject:
+        raise PermissionError("no authenticated user")  # unreachable behind the gate
+    return user.access_token.subject
+
+
+def build_mcp_server(notes: NoteBook) -> MCPServer:
+    mcp = MCPServer("demo-notes", instructions="Notes, protected by OAuth 2.1 scopes.")
+
+    @mcp.tool(description="List your notes (needs notes:read).")
+    def list_notes(ctx: Context) -> list[str]:
+        return notes.list(_owner(ctx))
+
+    @mcp.tool(description="Add a note (needs notes:write).")
+    def add_note(text: str, ctx: Context) -> str:
+        count = notes.add(_owner(ctx), text)
+        return f"saved; you have {count} note(s)"
+
+    return mcp
+
+
+def create_app(settings: DemoSettings) -> ASGIApp:
+    """The whole server as one ASGI app (run it with uvicorn)."""
+    mcp = build_mcp_server(NoteBook())
+    document = protected_resource_metadata(settings)
+
+    async def metadata(request: Request) -> JSONResponse:
+        # Public metadata: browser-based clients (MCP Inspector) read it cross-origin.
+        return JSONResponse(
+            document,
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
+
+    well_known = "/.well-known/oauth-protected-resource"
+    # RFC 9728 §3.1, the path-inserted form (what our WWW-Authenticate header names) ...
+    mcp.custom_route(urlsplit(settings.metadata_url).path, methods=["GET"])(metadata)
+    # ... and the root form, which clients following MCP 2025-06-18 try when there is no header.
+    if urlsplit(settings.metadata_url).path != well_known:
+        mcp.custom_route(well_known, methods=["GET"])(metadata)
+
+    app = mcp.streamable_http_app(
+        streamable_http_path=settings.path, transport_security=_transport_security(settings)
+    )
+    return RequireBearerToken(app, settings, LazyVerifier(settings))
+
+
+def _transport_security(settings: DemoSettings) -> TransportSecuritySettings:
+    """DNS-rebinding protection (the SDK's): accept our own host, and loopback names."""
+    parts = urlsplit(settings.resource)
+    hosts = [parts.netloc]
+    origins = [f"{parts.scheme}://{parts.netloc}"]
+    if parts.hostname in LOOPBACK_HOSTS:
+        hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )

@@ -1,0 +1,145 @@
+"""RFC 8693 token exchange for gateways and multi-hop MCP."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.utils import timezone
+
+from authserver import revocation
+from authserver.exchange import GRANT_TYPE
+from authserver.models import AccessToken, AuditEvent, TokenExchangePolicy
+from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.oauthflow import claims_of, exchange, get_code
+
+pytestmark = pytest.mark.django_db
+THIRD = "https://third.example.com/mcp"
+ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def basic(client, secret) -> str:
+    return "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def world(client, user):
+    a, b, c = make_resource(MCP), make_resource(OTHER_MCP), make_resource(THIRD)
+    app, _ = make_client(
+        confidential=False,
+        grant_types=("authorization_code",),
+        redirect_uris="http://127.0.0.1/callback",
+        skip_authorization=True,
+    )
+    gateway_a, secret_a = make_client(name="server A", grant_types=(GRANT_TYPE,))
+    gateway_b, secret_b = make_client(name="server B", grant_types=(GRANT_TYPE,))
+    TokenExchangePolicy.objects.create(
+        client=gateway_a, source=a, target=b, scope="tools:read tools:write"
+    )
+    TokenExchangePolicy.objects.create(client=gateway_b, source=b, target=c, scope="tools:read")
+    client.force_login(user)
+    code, verifier, _ = get_code(client, app.client_id, resource=MCP, scope="tools:read")
+    user_token = exchange(client, app.client_id, code, verifier).json()["access_token"]
+    return {
+        "a": basic(gateway_a, secret_a),
+        "b": basic(gateway_b, secret_b),
+        "gateway_a": gateway_a,
+        "user_token": user_token,
+        "app": app,
+        "resources": (a, b, c),
+    }
+
+
+def do_exchange(client, auth, subject, resource, **extra):
+    data = {
+        "grant_type": GRANT_TYPE,
+        "subject_token": subject,
+        "subject_token_type": ACCESS,
+        "resource": resource,
+        **extra,
+    }
+    return client.post("/token", data, HTTP_AUTHORIZATION=auth)
+
+
+def test_exchange_issues_a_short_lived_token_for_b_acting_for_the_user(client, world, user):
+    response = do_exchange(client, world["a"], world["user_token"], OTHER_MCP)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["issued_token_type"] == ACCESS
+    assert body["token_type"] == "Bearer"
+    claims = claims_of(body["access_token"])
+    original = claims_of(world["user_token"])
+    assert claims["aud"] == OTHER_MCP
+    assert claims["sub"] == str(user.pk)
+    assert claims["act"] == {"sub": world["gateway_a"].client_id}
+    assert claims["scope"] == "tools:read"  # subject's scope ∩ policy
+    assert claims["exp"] <= original["exp"]
+    event = AuditEvent.objects.get(kind="token.exchanged")
+    assert event.detail["act"] == {"sub": world["gateway_a"].client_id}
+
+
+def test_three_hop_chain_carries_nested_act(client, world):
+    hop1 = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()["access_token"]
+    hop2 = do_exchange(client, world["b"], hop1, THIRD)
+    assert hop2.status_code == 200, hop2.content
+    claims = claims_of(hop2.json()["access_token"])
+    assert claims["aud"] == THIRD
+    assert claims["act"]["act"] == {"sub": world["gateway_a"].client_id}
+
+
+def test_exchange_without_a_policy_is_refused(client, world):
+    response = do_exchange(client, world["a"], world["user_token"], THIRD)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+def test_subject_token_for_another_audience_is_refused(client, world):
+    # Server B cannot exchange a token that was minted for A.
+    response = do_exchange(client, world["b"], world["user_token"], THIRD)
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_widened_scope_is_refused(client, world):
+    response = do_exchange(
+        client, world["a"], world["user_token"], OTHER_MCP, scope="tools:read tools:write"
+    )
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_public_client_cannot_exchange(client, world):
+    response = client.post(
+        "/token",
+        {
+            "grant_type": GRANT_TYPE,
+            "subject_token": world["user_token"],
+            "subject_token_type": ACCESS,
+            "resource": OTHER_MCP,
+            "client_id": world["app"].client_id,
+        },
+    )
+    assert response.json()["error"] == "unauthorized_client"
+
+
+def test_garbage_or_revoked_subject_token_is_invalid_grant(client, world):
+    assert (
+        do_exchange(client, world["a"], "not.a.token", OTHER_MCP).json()["error"] == "invalid_grant"
+    )
+    AccessToken.objects.update(revoked_at=timezone.now())
+    assert (
+        do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()["error"]
+        == "invalid_grant"
+    )
+
+
+def test_revoking_the_users_grant_cuts_off_every_hop(client, world, user):
+    hop1 = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()["access_token"]
+    do_exchange(client, world["b"], hop1, THIRD)
+    assert AccessToken.objects.filter(revoked_at__isnull=True).count() == 3
+    a, _, _ = world["resources"]
+    revocation.revoke_user_client_resource(user, world["app"], a, now=timezone.now())
+    assert AccessToken.objects.filter(revoked_at__isnull=True).count() == 0
+
+
+def test_metadata_advertises_token_exchange(client):
+    grants = client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"]
+    assert GRANT_TYPE in grants

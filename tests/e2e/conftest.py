@@ -1,0 +1,136 @@
+"""Fixtures for end-to-end tests: our server on 127.0.0.1, the demo MCP server, a loopback callback.
+
+Our server runs in pytest-django's ``LiveServerThread``, but on ``127.0.0.1`` and per test: the
+session-wide ``live_server`` binds ``localhost``, and MCP clients compare the issuer byte for
+byte (it must equal ``settings.ISSUER``, the metadata ``issuer`` and every token's ``iss``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import uvicorn
+from pytest_django.live_server_helper import LiveServer
+
+from authserver.models import RevocationListSnapshot, Scope
+from examples.demo_mcp_server import SCOPES, DemoSettings, create_app
+from tests.factories import make_resource
+
+# The SDK client and Playwright's async API run in an event loop in the test's worker thread,
+# which also reads and writes the database between steps (as tests/browser/conftest.py does).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO_TOOLS = {"notes:read": ["list_notes"], "notes:write": ["add_note"]}
+
+
+@pytest.fixture
+def issuer(transactional_db, settings) -> str:
+    """Our server on http://127.0.0.1:<free port>, configured as that issuer."""
+    server = LiveServer("127.0.0.1:0")
+    url = server.url
+    settings.ISSUER = url
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": url}
+    settings.CONFIG = dataclasses.replace(
+        settings.CONFIG, issuer=url, allow_http_loopback_resources=True
+    )
+    # A revocation list signed earlier names the default issuer; verifiers would refuse it.
+    from django.core.cache import cache
+
+    cache.clear()
+    RevocationListSnapshot.objects.all().delete()
+    yield url
+    server.stop()
+
+
+@dataclasses.dataclass
+class DemoServer:
+    url: str  # the MCP endpoint, which is also the resource identifier
+    resource: object  # authserver.models.Resource
+
+
+@pytest.fixture
+def demo_server(issuer):
+    """examples/demo_mcp_server under uvicorn in a thread, registered as a resource."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    resource = make_resource(url, name="Demo notes", scopes=SCOPES, defaults=("notes:read",))
+    for name, tools in DEMO_TOOLS.items():
+        Scope.objects.filter(resource=resource, name=name).update(tools=tools)
+    settings = DemoSettings(issuer=issuer, resource=url, revocation_poll_interval=1.0)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.05)
+        assert server.started, "the demo MCP server did not start"
+        yield DemoServer(url=url, resource=resource)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+class Callback:
+    """The loopback redirect URI a native MCP client listens on (RFC 8252 §7.3)."""
+
+    def __init__(self) -> None:
+        self.queries: queue.Queue[dict[str, str]] = queue.Queue()
+        received = self.queries
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                if parts.path != "/callback":  # e.g. the browser's /favicon.ico
+                    self.send_error(404)
+                    return
+                received.put({k: v[0] for k, v in parse_qs(parts.query).items()})
+                body = b"<h1>Done. You can close this window.</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next_query(self, timeout: float = 15) -> dict[str, str]:
+        try:
+            return self.queries.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("the browser never reached the loopback callback") from None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def callback():
+    cb = Callback()
+    yield cb
+    cb.close()
