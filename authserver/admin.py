@@ -9,7 +9,14 @@ from django.utils import timezone
 from oauth2_provider import admin as dot_admin
 
 from authserver import keys
-from authserver.models import AuditEvent, Resource, RevocationCutoff, Scope, SigningKey
+from authserver.models import (
+    AuditEvent,
+    Resource,
+    RevocationCutoff,
+    Scope,
+    SigningKey,
+    TokenExchangePolicy,
+)
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -104,8 +111,15 @@ class ScopeInline(admin.TabularInline):
 
 
 class ResourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "identifier", "enabled", "access_token_lifetime", "scope_names")
-    list_filter = ("enabled",)
+    list_display = (
+        "name",
+        "identifier",
+        "enabled",
+        "require_dpop",
+        "access_token_lifetime",
+        "scope_names",
+    )
+    list_filter = ("enabled", "require_dpop")
     search_fields = ("name", "identifier")
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
@@ -152,3 +166,14 @@ class RevocationCutoffAdmin(admin.ModelAdmin):
 
 admin.site.register(AuditEvent, AuditEventAdmin)
 admin.site.register(RevocationCutoff, RevocationCutoffAdmin)
+
+
+class TokenExchangePolicyAdmin(admin.ModelAdmin):
+    """RFC 8693: which client may turn a token for one MCP server into one for another."""
+
+    list_display = ("client", "source", "target", "scope", "enabled")
+    list_filter = ("enabled",)
+    raw_id_fields = ("client",)
+
+
+admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)

@@ -38,8 +38,10 @@ class DependencyUnavailableMiddleware:
 
     def unavailable(self, request: HttpRequest, exc: Exception) -> HttpResponse:
         log.warning("database unavailable for %s: %s", request.path, type(exc).__name__)
-        if cors_applies(request.path) or request.path in ("/authorize",) or (
-            "json" in request.headers.get("Accept", "")
+        if (
+            cors_applies(request.path)
+            or request.path in ("/authorize",)
+            or ("json" in request.headers.get("Accept", ""))
         ):
             response = to_response(TemporarilyUnavailable("the service is briefly unavailable"))
         else:

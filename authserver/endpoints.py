@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from oauth2_provider.views import TokenView as DOTTokenView
 
-from authserver import introspection
+from authserver import dpop, introspection
 from authserver.errors import InvalidClient, to_response
 from clients.auth import authenticate_confidential_client
 
@@ -37,6 +37,8 @@ class TokenView(DOTTokenView):
         if status == 401:
             # RFC 6749 §5.2: the challenge matches the scheme clients authenticate with.
             response["WWW-Authenticate"] = basic_challenge()
+        if settings.CONFIG.dpop_nonce_required:
+            response["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
         response["Cache-Control"] = "no-store"
         return response
 

@@ -9,11 +9,21 @@ in our own views :func:`to_response` renders them.
 from __future__ import annotations
 
 import logging
+import re
 
 from django.http import JsonResponse
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 logger = logging.getLogger("authserver.errors")
+
+# RFC 6749 §5.2: error_description "MUST NOT include characters outside the set
+# %x20-21 / %x23-5B / %x5D-7E" (RFC 7591 §3.2.2: "ASCII text"). Descriptions may quote what
+# the client sent, so anything else is replaced.
+_NOT_IN_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
+
+
+def description_text(description: str) -> str:
+    return _NOT_IN_DESCRIPTION.sub("?", description)
 
 
 class OAuthError(Exception):
@@ -21,7 +31,7 @@ class OAuthError(Exception):
 
     def __init__(self, description: str = "", *, detail: str = "") -> None:
         super().__init__(detail or description)
-        self.description = description
+        self.description = description_text(description)
         self.detail = detail
 
 

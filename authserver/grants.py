@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
-from authserver import pkce, resources, scopes
+from authserver import dpop, metadata, pkce, resources, scopes
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, to_oauthlib
 from authserver.models import Grant, RefreshToken, Resource, ResourceAccess
 
@@ -48,16 +50,44 @@ def _bound_resource(identifiers: list[str], requested: list[str]) -> Resource:
     return resource
 
 
+def dpop_proof_header(request) -> str | None:
+    headers = request.headers or {}
+    return headers.get("HTTP_DPOP") or headers.get("DPoP")
+
+
+def token_endpoint_url() -> str:
+    return metadata.origin(settings.ISSUER) + reverse("oauth2_provider:token")
+
+
+def _bind_dpop(request) -> str | None:
+    """RFC 9449 §5: a proof on a token request binds what is issued to the proof's key."""
+    proof = dpop_proof_header(request)
+    if not proof:
+        return None
+    jkt = dpop.validate_proof(proof, htm=request.http_method, htu=token_endpoint_url())
+    request.dpop_jkt = jkt
+    # RFC 9449 §5: token_type "DPoP"; oauthlib merges extra_credentials into the response.
+    request.extra_credentials = {**(request.extra_credentials or {}), "token_type": "DPoP"}
+    return jkt
+
+
+def _require_dpop(resource, jkt: str | None) -> None:
+    if resource.require_dpop and not jkt:
+        raise dpop.InvalidDPoPProof("this resource only accepts DPoP-bound tokens")
+
+
 def _bind(request) -> None:
     values = requested_resource_values(request)
     requested_scopes = scopes.parse_scope(getattr(request, "scope", None))
     grant_type = request.grant_type
+    jkt = _bind_dpop(request)
 
     if grant_type == "client_credentials":
         client = request.client
         resource = resources.resolve_resource(
             values, default=resources.default_resource_for_client(client)
         )
+        _require_dpop(resource, jkt)
         access = ResourceAccess.objects.filter(client=client, resource=resource).first()
         if access is None:
             raise InvalidTarget(
@@ -72,6 +102,7 @@ def _bind(request) -> None:
         if grant is None:
             raise InvalidGrant("invalid authorization code")
         resource = _bound_resource(grant.resource, values)
+        _require_dpop(resource, jkt)
         request.scopes = scopes.narrow(requested_scopes, grant.scope.split())
         # Single use, race-free: of two concurrent redemptions one updates the row, the
         # other matches nothing and fails (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3).
@@ -84,6 +115,10 @@ def _bind(request) -> None:
     elif grant_type == "refresh_token":
         rt = request.refresh_token_instance
         resource = _bound_resource(rt.resource, values)
+        _require_dpop(resource, jkt)
+        # RFC 9449 §5: a bound refresh token needs a proof with the same key.
+        if rt.jkt and rt.jkt != jkt:
+            raise dpop.InvalidDPoPProof("refresh token is bound to another DPoP key")
         # Claim the rotation: of concurrent refreshes with one token exactly one proceeds;
         # the others fail without revoking the family (they are within the grace window).
         if not RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).update(

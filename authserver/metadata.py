@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+# RFC 9449 §4.2: asymmetric algorithms only (authserver.dpop checks proofs against this).
+DPOP_SIGNING_ALGS = ("ES256", "EdDSA", "RS256")
+
 # RFC 8414 §2 members that every document we publish carries.
 REQUIRED_MEMBERS = ("issuer", "response_types_supported")
 
@@ -65,6 +68,7 @@ def authorization_server_metadata(
         doc["revocation_endpoint_auth_methods_supported"] = list(REVOCATION_AUTH_METHODS)
     if "introspection_endpoint" in doc:
         doc["introspection_endpoint_auth_methods_supported"] = list(INTROSPECTION_AUTH_METHODS)
+    doc["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)  # RFC 9449 §5.1
     if registration_endpoint:
         doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3
     # Not registered with IANA: our signed revocation list (README, "Revocation list").

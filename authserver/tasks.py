@@ -8,7 +8,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
-from authserver import audit, keys, revocation_list
+from authserver import audit, dpop, keys, revocation_list
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -20,8 +20,10 @@ def rotate_signing_keys() -> dict:
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
 def clear_expired_tokens() -> None:
-    """Delete expired codes and tokens in batches (DOT's batched cleanup)."""
+    """Delete expired codes and tokens in batches (DOT's batched cleanup), and DPoP proof ids
+    past their replay window."""
     clear_expired()
+    dpop.purge_seen(timezone.now())
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)

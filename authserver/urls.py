@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import ThrottledAdminAuthenticationForm
-from authserver import health, metrics, overview, views
+from authserver import health, metrics, openapi, overview, views
 
 admin.site.login_form = ThrottledAdminAuthenticationForm  # brute-force protection
 admin.site.site_header = "MCP Authorization Server"
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("clients.urls")),  # /register, /register/<client_id> (RFC 7591/7592)
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("docs", views.service_documentation, name="service-documentation"),
+    path("openapi.json", openapi.openapi_document, name="openapi"),
     path("revocations", views.revocations, name="revocation-list"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),

@@ -37,6 +37,10 @@ class Validator(OAuth2Validator):
                     request=request,
                 )
         ok = super().authenticate_client(request, *args, **kwargs)
+        # One client per request: a body client_id naming another client than the Basic
+        # credentials is a failed authentication (401), not oauthlib's 400 server_error.
+        if ok and request.client_id and request.client_id != request.client.client_id:
+            ok = False
         if not ok and (
             self._extract_basic_auth(request) or getattr(request, "client_secret", None)
         ):
@@ -171,6 +175,7 @@ class Validator(OAuth2Validator):
             kid=issued.kid,
             token_family=getattr(request, "token_family", None),
             auth_time=getattr(request, "auth_time", None),
+            jkt=getattr(request, "dpop_jkt", None) or "",
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
@@ -208,6 +213,8 @@ class Validator(OAuth2Validator):
             token_family=family,
             resource=getattr(request, "resource", []),
             absolute_expires=absolute,
+            # RFC 9449 §5: refresh tokens stay bound to the key they were issued with.
+            jkt=getattr(request, "dpop_jkt", None) or (previous.jkt if previous else ""),
         )
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()

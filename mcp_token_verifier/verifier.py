@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from jwcrypto import jwk, jwt
 from jwcrypto.common import base64url_decode
 
+from mcp_token_verifier.dpop import InvalidDPoPProof, ReplayCache, check_proof
 from mcp_token_verifier.errors import TokenError
 from mcp_token_verifier.fetch import Fetch, make_urllib_fetch
 from mcp_token_verifier.jwks import KeyCache, is_http_url, loads_json_object
@@ -71,6 +72,8 @@ class TokenVerifier:
         revocation_check: RevocationCheck | None = None,
         revocation_list_uri: str | None = None,
         revocation_poll_interval: float = 5.0,
+        require_dpop: bool = False,
+        dpop_window: float = 60.0,
     ) -> None:
         if not isinstance(issuer, str) or not is_http_url(issuer) or urlsplit(issuer).query:
             raise ValueError("issuer must be an http(s) URL without query or fragment")
@@ -96,6 +99,9 @@ class TokenVerifier:
             clock=clock,
             min_refetch_interval=min_refetch_interval,
         )
+        self.require_dpop = require_dpop
+        self.dpop_window = dpop_window
+        self._dpop_replay = ReplayCache(clock)
         self._revocation_list = None
         if revocation_list_uri is not None:
             if not is_http_url(revocation_list_uri) or revocation_poll_interval <= 0:
@@ -110,11 +116,21 @@ class TokenVerifier:
                 poll_interval=revocation_poll_interval,
             )
 
-    def verify(self, token: str, required_scopes: Iterable[str] = ()) -> dict:
+    def verify(
+        self,
+        token: str,
+        required_scopes: Iterable[str] = (),
+        *,
+        dpop_proof: str | None = None,
+        http_method: str | None = None,
+        http_uri: str | None = None,
+    ) -> dict:
         """Return the token's claims if it is valid here and grants ``required_scopes``.
 
         Raises ``TokenError``: ``invalid_token`` (401) for anything wrong with the token,
-        ``insufficient_scope`` (403) when it is valid but lacks a required scope.
+        ``insufficient_scope`` (403) when it is valid but lacks a required scope, and
+        ``invalid_dpop_proof`` (401) when a DPoP-bound token (``cnf.jkt``, RFC 9449) comes
+        without a valid proof for this request (``dpop_proof``, ``http_method``, ``http_uri``).
         """
         if isinstance(required_scopes, str):
             raise TypeError("required_scopes must be an iterable of scopes, not a string")
@@ -124,6 +140,7 @@ class TokenVerifier:
         key = self._key_for(kid, alg)
         claims = _verify_signature(token, key, alg)
         self._check_claims(claims, self._clock())
+        self._check_dpop(token, claims, dpop_proof, http_method, http_uri)
         self._check_not_revoked(claims)
         self._check_revocation_list(claims, kid)
         # RFC 9068 §4 and RFC 6750 §3.1: valid but not enough scope is a 403.
@@ -204,6 +221,26 @@ class TokenVerifier:
             raise TokenError("revocation status unavailable") from None
         if revoked:
             raise TokenError("token revoked")
+
+    def _check_dpop(self, token, claims, proof, http_method, http_uri) -> None:
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if jkt is None:
+            if self.require_dpop:
+                raise InvalidDPoPProof("this resource only accepts DPoP-bound tokens")
+            return
+        if not isinstance(jkt, str) or not http_method or not http_uri:
+            raise InvalidDPoPProof("DPoP-bound token needs its proof and the request")
+        check_proof(
+            proof,
+            access_token=token,
+            jkt=jkt,
+            htm=http_method,
+            htu=http_uri,
+            now=self._clock(),
+            window=self.dpop_window,
+            replay=self._dpop_replay,
+        )
 
     def _check_revocation_list(self, claims: dict, kid: str) -> None:
         if self._revocation_list is None:
