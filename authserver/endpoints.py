@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
 from oauth2_provider.views import TokenView as DOTTokenView
 
 from authserver import dpop, introspection
@@ -39,6 +40,19 @@ class TokenView(DOTTokenView):
             response["WWW-Authenticate"] = basic_challenge()
         if settings.CONFIG.dpop_nonce_required:
             response["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class RevokeView(DOTRevokeTokenView):
+    """DOT's RFC 7009 endpoint; a 401 challenges with the scheme clients use (Basic)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = basic_challenge()
+        if not response.content:
+            response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"
         return response
 

@@ -4,7 +4,6 @@ The namespace is DOT's, so its views and metadata resolve our routes by its name
 """
 
 from django.urls import path, re_path
-from oauth2_provider import views as dot
 
 from authserver import endpoints, views
 from authserver.authorize import AuthorizeView
@@ -14,7 +13,7 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize", AuthorizeView.as_view(), name="authorize"),
     path("token", endpoints.TokenView.as_view(), name="token"),
-    path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
+    path("revoke", endpoints.RevokeView.as_view(), name="revoke-token"),
     path("introspect", endpoints.introspect, name="introspect"),
     # RFC 8414 §3 and §3.1 (path-inserted form for an issuer with a path).
     path(

@@ -26,13 +26,15 @@ from authserver import metadata
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 ERROR_DESCRIPTION_PATTERN = r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$"
 
-TOKEN_ERRORS = (  # RFC 6749 §5.2, RFC 8707 §2
+TOKEN_ERRORS = (  # RFC 6749 §5.2, RFC 8707 §2, RFC 9449 §5 and §8
     "invalid_request",
     "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
     "invalid_target",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
 )
 REGISTRATION_ERRORS = ("invalid_client_metadata", "invalid_redirect_uri")  # RFC 7591 §3.2.2
 REVOCATION_ERRORS = ("invalid_request", "unsupported_token_type")  # RFC 7009 §2.2.1
@@ -183,6 +185,16 @@ TOKEN_REQUEST = {
         ),
         _grant("refresh_token", ["refresh_token"], refresh_token=_STR),  # RFC 6749 §6
         _grant("client_credentials", []),  # RFC 6749 §4.4
+        _grant(  # RFC 8693 §2.1 (authserver/exchange.py)
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            ["subject_token", "subject_token_type"],
+            subject_token=_STR,
+            subject_token_type=_STR,
+            requested_token_type=_STR,
+            actor_token=_STR,
+            actor_token_type=_STR,
+            audience=_STR,
+        ),
     ]
 }
 TOKEN_RESPONSE = {  # RFC 6749 §5.1; the access token is an RFC 9068 JWT
@@ -190,10 +202,11 @@ TOKEN_RESPONSE = {  # RFC 6749 §5.1; the access token is an RFC 9068 JWT
     "required": ["access_token", "token_type", "expires_in"],
     "properties": {
         "access_token": {"type": "string", "minLength": 1},
-        "token_type": {"type": "string", "enum": ["Bearer"]},
+        "token_type": {"type": "string", "enum": ["Bearer", "DPoP"]},  # RFC 9449 §5
         "expires_in": {"type": "integer", "minimum": 1},
         "scope": _STR,
         "refresh_token": {"type": "string", "minLength": 1},
+        "issued_token_type": _STR,  # RFC 8693 §2.2.1
     },
 }
 INTROSPECTION_RESPONSE = {  # RFC 7662 §2.2
@@ -212,7 +225,7 @@ INTROSPECTION_RESPONSE = {  # RFC 7662 §2.2
                 "scope": _STR,
                 "client_id": _STR,
                 "username": _STR,
-                "token_type": {"const": "Bearer"},
+                "token_type": {"enum": ["Bearer", "DPoP"]},
                 "exp": {"type": "integer"},
                 "iat": {"type": "integer"},
                 "sub": _STR,
@@ -364,6 +377,9 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Token endpoint (RFC 6749 §3.2, OAuth 2.1)",
                 "security": _BASIC,
+                "parameters": [  # RFC 9449 §4: a proof binds the tokens to the client's key
+                    {"name": "DPoP", "in": "header", "required": False, "schema": _STR}
+                ],
                 "requestBody": _form(
                     TOKEN_REQUEST,
                     client_credentials={"grant_type": "client_credentials"},

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import parse_etags
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
@@ -41,8 +43,11 @@ def _not_modified_or(request: HttpRequest, response: HttpResponse) -> HttpRespon
     return response
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class AuthorizationServerMetadataView(OAuthServerMetadataView):
     """RFC 8414 §3: ``/.well-known/oauth-authorization-server[/<issuer path>]``."""
+
+    http_method_names = ["get", "options"]
 
     def document(self, request: HttpRequest) -> dict:
         base = json.loads(super().get(request).content)
@@ -73,6 +78,7 @@ class OpenIDConfigurationView(AuthorizationServerMetadataView):
         return metadata.openid_configuration(super().document(request), signing_algs=algs)
 
 
+@csrf_exempt  # GET-only: other methods get 405, not a CSRF page
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
     """The JWKS MCP servers validate our tokens with: public members of published keys only."""
@@ -97,6 +103,7 @@ def not_found_json(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return JsonResponse({"error": "not_found"}, status=404)
 
 
+@csrf_exempt
 @require_GET
 def revocations(request: HttpRequest) -> HttpResponse:
     """The signed revocation list (authserver.revocation_list); poll with If-None-Match."""
