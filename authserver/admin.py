@@ -139,7 +139,17 @@ admin.site.register(Resource, ResourceAdmin)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail is append-only and hash-chained."""
 
-    list_display = ("at", "kind", "actor", "client_id", "user_id", "resource", "jti", "chain_index")
+    list_display = (
+        "at",
+        "kind",
+        "actor",
+        "client_id",
+        "user_id",
+        "resource",
+        "jti",
+        "delegation",
+        "chain_index",
+    )
     list_filter = ("kind",)
     search_fields = ("client_id", "user_id", "jti", "family", "resource")
     date_hierarchy = "at"
@@ -152,6 +162,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="acting for (RFC 8693 act chain)")
+    def delegation(self, obj) -> str:
+        chain, act = [], obj.detail.get("act") if isinstance(obj.detail, dict) else None
+        while isinstance(act, dict):
+            chain.append(str(act.get("sub", "?")))
+            act = act.get("act")
+        return " <- ".join(chain)
 
 
 class RevocationCutoffAdmin(admin.ModelAdmin):

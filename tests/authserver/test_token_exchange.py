@@ -143,3 +143,12 @@ def test_revoking_the_users_grant_cuts_off_every_hop(client, world, user):
 def test_metadata_advertises_token_exchange(client):
     grants = client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"]
     assert GRANT_TYPE in grants
+
+
+def test_audit_admin_shows_the_delegation_chain(client, world, admin_user):
+    hop1 = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()["access_token"]
+    do_exchange(client, world["b"], hop1, THIRD)
+    client.force_login(admin_user)
+    html = client.get("/admin/authserver/auditevent/?kind=token.exchanged").content.decode()
+    assert f"{world['gateway_a'].client_id}" in html
+    assert "&lt;-" in html  # the nested chain B <- A
