@@ -9,6 +9,23 @@ class AuthserverConfig(AppConfig):
         from pathlib import Path
 
         from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
+
+        from authserver import localcache
+        from authserver.models import Resource, Scope, SigningKey
+
+        def forget(sender, **kwargs) -> None:
+            # Writes in this process take effect here at once; other processes within
+            # the few seconds of authserver.localcache.
+            localcache.clear()
+
+        for model in (Resource, Scope, SigningKey):
+            post_save.connect(
+                forget, sender=model, weak=False, dispatch_uid=f"localcache-{model.__name__}"
+            )
+            post_delete.connect(
+                forget, sender=model, weak=False, dispatch_uid=f"localcache-d-{model.__name__}"
+            )
 
         # WhiteNoise expects STATIC_ROOT to exist even when it serves from the finders.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)

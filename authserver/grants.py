@@ -39,9 +39,10 @@ def _bound_resource(identifiers: list[str], requested: list[str]) -> Resource:
     """The resource recorded on a grant or refresh token; a request may only repeat it."""
     if len(identifiers) != 1:
         raise InvalidGrant("grant is not bound to exactly one resource")
-    resource = Resource.objects.filter(identifier=identifiers[0], enabled=True).first()
-    if resource is None:
-        raise InvalidTarget("the resource of this grant is no longer available")
+    try:
+        resource = resources.find_resource(resources.canonicalize(identifiers[0]))
+    except InvalidTarget:
+        raise InvalidTarget("the resource of this grant is no longer available") from None
     # RFC 8707 §2.2: a token request may narrow, never widen; with one audience that is
     # the same resource or nothing.
     for value in resources.requested_resources(requested):
@@ -85,7 +86,7 @@ def _bind(request) -> None:
     if grant_type == "client_credentials":
         client = request.client
         resource = resources.resolve_resource(
-            values, default=resources.default_resource_for_client(client)
+            values, default=lambda: resources.default_resource_for_client(client)
         )
         _require_dpop(resource, jkt)
         access = ResourceAccess.objects.filter(client=client, resource=resource).first()
@@ -169,7 +170,7 @@ def bind_authorization_request(request) -> dict:
             raise InvalidRequest("code_challenge must be a base64url SHA-256 (S256) value")
         resource = resources.resolve_resource(
             authorization_resource_values(request),
-            default=resources.default_resource_for_client(request.client),
+            default=lambda: resources.default_resource_for_client(request.client),
         )
         requested = scopes.parse_scope(request.scopes or [])
     except OAuthError as exc:

@@ -24,7 +24,7 @@ from django.db import transaction
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
-from authserver import audit, secretbox
+from authserver import audit, localcache, secretbox
 from authserver.models import AccessToken, KeyRotationLock, SigningKey
 
 State = SigningKey.State
@@ -129,12 +129,20 @@ def forget_private_jwk(kid: str) -> None:
         _private_cache.pop(kid, None)
 
 
+KEY_CACHE_SECONDS = 2.0
+
+
 def published_keys() -> list[SigningKey]:
     return list(SigningKey.objects.filter(state__in=PUBLISHED_STATES).order_by("created_at"))
 
 
 def jwks_document() -> dict:
     return {"keys": [public_jwk(k) for k in published_keys()]}
+
+
+def cached_jwks_document() -> dict:
+    """The JWKS as served; per-process cache of a couple of seconds (localcache)."""
+    return localcache.get(("keys", "jwks"), jwks_document, KEY_CACHE_SECONDS)
 
 
 def default_algorithm() -> str:
@@ -150,11 +158,17 @@ def algorithms_in_use() -> list[str]:
 def active_key(alg: str | None = None, *, now: datetime | None = None) -> SigningKey:
     """The key that signs now; created on the very first use (a fresh install needs no step)."""
     alg = alg or default_algorithm()
-    key = SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first()
+    key = localcache.get(
+        ("keys", "active", alg),
+        lambda: SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first(),
+        KEY_CACHE_SECONDS,
+    )
     if key is None:
+        localcache.clear("keys")
         from django.utils import timezone
 
         rotate(alg, now=now or timezone.now())
+        localcache.clear("keys")
         key = SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first()
     if key is None:
         raise NoSigningKey(alg)

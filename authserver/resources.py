@@ -88,11 +88,32 @@ def requested_resources(values: Iterable[str] | str | None) -> list[str]:
     return canonical
 
 
-def find_resource(canonical: str):
-    """The enabled registered resource with this canonical identifier, or InvalidTarget."""
-    from authserver.models import Resource
+RESOURCE_CACHE_SECONDS = 5.0
 
-    resource = Resource.objects.filter(canonical=canonical, enabled=True).first()
+
+def _load_resource(canonical: str):
+    from django.db.models import Prefetch
+
+    from authserver.models import Resource, Scope
+
+    return (
+        Resource.objects.filter(canonical=canonical, enabled=True)
+        .prefetch_related(Prefetch("scopes", queryset=Scope.objects.order_by("name")))
+        .first()
+    )
+
+
+def find_resource(canonical: str):
+    """The enabled registered resource with this canonical identifier, or InvalidTarget.
+
+    Cached per process for a few seconds with its scopes (authserver.localcache); saving a
+    resource or scope clears the cache in this process at once.
+    """
+    from authserver import localcache
+
+    resource = localcache.get(
+        ("resources", canonical), lambda: _load_resource(canonical), RESOURCE_CACHE_SECONDS
+    )
     if resource is None:
         raise InvalidTarget("unknown resource", detail=f"no enabled resource {canonical!r}")
     return resource
@@ -111,6 +132,8 @@ def resolve_resource(values, *, default=None):
         raise InvalidTarget("request one resource per token")
     if resources:
         return find_resource(resources[0])
+    if callable(default):  # computed only when the request names no resource
+        default = default()
     if default is not None:
         return default
     raise InvalidTarget("the resource parameter is required (RFC 8707)")
