@@ -1,0 +1,8 @@
+from django.urls import path
+
+from bench.floor import views
+
+urlpatterns = [
+    path("floor", views.floor),
+    path("floor-sign", views.floor_sign),
+]

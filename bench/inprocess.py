@@ -1,0 +1,269 @@
+"""Measurements inside the bench process: (i) the verifier against raw `cryptography`, the
+token endpoint under pyinstrument, EXPLAIN of the token endpoint's queries, and the
+expired-token cleanup. Needs Django set up against the bench database."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from jwcrypto import jwk, jws
+
+from bench.flows import basic, probe
+from bench.loadgen import timed
+
+# --- (i) the verifier --------------------------------------------------------------------
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verifier_case(port: int, *, issuer: str, resource: str, tokens: list[str], seconds: float):
+    from mcp_token_verifier import TokenVerifier
+
+    verifier = TokenVerifier(
+        issuer=issuer, resource=resource, revocation_list_uri=f"{issuer}/revocations"
+    )
+    for token in tokens:  # warm: metadata, JWKS and revocation list fetched once
+        verifier.verify(token, ["tools:read"])
+    revocation_list = verifier._revocation_list
+    listed = revocation_list._current()  # the verified list the checks run against
+    cycle = itertools.cycle(tokens)
+    calls, elapsed = timed(lambda: verifier.verify(next(cycle), ["tools:read"]), seconds)
+    verify_rate = calls / elapsed
+
+    _, _, body = probe(port, "GET", "/.well-known/jwks.json")
+    header = json.loads(_b64(tokens[0].split(".")[0]))
+    member = next(k for k in json.loads(body)["keys"] if k["kid"] == header["kid"])
+    key = jwk.JWK(**member)
+    public = key.get_op_key("verify")
+    prepared = []
+    for token in tokens:
+        head, payload, sig = token.split(".")
+        raw = _b64(sig)
+        der = utils.encode_dss_signature(
+            int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+        )
+        prepared.append(((head + "." + payload).encode(), der))
+    raw_cycle = itertools.cycle(prepared)
+    algorithm = ec.ECDSA(hashes.SHA256())
+
+    def raw_verify() -> None:
+        message, der = next(raw_cycle)
+        public.verify(der, message, algorithm)
+
+    calls, elapsed = timed(raw_verify, seconds)
+    raw_rate = calls / elapsed
+
+    jws_cycle = itertools.cycle(tokens)
+
+    def jwcrypto_verify() -> None:
+        parsed = jws.JWS()
+        parsed.deserialize(next(jws_cycle))
+        parsed.verify(key, alg="ES256")
+
+    calls, elapsed = timed(jwcrypto_verify, seconds / 2)
+    jwcrypto_rate = calls / elapsed
+
+    # O(1) revoked check: a listed jti and an unlisted one cost the same set lookup.
+    some_jti = next(iter(listed.jtis))
+    listed_claims = {"jti": some_jti, "sub": "x", "client_id": "y", "iat": 0}
+    fresh_claims = {"jti": "not-revoked", "sub": "x", "client_id": "y", "iat": 0}
+    n = 200_000
+    started = time.perf_counter()
+    for _ in range(n):
+        revocation_list.is_revoked(listed_claims, "kid")
+    listed_ns = (time.perf_counter() - started) / n * 1e9
+    started = time.perf_counter()
+    for _ in range(n):
+        revocation_list.is_revoked(fresh_claims, "kid")
+    fresh_ns = (time.perf_counter() - started) / n * 1e9
+    return {
+        "key": "i",
+        "title": "(i) TokenVerifier.verify in-process (warm JWKS + revocation list)",
+        "verify_per_s": round(verify_rate, 1),
+        "verify_us": round(1e6 / verify_rate, 1),
+        "raw_cryptography_verify_per_s": round(raw_rate, 1),
+        "raw_cryptography_verify_us": round(1e6 / raw_rate, 1),
+        "jwcrypto_jws_verify_per_s": round(jwcrypto_rate, 1),
+        "jwcrypto_jws_verify_us": round(1e6 / jwcrypto_rate, 1),
+        "revoked_jtis_in_list": len(listed.jtis),
+        "is_revoked_listed_ns": round(listed_ns),
+        "is_revoked_unlisted_ns": round(fresh_ns),
+        "tokens": len(tokens),
+    }
+
+
+# --- in-process token endpoint: profile and EXPLAIN -----------------------------------------
+
+# (label, file path suffix, function): inclusive time of each part of a token request.
+PARTS = [
+    ("whole request (test client)", "django/test/client.py", "request"),
+    ("middleware chain", "django/utils/deprecation.py", "__call__"),
+    (
+        "oauthlib create_token_response",
+        "oauthlib/oauth2/rfc6749/endpoints/token.py",
+        "create_token_response",
+    ),
+    ("client authentication", "authserver/validators.py", "authenticate_client"),
+    ("resource binding (grants._bind)", "authserver/grants.py", "_bind"),
+    ("JWT signing (keys.sign)", "authserver/keys.py", "sign"),
+    ("active_key lookup", "authserver/keys.py", "active_key"),
+    ("token row write (_create_access_token)", "authserver/validators.py", "_create_access_token"),
+    ("audit.record", "authserver/audit.py", "record"),
+    ("metrics.token_issued", "authserver/metrics.py", "token_issued"),
+    ("_touch_client", "authserver/validators.py", "_touch_client"),
+    ("SQL round trips (CursorWrapper._execute)", "django/db/backends/utils.py", "_execute"),
+    ("jwcrypto add_signature", "jwcrypto/jws.py", "add_signature"),
+]
+
+
+def _token_client(host: str):
+    from django.test import Client
+
+    return Client(HTTP_HOST=host)
+
+
+def token_request(client, seeded) -> int:
+    response = client.post(
+        "/token",
+        {"grant_type": "client_credentials", "resource": seeded.resource, "scope": "tools:read"},
+        HTTP_AUTHORIZATION=basic(seeded.machine_id, seeded.machine_secret),
+    )
+    return response.status_code
+
+
+def profile_token_endpoint(seeded, host: str, n: int, out: Path) -> dict:
+    from pyinstrument import Profiler
+
+    client = _token_client(host)
+    for _ in range(50):
+        token_request(client, seeded)
+    profiler = Profiler(interval=0.0005)
+    statuses: dict[int, int] = defaultdict(int)
+    started = time.perf_counter()
+    profiler.start()
+    for _ in range(n):
+        statuses[token_request(client, seeded)] += 1
+    profiler.stop()
+    elapsed = time.perf_counter() - started
+    out.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    root = profiler.last_session.root_frame()
+    total = root.time if root else 0.0
+    parts = {label: 0.0 for label, _, _ in PARTS}
+    self_times: dict[str, float] = defaultdict(float)
+
+    def walk(frame, active: frozenset[str]) -> None:
+        here = set(active)
+        for label, suffix, function in PARTS:
+            if (
+                label not in active
+                and frame.function == function
+                and (frame.file_path or "").endswith(suffix)
+            ):
+                parts[label] += frame.time
+                here.add(label)
+        if not frame.is_synthetic:  # "[self]" leaves are folded into their parent here
+            self_times[f"{frame.function} ({frame.file_path_short})"] += frame.total_self_time
+        for child in frame.children:
+            walk(child, frozenset(here))
+
+    if root is not None:
+        walk(root, frozenset())
+    top_self = sorted(self_times.items(), key=lambda kv: -kv[1])[:15]
+    return {
+        "requests": n,
+        "statuses": dict(statuses),
+        "in_process_rps": round(n / elapsed, 1),
+        "ms_per_request": round(elapsed / n * 1000, 3),
+        "parts_ms_per_request": {k: round(v / n * 1000, 3) for k, v in parts.items()},
+        "parts_share": {k: round(v / total, 3) if total else 0 for k, v in parts.items()},
+        "top_self_ms_per_request": [(k, round(v / n * 1000, 3)) for k, v in top_self],
+        "profile_file": out.name,
+    }
+
+
+def explain_token_endpoint(seeded, host: str) -> list[dict]:
+    """EXPLAIN (ANALYZE, BUFFERS) every statement one client-credentials request runs.
+
+    Writes are explained inside a rolled-back savepoint; an INSERT that would collide with
+    the row the request itself wrote falls back to a plain EXPLAIN."""
+    from django.db import DatabaseError, connection, transaction
+
+    captured: list[tuple[str, object]] = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    client = _token_client(host)
+    token_request(client, seeded)  # warm caches so the statements are the steady-state ones
+    with connection.execute_wrapper(capture):
+        status = token_request(client, seeded)
+    plans = []
+    for sql, params in captured:
+        verb = sql.lstrip().split(" ", 1)[0].upper()
+        if verb not in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            continue
+        plan, analyzed = None, True
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    plan = [row[0] for row in cursor.fetchall()]
+                transaction.set_rollback(True)
+        except DatabaseError:
+            analyzed = False
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN " + sql, params)
+                plan = [row[0] for row in cursor.fetchall()]
+        text = "\n".join(plan)
+        plans.append(
+            {
+                "sql": sql,
+                "analyzed": analyzed,
+                "plan": text,
+                "seq_scan": [line.strip() for line in plan if "Seq Scan" in line],
+                "request_status": status,
+            }
+        )
+    return plans
+
+
+# --- cleanup ----------------------------------------------------------------------------------
+
+
+def run_cleanup() -> dict:
+    """authserver.tasks.clear_expired_tokens in-process, with per-statement timings."""
+    from authserver.tasks import clear_expired_tokens
+    from django.db import connection
+
+    stats: dict[str, list[float]] = defaultdict(list)
+
+    def timed_execute(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            verb = sql.lstrip().split(" ", 1)[0].upper()
+            table = next((w for w in sql.split() if w.startswith('"authserver_')), "")
+            stats[f"{verb} {table.split('.')[0]}"].append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed_execute):
+        clear_expired_tokens()
+    elapsed = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 2),
+        "statements": {
+            k: {"count": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 3)}
+            for k, v in sorted(stats.items(), key=lambda kv: -sum(kv[1]))
+        },
+    }

@@ -1,0 +1,197 @@
+"""Ratios against the references, issue 10 §4 targets, and the markdown table."""
+
+from __future__ import annotations
+
+MB = 1_000_000  # "under 1 MB", read strictly as 10^6 bytes
+SCALE_KEEP = 0.8  # throughput after seeding / before, allowing for this machine's noise
+
+
+def _rps(results: dict, key: str) -> float | None:
+    row = results.get(key)
+    return row["rps"] if row and row.get("rps") else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def targets(data: dict) -> list[dict]:
+    """One row per §4/§5 target: value, goal, met (None when it could not be measured)."""
+    r = data["cases"]
+    rows: list[dict] = []
+
+    def add(name: str, value, goal: str, met) -> None:
+        rows.append({"target": name, "value": value, "goal": goal, "met": met})
+
+    v = _ratio(_rps(r, "a"), _rps(r, "node_a"))
+    add("(a) / node-oidc-provider (a), req/s", v, ">= 1.0", None if v is None else v >= 1.0)
+    v = _ratio(_rps(r, "a"), _rps(r, "floor_sig"))
+    add("(a) / floor view + ES256 signature", v, ">= 0.5", None if v is None else v >= 0.5)
+    a = r.get("a")
+    v = round(a["p99_ms"] / a["p50_ms"], 2) if a and a["p50_ms"] else None
+    add("(a) p99 / p50 at concurrency 16", v, "< 4", None if v is None else v < 4)
+    for key in ("c200", "c304", "d", "e", "e304"):
+        v = _ratio(_rps(r, key), _rps(r, "floor"))
+        add(
+            f"{r[key]['title'].split(' ', 1)[0]} {key} / floor view",
+            v,
+            ">= 1.0",
+            None if v is None else v >= 1.0,
+        )
+    i = data.get("verifier")
+    v = round(i["verify_per_s"] / i["raw_cryptography_verify_per_s"], 3) if i else None
+    add("(i) verifier / raw cryptography verify", v, ">= 0.8", None if v is None else v >= 0.8)
+    size = data.get("revocation_list", {}).get("bytes")
+    add(
+        "revocation list bytes, 10,000 jtis",
+        size,
+        "< 1,000,000",
+        None if size is None else size < MB,
+    )
+    if i:
+        worst = max(i["is_revoked_listed_ns"], i["is_revoked_unlisted_ns"])
+        add(
+            "verifier revoked check (set lookup), ns",
+            f"{i['is_revoked_listed_ns']} listed / {i['is_revoked_unlisted_ns']} unlisted",
+            "O(1), ~constant",
+            worst < 5000,
+        )
+    scale = data.get("scale")
+    if scale:
+        for key in ("a", "b"):
+            v = _ratio(_rps(scale["cases"], key), _rps(r, key))
+            add(
+                f"({key}) after 1.1M rows / before",
+                v,
+                f">= {SCALE_KEEP}",
+                None if v is None else v >= SCALE_KEEP,
+            )
+        seq = sorted({s for p in scale.get("explain", []) for s in p["seq_scan"]})
+        token_scans = [s for s in seq if "token" in s]
+        add(
+            "seq scans on token tables in the token endpoint",
+            token_scans or "none",
+            "none",
+            not token_scans,
+        )
+        gone = scale.get("cleanup_after", {})
+        left = gone.get("scale_expired_access", 0) + gone.get("scale_expired_refresh", 0)
+        add("expired rows left after cleanup", left, "0", left == 0)
+    return rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _case_rows(cases: dict) -> list[str]:
+    lines = [
+        "| case | tool | req/s | p50 ms | p99 ms | p99/p50 | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in cases.values():
+        extra = " (pool ran out)" if row.get("pool_exhausted") else ""
+        p = round(row["p99_ms"] / row["p50_ms"], 1) if row["p50_ms"] else None
+        lines.append(
+            f"| {row['title']}{extra} | {row['tool']} | {_fmt(row['rps'])} | "
+            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {_fmt(p)} | {row['errors']} |"
+        )
+    return lines
+
+
+def markdown(data: dict) -> str:
+    meta = data["meta"]
+    out = [
+        f"# Benchmark {meta['started']} ({meta['mode']})",
+        "",
+        f"{meta['machine']}; load: {meta['loadgen']}, {meta['connections']} connections, "
+        f"{meta['duration_s']} s per case after {meta['warmup_s']} s warm-up; gunicorn "
+        f"{meta['gunicorn']}; PostgreSQL + Redis on loopback (tests/services.py). Absolute "
+        "numbers on a shared 2-core machine are noise; read the ratios.",
+        "",
+        "## Cases",
+        "",
+        *_case_rows(data["cases"]),
+        "",
+    ]
+    h = data.get("code_flow")
+    if h:
+        out += [
+            f"(h) code flow, sequential, {h['iterations']} iterations: p50 {h['p50_ms']} ms, "
+            f"p99 {h['p99_ms']} ms, {h['flows_per_s']} flows/s, errors {h['errors']}.",
+            "",
+        ]
+    i = data.get("verifier")
+    if i:
+        out += [
+            "(i) verifier in-process, one thread: "
+            f"{_fmt(i['verify_per_s'])} verifications/s ({i['verify_us']} µs each) vs raw "
+            f"`cryptography` ES256 verify {_fmt(i['raw_cryptography_verify_per_s'])}/s "
+            f"({i['raw_cryptography_verify_us']} µs) and jwcrypto JWS verify "
+            f"{_fmt(i['jwcrypto_jws_verify_per_s'])}/s ({i['jwcrypto_jws_verify_us']} µs); "
+            f"{i['revoked_jtis_in_list']:,} revoked jtis in the list.",
+            "",
+        ]
+    rl = data.get("revocation_list")
+    if rl:
+        out += [f"Revocation list: {rl['entries']:,} entries, {rl['bytes']:,} bytes.", ""]
+    out += ["## Targets (issue 10 §4, §5)", "", "| target | value | goal | met |"]
+    out += ["| --- | ---: | --- | --- |"]
+    for row in data["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]
+        out.append(f"| {row['target']} | {_fmt(row['value'])} | {row['goal']} | {met} |")
+    out.append("")
+    prof = data.get("profile")
+    if prof:
+        out += [
+            f"## Token endpoint profile ({prof['requests']} in-process client-credentials "
+            f"requests, {prof['ms_per_request']} ms each, pyinstrument; `{prof['profile_file']}`)",
+            "",
+            "| part (inclusive) | ms / request | share |",
+            "| --- | ---: | ---: |",
+        ]
+        for label, ms in prof["parts_ms_per_request"].items():
+            out.append(f"| {label} | {ms:.3f} | {prof['parts_share'][label]:.0%} |")
+        out.append("")
+    scale = data.get("scale")
+    if scale:
+        out += _scale_section(scale)
+    return "\n".join(out) + "\n"
+
+
+def _scale_section(scale: dict) -> list[str]:
+    out = [
+        "## Scale (1,000,000 expired + 100,000 live token rows)",
+        "",
+        f"Seeded in {scale['seed_seconds']} s: {scale['counts_before']}.",
+        "",
+        *_case_rows(scale["cases"]),
+        "",
+    ]
+    c = scale.get("cleanup")
+    if c:
+        out += [
+            f"Cleanup (`authserver.tasks.clear_expired_tokens`, in-process): {c['seconds']} s; "
+            f"rows after: {scale['cleanup_after']}.",
+            "",
+            "| statement | count | total s | longest s |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, s in c["statements"].items():
+            out.append(f"| {name} | {s['count']} | {s['total_s']} | {s['max_s']} |")
+        during = scale.get("during_cleanup")
+        if during:
+            out += [
+                "",
+                f"(a) while the cleanup ran: {_fmt(during['rps'])} req/s, p99 "
+                f"{during['p99_ms']:.2f} ms, errors {during['errors']}.",
+            ]
+        out.append("")
+    out += ["EXPLAIN (ANALYZE, BUFFERS) of the token endpoint's statements: see the JSON.", ""]
+    return out
