@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from authserver import keys
+from authserver import keys, localcache
 from authserver.models import (
     AccessToken,
     RevocationCutoff,
@@ -94,6 +94,8 @@ def publish(*, now: datetime | None = None) -> RevocationListSnapshot:
         },
     )
     _cache_and_announce(snapshot)
+    # This process serves the new list at once; others within authserver.fastpath's second.
+    localcache.clear("fastpath")
     return snapshot
 
 

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "authserver.logging.RequestIdMiddleware",
+    "authserver.fastpath.FastDocumentsMiddleware",
     "authserver.metrics.MetricsMiddleware",
     "authserver.availability.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -45,7 +45,7 @@ def register_resource() -> None:
         "--default-scope",
         "notes:read",
         "--tools",
-        "notes:read=list_notes",
+        "notes:read=list_notes,whoami",
         "--tools",
         "notes:write=add_note",
     )
@@ -72,7 +72,7 @@ def banner() -> str:
 ================================================================================
  Authorization server  {ISSUER}   (admin: {ISSUER}/admin/)
  Demo MCP server       {RESOURCE}
-   tools: list_notes (notes:read), add_note (notes:write)
+   tools: list_notes, whoami (notes:read), add_note (notes:write)
 
  Point an MCP client at {RESOURCE}, e.g.
    claude mcp add --transport http demo-notes {RESOURCE}

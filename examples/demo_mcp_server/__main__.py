@@ -1,6 +1,9 @@
 """``python -m examples.demo_mcp_server [--issuer URL] [--host H] [--port P] [--resource URL]``.
 
-Every option also reads an environment variable (shown in ``--help``).
+Every option also reads an environment variable (shown in ``--help``). ``--require-dpop``
+refuses bearer tokens (RFC 9449); ``--downstream-url`` with ``--exchange-client-id`` and
+``--exchange-client-secret`` (better: DEMO_EXCHANGE_CLIENT_SECRET, out of ``ps``) adds the
+``call_downstream`` tool (RFC 8693 token exchange). See examples/README.md.
 """
 
 from __future__ import annotations
@@ -41,7 +44,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=float(env("DEMO_REVOCATION_POLL_INTERVAL", "5")),
         help="seconds between revocation list polls (DEMO_REVOCATION_POLL_INTERVAL)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--require-dpop",
+        action="store_true",
+        default=env("DEMO_REQUIRE_DPOP", "").lower() in ("1", "true", "yes", "on"),
+        help="accept only DPoP-bound tokens with a proof per request (DEMO_REQUIRE_DPOP)",
+    )
+    parser.add_argument(
+        "--downstream-url",
+        default=env("DEMO_DOWNSTREAM_URL"),
+        help="another MCP server that the call_downstream tool reaches with an exchanged token "
+        "(DEMO_DOWNSTREAM_URL)",
+    )
+    parser.add_argument(
+        "--exchange-client-id",
+        default=env("DEMO_EXCHANGE_CLIENT_ID"),
+        help="this server's confidential client at the issuer, allowed the token-exchange "
+        "grant (DEMO_EXCHANGE_CLIENT_ID)",
+    )
+    parser.add_argument(
+        "--exchange-client-secret",
+        default=env("DEMO_EXCHANGE_CLIENT_SECRET"),
+        help="its secret (DEMO_EXCHANGE_CLIENT_SECRET; prefer the variable)",
+    )
+    args = parser.parse_args(argv)
+    if args.downstream_url and not (args.exchange_client_id and args.exchange_client_secret):
+        parser.error("--downstream-url needs --exchange-client-id and --exchange-client-secret")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,9 +80,16 @@ def main(argv: list[str] | None = None) -> None:
         issuer=args.issuer,
         resource=resource,
         revocation_poll_interval=args.revocation_poll_interval,
+        require_dpop=args.require_dpop,
+        downstream_url=args.downstream_url,
+        exchange_client_id=args.exchange_client_id,
+        exchange_client_secret=args.exchange_client_secret,
     )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(f"Demo MCP server: {resource} (issuer {args.issuer})", flush=True)
+    extras = ", DPoP required" if args.require_dpop else ""
+    if args.downstream_url:
+        extras += f", downstream {args.downstream_url}"
+    print(f"Demo MCP server: {resource} (issuer {args.issuer}{extras})", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 

@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DEMO_TOOLS = {"notes:read": ["list_notes"], "notes:write": ["add_note"]}
+DEMO_TOOLS = {"notes:read": ["list_notes", "whoami"], "notes:write": ["add_note"]}
 
 
 @pytest.fixture
@@ -62,32 +62,58 @@ def issuer(transactional_db, settings) -> str:
 class DemoServer:
     url: str  # the MCP endpoint, which is also the resource identifier
     resource: object  # authserver.models.Resource
+    settings: DemoSettings | None = None
 
 
 @pytest.fixture
-def demo_server(issuer):
-    """examples/demo_mcp_server under uvicorn in a thread, registered as a resource."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
-    resource = make_resource(url, name="Demo notes", scopes=SCOPES, defaults=("notes:read",))
-    for name, tools in DEMO_TOOLS.items():
-        Scope.objects.filter(resource=resource, name=name).update(tools=tools)
-    settings = DemoSettings(issuer=issuer, resource=url, revocation_poll_interval=1.0)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
+def start_demo_server(issuer):
+    """Starts examples/demo_mcp_server instances (uvicorn, one thread each), registered as
+    resources; ``start(url=None, name=..., **DemoSettings fields)``. ``free_url()`` reserves
+    a URL first, for servers that must know each other's (multi-hop)."""
+    sockets: dict[str, socket.socket] = {}
+    running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
+
+    def free_url() -> str:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+        sockets[url] = sock
+        return url
+
+    def start(url: str | None = None, *, name: str = "Demo notes", **fields) -> DemoServer:
+        url = url or free_url()
+        sock = sockets.pop(url)
+        resource = make_resource(url, name=name, scopes=SCOPES, defaults=("notes:read",))
+        for scope_name, tools in DEMO_TOOLS.items():
+            Scope.objects.filter(resource=resource, name=scope_name).update(tools=tools)
+        fields.setdefault("revocation_poll_interval", 1.0)
+        settings = DemoSettings(issuer=issuer, resource=url, **fields)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        running.append((server, thread, sock))
         for _ in range(100):
             if server.started or not thread.is_alive():
                 break
             threading.Event().wait(0.05)
         assert server.started, "the demo MCP server did not start"
-        yield DemoServer(url=url, resource=resource)
-    finally:
+        return DemoServer(url=url, resource=resource, settings=settings)
+
+    start.free_url = free_url
+    yield start
+    for server, _, _ in running:
         server.should_exit = True
+    for _, thread, sock in running:
         thread.join(10)
         sock.close()
+    for sock in sockets.values():
+        sock.close()
+
+
+@pytest.fixture
+def demo_server(start_demo_server) -> DemoServer:
+    """examples/demo_mcp_server under uvicorn in a thread, registered as a resource."""
+    return start_demo_server()
 
 
 class Callback:

@@ -254,7 +254,8 @@ def test_sdk_client_discovers_registers_consents_refreshes_steps_up_and_is_revok
         assert exchange["resource"] == demo_server.url
         assert "code_verifier" in exchange
 
-        assert sorted(t.name for t in (await mcp.list_tools()).tools) == ["add_note", "list_notes"]
+        tools = sorted(t.name for t in (await mcp.list_tools()).tools)
+        assert tools == ["add_note", "list_notes", "whoami"]
         assert structured(await mcp.call_tool("list_notes", {})) == []
 
     async def refresh_after_expiry(mcp) -> None:
