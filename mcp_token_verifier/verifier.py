@@ -11,11 +11,16 @@ import binascii
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from jwcrypto import jwk, jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwcrypto import jwk
 from jwcrypto.common import base64url_decode
 
 from mcp_token_verifier.dpop import InvalidDPoPProof, ReplayCache, check_proof
@@ -311,16 +316,54 @@ def _parse_header(token: object) -> dict:
         raise TokenError("token header is not a JSON object") from None
 
 
+_crypto_keys: dict[int, tuple[jwk.JWK, object]] = {}
+_crypto_keys_lock = threading.Lock()
+
+
+def _crypto_key(key: jwk.JWK):
+    """The ``cryptography`` public key behind a JWK, converted once per JWK object."""
+    with _crypto_keys_lock:
+        entry = _crypto_keys.get(id(key))
+        if entry is not None and entry[0] is key:
+            return entry[1]
+    public = key.get_op_key("verify")
+    with _crypto_keys_lock:
+        if len(_crypto_keys) > 256:
+            _crypto_keys.clear()
+        _crypto_keys[id(key)] = (key, public)
+    return public
+
+
 def _verify_signature(token: str, key: jwk.JWK, alg: str) -> dict:
+    """RFC 7515 §5.2: verify the JWS signature over ``header.payload`` with ``key``.
+
+    Straight to ``cryptography`` with a cached key object: the algorithm and the key type
+    were already matched (``key_fits``), so nothing here depends on the token's claims.
+    """
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
     try:
-        # check_claims=False: the claims are checked below, all of them, in our order.
-        verified = jwt.JWT(jwt=token, key=key, algs=[alg], check_claims=False, expected_type="JWS")
-        payload = verified.token.payload
-    except Exception:  # jwcrypto raises many types; each means "not verified"
+        signature = _b64url(signature_b64)
+        public = _crypto_key(key)
+        if alg == "ES256":
+            # RFC 7518 §3.4: r || s, 32 bytes each.
+            if len(signature) != 64:
+                raise InvalidSignature
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
+            public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        elif alg == "RS256":
+            public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        elif alg == "EdDSA":
+            public.verify(signature, signing_input)
+        else:
+            raise InvalidSignature
+    except Exception:  # InvalidSignature, bad base64, a key of the wrong type: not verified
         raise TokenError("token signature invalid") from None
     try:
-        return loads_json_object(payload)
-    except ValueError:
+        return loads_json_object(_b64url(payload_b64))
+    except (ValueError, binascii.Error):
         raise TokenError("token claims are not a JSON object") from None
 
 
