@@ -17,7 +17,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,6 +26,7 @@ from jwcrypto import jwk, jws
 from authserver.errors import OAuthError
 from authserver.metadata import DPOP_SIGNING_ALGS
 from authserver.models import DPoPProofJti
+from mcp_token_verifier.dpop import key_fits_alg, normalize_htu  # one rule for both sides
 
 log = logging.getLogger("authserver.dpop")
 SIGNING_ALGS = DPOP_SIGNING_ALGS
@@ -59,21 +59,6 @@ def nonce_is_valid(nonce: object, now: float) -> bool:
     )
 
 
-def normalize_htu(uri: str) -> str:
-    """RFC 9449 §4.3: compare without query and fragment; scheme and host case-insensitive."""
-    parts = urlsplit(uri)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
-
-
-def _key_fits(key: jwk.JWK, alg: str) -> bool:
-    kty, crv = key.get("kty"), key.get("crv")
-    return (
-        (alg == "ES256" and kty == "EC" and crv == "P-256")
-        or (alg == "EdDSA" and kty == "OKP" and crv == "Ed25519")
-        or (alg == "RS256" and kty == "RSA")
-    )
-
-
 def validate_proof(proof: str, *, htm: str, htu: str, now: float | None = None) -> str:
     """Check one proof; return the thumbprint (``jkt``) of its key. Single use."""
     now = now or time.time()
@@ -87,7 +72,7 @@ def validate_proof(proof: str, *, htm: str, htu: str, now: float | None = None) 
         if header.get("typ") != "dpop+jwt" or header.get("alg") not in SIGNING_ALGS:
             raise InvalidDPoPProof("DPoP proof type or algorithm refused")
         key = jwk.JWK(**header["jwk"])
-        if key.has_private or not _key_fits(key, header["alg"]):
+        if key.has_private or not key_fits_alg(key, header["alg"]):
             raise InvalidDPoPProof("DPoP proof key refused")
         parsed.verify(key, alg=header["alg"])
         claims = json.loads(parsed.payload)

@@ -37,7 +37,8 @@ def normalize_htu(uri: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
 
 
-def _fits(key: jwk.JWK, alg: str) -> bool:
+def key_fits_alg(key: jwk.JWK, alg: str) -> bool:
+    """RFC 9449 §4.2: the proof's key type matches its asymmetric algorithm."""
     kty, crv = key.get("kty"), key.get("crv")
     return (
         (alg == "ES256" and kty == "EC" and crv == "P-256")
@@ -87,7 +88,7 @@ def check_proof(
         if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGS:
             raise ValueError("type or algorithm")
         key = jwk.JWK(**header["jwk"])
-        if key.has_private or not _fits(key, header["alg"]):
+        if key.has_private or not key_fits_alg(key, header["alg"]):
             raise ValueError("key")
         parsed.verify(key, alg=header["alg"])
         claims = json.loads(parsed.payload)
