@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
@@ -118,7 +118,3 @@ def remember_jti(jti: str, *, now: float, ttl: float) -> None:
             DPoPProofJti.objects.create(jti=digest, expires_at=expires)
     except IntegrityError:
         raise InvalidDPoPProof("DPoP proof replayed") from None
-
-
-def purge_seen(now: datetime) -> int:
-    return DPoPProofJti.objects.filter(expires_at__lt=now - timedelta(seconds=1)).delete()[0]

@@ -6,9 +6,8 @@ from celery import shared_task
 from celery.signals import task_failure
 from django.db import OperationalError
 from django.utils import timezone
-from oauth2_provider.models import clear_expired
 
-from authserver import audit, dpop, keys, revocation_list
+from authserver import audit, cleanup, keys, revocation_list
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -19,11 +18,9 @@ def rotate_signing_keys() -> dict:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def clear_expired_tokens() -> None:
-    """Delete expired codes and tokens in batches (DOT's batched cleanup), and DPoP proof ids
-    past their replay window."""
-    clear_expired()
-    dpop.purge_seen(timezone.now())
+def clear_expired_tokens() -> dict:
+    """Delete what can no longer be used, in short batches (authserver.cleanup)."""
+    return cleanup.purge_expired(now=timezone.now())
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)

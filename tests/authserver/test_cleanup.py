@@ -1,0 +1,64 @@
+"""The expired-token cleanup removes what can no longer be used, and nothing else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from authserver.cleanup import purge_expired
+from authserver.models import AccessToken, Grant, RefreshToken
+from authserver.tasks import clear_expired_tokens
+from tests.factories import MCP, make_client, make_resource
+from tests.oauthflow import exchange, get_code
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flows(client, user):
+    make_resource()
+    app, _ = make_client(
+        confidential=False,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris="http://127.0.0.1/callback",
+        skip_authorization=True,
+    )
+    client.force_login(user)
+    issued = []
+    for _ in range(3):
+        code, verifier, _ = get_code(client, app.client_id, resource=MCP, scope="offline_access")
+        issued.append(exchange(client, app.client_id, code, verifier).json())
+    return issued
+
+
+def test_cleanup_removes_dead_rows_and_keeps_what_reuse_detection_needs(flows):
+    now = timezone.now()
+    first, second, third = AccessToken.objects.order_by("pk")
+    # 1: family over (absolute lifetime passed) -> refresh and access token go.
+    RefreshToken.objects.filter(access_token=first).update(absolute_expires=now - timedelta(1))
+    AccessToken.objects.filter(pk=first.pk).update(expires=now - timedelta(hours=1))
+    # 2: access token expired but its refresh token is alive -> both stay.
+    AccessToken.objects.filter(pk=second.pk).update(expires=now - timedelta(hours=1))
+    # Codes: consumed ones younger than a day stay; older ones go.
+    Grant.objects.filter(pk=Grant.objects.order_by("pk").first().pk).update(
+        expires=now - timedelta(days=2)
+    )
+    counts = purge_expired(now=now, batch_size=1)  # tiny batches exercise the loop
+    assert counts["refresh_tokens"] == 1
+    assert counts["access_tokens"] == 1
+    assert counts["grants"] == 1
+    assert not AccessToken.objects.filter(pk=first.pk).exists()
+    assert AccessToken.objects.filter(pk__in=[second.pk, third.pk]).count() == 2
+    assert RefreshToken.objects.count() == 2
+    assert Grant.objects.count() == 2
+
+
+def test_cleanup_task_is_idempotent(flows):
+    assert clear_expired_tokens.apply().get() == {
+        "grants": 0,
+        "refresh_tokens": 0,
+        "access_tokens": 0,
+        "dpop_proofs": 0,
+    }
