@@ -95,7 +95,7 @@ def test_sign_in_consent_allow_code_at_loopback_and_audience_bound_jwt(
     screenshot(page, "consent")
     page.click("button[name=allow]")
 
-    query = callback.last()
+    query = callback.next_query()
     assert query["state"] == "browser-state"
     assert query["iss"] == "http://127.0.0.1:8000"
     tokens = exchange(live_server, app, callback, query["code"], verifier)
@@ -111,7 +111,7 @@ def test_deny_sends_access_denied_to_the_client(page, live_server, app, callback
     page.goto(url)
     sign_in(page, "alice")
     page.click("button[name=deny]")
-    query = callback.last()
+    query = callback.next_query()
     assert query["error"] == "access_denied"
     assert query["state"] == "browser-state"
     assert Consent.objects.count() == 0
@@ -123,7 +123,7 @@ def test_step_up_asks_only_for_the_new_scope(page, live_server, app, callback, m
     page.goto(url)
     sign_in(page, "alice")
     page.click("button[name=allow]")
-    callback.last()
+    callback.next_query()
 
     url, verifier = authorize(live_server, app, callback, "notes:read notes:write")
     page.goto(url)
@@ -131,7 +131,7 @@ def test_step_up_asks_only_for_the_new_scope(page, live_server, app, callback, m
     assert page.locator(".badge").count() == 1
     assert "already allowed" in page.inner_text("main")
     page.click("button[name=allow]")
-    tokens = exchange(live_server, app, callback, callback.last()["code"], verifier)
+    tokens = exchange(live_server, app, callback, callback.next_query()["code"], verifier)
     assert claims_of(tokens["access_token"])["scope"] == "notes:read notes:write"
 
 
@@ -143,7 +143,7 @@ def test_revoking_from_connected_apps_stops_the_tokens(
     page.goto(url)
     sign_in(page, "alice")
     page.click("button[name=allow]")
-    tokens = exchange(live_server, app, callback, callback.last()["code"], verifier)
+    tokens = exchange(live_server, app, callback, callback.next_query()["code"], verifier)
 
     page.goto(f"{live_server.url}/accounts/apps/")
     assert "Notes Agent" in page.inner_text("main")
