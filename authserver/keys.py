@@ -140,11 +140,6 @@ def jwks_document() -> dict:
     return {"keys": [public_jwk(k) for k in published_keys()]}
 
 
-def cached_jwks_document() -> dict:
-    """The JWKS as served; per-process cache of a couple of seconds (localcache)."""
-    return localcache.get(("keys", "jwks"), jwks_document, KEY_CACHE_SECONDS)
-
-
 def default_algorithm() -> str:
     return settings.CONFIG.signing_key_alg
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-# RFC 9449 §4.2: asymmetric algorithms only (authserver.dpop checks proofs against this).
-DPOP_SIGNING_ALGS = ("ES256", "EdDSA", "RS256")
+# RFC 9449 §4.2: asymmetric algorithms only; the list both sides check proofs against.
+from mcp_token_verifier.dpop import PROOF_ALGS as DPOP_SIGNING_ALGS
 
 # RFC 8414 §2 members that every document we publish carries.
 REQUIRED_MEMBERS = ("issuer", "response_types_supported")

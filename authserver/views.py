@@ -15,10 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
-from authserver import keys, localcache, metadata, revocation_list
+from authserver import keys, metadata, revocation_list
 
 METADATA_MAX_AGE = 300
-METADATA_CACHE_SECONDS = 5.0  # per process; scopes of new resources appear within it
 
 
 def absolute(view_name: str) -> str:
@@ -67,12 +66,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):
         if not metadata.issuer_path_matches(settings.ISSUER, issuer_path):
             return not_found_json(request)  # not our issuer; never a redirect or 5xx
-        document = localcache.get(
-            ("metadata", type(self).__name__, settings.ISSUER),
-            lambda: self.document(request),
-            METADATA_CACHE_SECONDS,
-        )
-        response = _json_response(document, max_age=METADATA_MAX_AGE)
+        # Repeated GETs are replayed from authserver.fastpath for a few seconds.
+        response = _json_response(self.document(request), max_age=METADATA_MAX_AGE)
         return _not_modified_or(request, response)
 
 
@@ -88,7 +83,7 @@ class OpenIDConfigurationView(AuthorizationServerMetadataView):
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
     """The JWKS MCP servers validate our tokens with: public members of published keys only."""
-    response = _json_response(keys.cached_jwks_document(), max_age=settings.CONFIG.jwks_max_age)
+    response = _json_response(keys.jwks_document(), max_age=settings.CONFIG.jwks_max_age)
     return _not_modified_or(request, response)
 
 

@@ -34,9 +34,6 @@ GRANT_TYPE_TO_DOT = {
 }
 
 
-BLOCKED_SCHEMES = FORBIDDEN_REDIRECT_SCHEMES  # earlier name, kept for callers
-
-
 class Client(AbstractApplication):
     class AuthMethod(models.TextChoices):
         NONE = "none", "none (public client)"

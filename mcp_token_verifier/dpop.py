@@ -66,6 +66,36 @@ class ReplayCache:
             return True
 
 
+def parse_proof(proof: object) -> tuple[jwk.JWK, dict]:
+    """RFC 9449 §4.2-4.3: a compact JWS with ``typ: dpop+jwt``, an asymmetric ``alg`` and a
+    public ``jwk`` that signed it. Returns the key and the claims; ValueError otherwise.
+    Shared by the authorization server's token endpoint and this verifier."""
+    if not isinstance(proof, str) or len(proof) > 8192 or proof.count(".") != 2:
+        raise ValueError("is not a compact JWS")
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(proof)
+        header = parsed.jose_header
+    except Exception:
+        raise ValueError("is not a compact JWS") from None
+    if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGS:
+        raise ValueError("type or algorithm refused")
+    try:
+        key = jwk.JWK(**header["jwk"])
+    except Exception:
+        raise ValueError("key refused") from None
+    if key.has_private or not key_fits_alg(key, header["alg"]):
+        raise ValueError("key refused")
+    try:
+        parsed.verify(key, alg=header["alg"])
+        claims = json.loads(parsed.payload)
+    except Exception:  # jwcrypto and json raise many types; each means "not valid"
+        raise ValueError("signature or structure invalid") from None
+    if not isinstance(claims, dict):
+        raise ValueError("signature or structure invalid")
+    return key, claims
+
+
 def check_proof(
     proof: str | None,
     *,
@@ -79,20 +109,11 @@ def check_proof(
 ) -> None:
     """Raise InvalidDPoPProof unless ``proof`` proves possession for this request."""
     now = time.time() if now is None else now
-    if not proof or not isinstance(proof, str) or len(proof) > 8192:
+    if not proof:
         raise InvalidDPoPProof("DPoP proof missing")
     try:
-        parsed = jws.JWS()
-        parsed.deserialize(proof)
-        header = parsed.jose_header
-        if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGS:
-            raise ValueError("type or algorithm")
-        key = jwk.JWK(**header["jwk"])
-        if key.has_private or not key_fits_alg(key, header["alg"]):
-            raise ValueError("key")
-        parsed.verify(key, alg=header["alg"])
-        claims = json.loads(parsed.payload)
-    except Exception:
+        key, claims = parse_proof(proof)
+    except ValueError:
         raise InvalidDPoPProof("DPoP proof invalid") from None
     # RFC 9449 §7.1: the proof's key is the one the token is bound to.
     if key.thumbprint() != jkt:
