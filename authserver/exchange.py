@@ -122,7 +122,8 @@ def bind_exchange(request) -> None:
     request.act = act
     request.token_family = row.token_family
     request.auth_time = row.auth_time
-    request.max_expires_in = max(1, int(claims["exp"] - time.time()))
+    # RFC 8693 §2.2.1 leaves the lifetime to us: never outlive the subject token.
+    request.not_after = int(claims["exp"])
     request.subject_jti = claims.get("jti", "")
 
 

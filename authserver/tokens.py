@@ -32,7 +32,11 @@ def access_token_lifetime(request) -> int:
     """Seconds; the resource's own lifetime, capped by ACCESS_TOKEN_MAX_LIFETIME."""
     resource = getattr(request, "audience", None)
     lifetime = resource.access_token_lifetime if resource else settings.CONFIG.access_token_lifetime
-    return max(1, min(lifetime, settings.CONFIG.access_token_max_lifetime))
+    lifetime = min(lifetime, settings.CONFIG.access_token_max_lifetime)
+    not_after = getattr(request, "not_after", None)  # an exchanged token ends with its subject
+    if not_after is not None:
+        lifetime = min(lifetime, not_after - int(time.time()))
+    return max(1, lifetime)
 
 
 def subject(request) -> str:
@@ -76,6 +80,9 @@ def generate_access_token(request) -> str:
         raise oauthlib_errors.ServerError("token request was not bound to a resource")
     iat = int(time.time())
     exp = iat + int(request.expires_in)
+    not_after = getattr(request, "not_after", None)
+    if not_after is not None:
+        exp = min(exp, not_after)
     jti = secrets.token_urlsafe(16)
     token, kid = keys.sign(access_token_claims(request, iat=iat, exp=exp, jti=jti), typ=JWT_TYPE)
     request.issued_token = IssuedToken(jti=jti, kid=kid, iat=iat, exp=exp)

@@ -78,6 +78,23 @@ def test_exchange_issues_a_short_lived_token_for_b_acting_for_the_user(client, w
     assert event.detail["act"] == {"sub": world["gateway_a"].client_id}
 
 
+def test_exchanged_token_never_outlives_its_subject_token(client, world):
+    # The target allows 15 minutes; the subject token (5 minutes) must still cap it, in the
+    # JWT, in expires_in and in the stored row, whatever second the exchange lands in.
+    target = world["resources"][1]
+    target.access_token_lifetime = 900
+    target.save()  # save(), not update(): the resource cache is cleared on post_save
+    original = claims_of(world["user_token"])
+    response = do_exchange(client, world["a"], world["user_token"], OTHER_MCP)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    claims = claims_of(body["access_token"])
+    assert claims["exp"] <= original["exp"]
+    assert claims["iat"] + body["expires_in"] <= original["exp"]
+    row = AccessToken.objects.get(jti=claims["jti"])
+    assert row.expires.timestamp() <= original["exp"]
+
+
 def test_three_hop_chain_carries_nested_act(client, world):
     hop1 = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()["access_token"]
     hop2 = do_exchange(client, world["b"], hop1, THIRD)
