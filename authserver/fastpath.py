@@ -1,15 +1,19 @@
 """Serve the public, cacheable documents (JWKS, discovery, revocation list) without running
-the whole middleware chain for every request.
+Django for every request.
 
 MCP servers and clients fetch these constantly. The first request in a TTL window goes
-through the normal chain (view, CORS, security headers); its response is kept in this
-process for a couple of seconds and replayed, with If-None-Match answered by a 304, until
-it expires. Per-request headers (X-Request-ID) are never replayed.
+through the normal chain (view, CORS, security headers) and ``FastDocumentsMiddleware``
+keeps its response in this process for a second or a few. Until it expires,
+``FastDocumentsApp`` (the WSGI entry point, authserver.wsgi) replays those bytes before
+Django builds a request at all, answering If-None-Match with a 304. Only GET and HEAD
+without a query string are replayed; per-request headers (X-Request-ID) never are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Iterable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags
@@ -27,6 +31,7 @@ DISCOVERY_PREFIXES = (
     "/.well-known/openid-configuration",
 )
 NOT_REPLAYED = {"x-request-id", "content-length"}
+Cached = tuple[int, bytes, list[tuple[str, str]]]
 
 
 def ttl_for(path: str) -> float | None:
@@ -37,7 +42,22 @@ def ttl_for(path: str) -> float | None:
     return None
 
 
+def replay(cached: Cached, if_none_match: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The status, headers and body to answer with; a 304 when the ETag matches
+    (RFC 9110 §13.1.2)."""
+    status, body, headers = cached
+    etag = next((v for k, v in headers if k == "ETag"), None)
+    if etag and if_none_match:
+        tags = parse_etags(if_none_match)
+        if etag in tags or "*" in tags:
+            return 304, [(k, v) for k, v in headers if k.lower() != "content-type"], b""
+    return status, headers, body
+
+
 class FastDocumentsMiddleware:
+    """Fills the cache from the normal chain (and replays, for servers not behind
+    FastDocumentsApp, e.g. the test client)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -47,7 +67,7 @@ class FastDocumentsMiddleware:
             return self.get_response(request)
         rendered: list[HttpResponse] = []
 
-        def render() -> tuple[int, bytes, list[tuple[str, str]]] | None:
+        def render() -> Cached | None:
             response = self.get_response(request)
             rendered.append(response)
             if response.status_code != 200 or getattr(response, "streaming", False):
@@ -64,17 +84,45 @@ class FastDocumentsMiddleware:
                 request.META["HTTP_IF_NONE_MATCH"] = if_none_match
         if cached is None:  # not cacheable (an error): answer what the chain said
             return rendered[0] if rendered else self.get_response(request)
-        status, body, headers = cached
-        header_map = dict(headers)
-        etag = header_map.get("ETag")
-        tags = parse_etags(request.headers.get("If-None-Match", ""))
-        if etag and (etag in tags or "*" in tags):
-            response = HttpResponse(status=304)
-            for name, value in headers:
-                if name.lower() not in ("content-type",):
-                    response[name] = value
-            return response
+        status, headers, body = replay(cached, if_none_match or "")
         response = HttpResponse(body, status=status)
         for name, value in headers:
             response[name] = value
         return response
+
+
+class FastDocumentsApp:
+    """WSGI wrapper: a live cached document is answered here, before Django runs."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if (
+            method in ("GET", "HEAD")
+            and not environ.get("QUERY_STRING")
+            and not environ.get("SCRIPT_NAME")
+            and ttl_for(path) is not None
+        ):
+            cached = localcache.peek(("fastpath", path))
+            if cached is not None:
+                return self._answer(cached, environ, start_response, path)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _answer(cached: Cached, environ: dict, start_response: Callable, path: str):
+        from authserver import metrics
+        from authserver.logging import request_id_from
+
+        started = time.perf_counter()
+        status, headers, body = replay(cached, environ.get("HTTP_IF_NONE_MATCH", ""))
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
+        if status == 304:  # RFC 9110 §15.4.5: no content, so no Content-Length of it
+            start_response("304 Not Modified", [*headers, ("X-Request-ID", request_id)])
+        else:
+            length = ("Content-Length", str(len(body)))
+            start_response("200 OK", [*headers, length, ("X-Request-ID", request_id)])
+        metrics.observe_latency(path, time.perf_counter() - started)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -31,6 +31,14 @@ def get(key: object, loader: Callable[[], T], ttl: float) -> T:
     return value
 
 
+def peek(key: object) -> object | None:
+    """The live value under ``key``, or None; never loads (for the WSGI fast path)."""
+    entry = _entries.get(key)  # a single dict read is atomic under the GIL
+    if entry is not None and entry[0] > time.monotonic():
+        return entry[1]
+    return None
+
+
 def clear(prefix: str | None = None) -> None:
     with _lock:
         if prefix is None:

@@ -85,6 +85,11 @@ class JsonLogFormatter(JsonFormatter):
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_id_from(incoming: str) -> str:
+    """The proxy's X-Request-ID when it is sane, else ""."""
+    return incoming if _VALID_REQUEST_ID.match(incoming) else ""
+
+
 class RequestIdMiddleware:
     """Takes a sane X-Request-ID from the proxy or makes one; echoes it on the response."""
 
@@ -92,8 +97,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(request.headers.get("X-Request-ID", "")) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

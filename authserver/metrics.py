@@ -164,6 +164,12 @@ class SharedStateCollector:
         yield failures
 
 
+def observe_latency(path: str, seconds: float) -> None:
+    endpoint = endpoint_of(path)
+    if endpoint != "other":
+        LATENCY.labels(endpoint).observe(seconds)
+
+
 class MetricsMiddleware:
     """Latency per endpoint and OAuth error codes, read from error responses."""
 
@@ -173,9 +179,8 @@ class MetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
         response = self.get_response(request)
+        observe_latency(request.path, time.perf_counter() - start)
         endpoint = endpoint_of(request.path)
-        if endpoint != "other":
-            LATENCY.labels(endpoint).observe(time.perf_counter() - start)
         if response.status_code >= 400 and endpoint != "other":
             error = _error_code(response)
             if error:

@@ -3,4 +3,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authserver.settings")
-application = get_wsgi_application()
+_django = get_wsgi_application()
+
+from authserver.fastpath import FastDocumentsApp  # noqa: E402 - needs settings configured
+
+# JWKS, discovery and the revocation list are replayed from memory before Django runs.
+application = FastDocumentsApp(_django)
