@@ -75,19 +75,25 @@ class FastDocumentsMiddleware:
             headers = [(k, v) for k, v in response.items() if k.lower() not in NOT_REPLAYED]
             return response.status_code, response.content, headers
 
-        # The one request that renders must get the full document, whatever it sent.
+        # The one request that renders must get the full document, whatever it sent (else
+        # the view answers 304 and a client that only revalidates never fills the cache).
+        # request.headers is a cached view of META: drop it so the view reads the change.
         if_none_match = request.META.pop("HTTP_IF_NONE_MATCH", None)
+        request.__dict__.pop("headers", None)
         try:
             cached = localcache.get(("fastpath", request.path), render, ttl)
         finally:
             if if_none_match is not None:
                 request.META["HTTP_IF_NONE_MATCH"] = if_none_match
+            request.__dict__.pop("headers", None)
         if cached is None:  # not cacheable (an error): answer what the chain said
             return rendered[0] if rendered else self.get_response(request)
         status, headers, body = replay(cached, if_none_match or "")
         response = HttpResponse(body, status=status)
         for name, value in headers:
             response[name] = value
+        if status != 304:
+            response["Content-Length"] = str(len(body))
         return response
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from authserver import keys
+from authserver import keys, localcache
 from authserver.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,16 @@ def test_replayed_document_answers_if_none_match_with_304_and_no_body(app):
     assert "Content-Type" not in headers304
     assert "Content-Length" not in headers304
     assert app.calls == 1
+
+
+def test_clients_that_only_revalidate_still_fill_the_cache(app):
+    _, headers, _ = call(JWKS)
+    localcache.clear()
+    for _ in range(3):
+        status, _, body = call(JWKS, if_none_match=headers["ETag"])
+        assert status == 304
+        assert body == b""
+    assert app.calls == 2  # the first 200, then one render; the rest replayed
 
 
 def test_first_request_renders_the_full_document_even_with_if_none_match(app):
