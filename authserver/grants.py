@@ -89,13 +89,20 @@ def _bind(request) -> None:
             values, default=lambda: resources.default_resource_for_client(client)
         )
         _require_dpop(resource, jkt)
-        access = ResourceAccess.objects.filter(client=client, resource=resource).first()
-        if access is None:
+        # At most one row per (client, resource) (unique_access_per_pair); only its scope.
+        granted = list(
+            ResourceAccess.objects.filter(client=client, resource=resource).values_list(
+                "scope", flat=True
+            )
+        )
+        if not granted:
             raise InvalidTarget(
                 "this client is not allowed to get tokens for this resource",
                 detail=f"client {client.client_id} has no access to {resource.identifier}",
             )
-        request.scopes = scopes.for_client_credentials(requested_scopes, resource, access.scopes)
+        request.scopes = scopes.for_client_credentials(
+            requested_scopes, resource, granted[0].split()
+        )
         request.user = None
         request.token_family = None
     elif grant_type == "authorization_code":
