@@ -19,7 +19,11 @@ def test_readyz_reports_database_and_redis_ready(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_when_configured_redis_is_down(client, settings, unused_tcp_port):
+def test_readyz_stays_ready_but_degraded_when_configured_redis_is_down(
+    client, settings, unused_tcp_port
+):
+    # Every replica shares Redis: failing readiness would empty the load balancer, while
+    # tokens, JWKS and metadata are served without Redis.
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -28,9 +32,9 @@ def test_readyz_is_503_when_configured_redis_is_down(client, settings, unused_tc
         }
     }
     response = client.get("/readyz")
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "degraded"
     assert body["checks"] == {"database": "ok", "redis": "unavailable"}
 
 
@@ -52,3 +56,17 @@ def test_database_outage_is_a_clean_503_oauth_error(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
     assert response["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_database_does_not_answer(client, monkeypatch):
+    from django.db import OperationalError, connection
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["checks"]["database"] == "unavailable"

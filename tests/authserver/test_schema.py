@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-
 pytestmark = pytest.mark.django_db
 HOT_TABLES = (
     "authserver_accesstoken",
@@ -18,9 +17,7 @@ HOT_TABLES = (
 
 def indexes(table: str) -> dict[str, str]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table]
-        )
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
         return dict(cursor.fetchall())
 
 
