@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from jwcrypto import jwt
 
 from mcp_token_verifier.fetch import Fetch, FetchError
-from mcp_token_verifier.jwks import KeyCache, loads_json_object
+from mcp_token_verifier.jwks import KeyCache, key_fits, loads_json_object
 
 log = logging.getLogger(__name__)
 LIST_TYPE = "revocation-list+jwt"
@@ -29,7 +29,7 @@ class RevocationListUnavailable(Exception):
     """No current, verified revocation list."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _List:
     exp: float
     jtis: frozenset[str] = field(default_factory=frozenset)
@@ -62,30 +62,45 @@ class RevocationList:
         self._list: _List | None = None
         self._etag: str | None = None
         self._checked_at = float("-inf")
+        # (list, until): the list answers without a poll while now < until, the earlier of
+        # the next poll and its exp; replaced whole, so one read sees a consistent pair.
+        self._usable: tuple[_List | None, float] = (None, float("-inf"))
 
-    def is_revoked(self, claims: dict, kid: str) -> bool:
-        current = self._current()
+    def is_revoked(self, claims: dict, kid: str, now: float | None = None) -> bool:
+        """Whether the current list revokes this token; raises RevocationListUnavailable."""
+        if now is None:
+            now = self._clock()
+        current, until = self._usable
+        if now >= until:  # due for a poll, or expired, or none yet
+            current = self._current(now)
         if claims.get("jti") in current.jtis or kid in current.kids:
             return True
-        iat = claims.get("iat", 0)
-        for cutoffs, name in ((current.sub_before, "sub"), (current.client_before, "client_id")):
-            before = cutoffs.get(claims.get(name))
-            if before is not None and iat <= before:
+        # Tokens issued at or before their user's or client's cutoff are revoked.
+        if current.sub_before:
+            before = current.sub_before.get(claims.get("sub"))
+            if before is not None and claims.get("iat", 0) <= before:
+                return True
+        if current.client_before:
+            before = current.client_before.get(claims.get("client_id"))
+            if before is not None and claims.get("iat", 0) <= before:
                 return True
         return False
 
-    def _current(self) -> _List:
-        now = self._clock()
-        with self._lock:
-            due = now - self._checked_at >= self._poll_interval
+    def _current(self, now: float | None = None) -> _List:
+        if now is None:
+            now = self._clock()
+        # Read without the lock: each attribute read is atomic, and a poll under way
+        # elsewhere (``_checked_at`` set first) leaves us with the list it replaces.
+        current = self._list
+        due = now - self._checked_at >= self._poll_interval
         if due:
             with self._fetch_lock:
                 with self._lock:
                     due = now - self._checked_at >= self._poll_interval
                 if due:
                     self._refresh(now)
-        with self._lock:
-            current = self._list
+            with self._lock:
+                current = self._list
         if current is None or now >= current.exp:
             raise RevocationListUnavailable("no current revocation list")
         return current
@@ -94,6 +109,7 @@ class RevocationList:
         headers = {"Accept": "application/jwt"}
         with self._lock:
             self._checked_at = now
+            self._set_usable()
             if self._etag and self._list is not None:
                 headers["If-None-Match"] = self._etag
         try:
@@ -110,6 +126,15 @@ class RevocationList:
         with self._lock:
             self._list = parsed
             self._etag = response_headers.get("etag")
+            self._set_usable()
+
+    def _set_usable(self) -> None:
+        """Called with ``_lock`` held, whenever ``_list`` or ``_checked_at`` changes."""
+        current = self._list
+        if current is None:
+            self._usable = (None, float("-inf"))
+        else:
+            self._usable = (current, min(self._checked_at + self._poll_interval, current.exp))
 
     def _verify(self, token: str) -> _List:
         header = loads_json_object(_b64(token.split(".", 1)[0]))
@@ -118,8 +143,6 @@ class RevocationList:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in self._algorithms or not isinstance(kid, str):
             raise FetchError("revocation list algorithm or key id refused")
-        from mcp_token_verifier.verifier import key_fits
-
         fitting = [k for k in self._keys.keys_for(kid) if key_fits(k, alg)]
         if len(fitting) != 1:
             raise FetchError("revocation list signed with an unknown key")

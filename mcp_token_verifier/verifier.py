@@ -6,38 +6,39 @@ shape, JOSE header, key, signature, then claims, revocation and scopes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import math
-import re
-import threading
 import time
+from binascii import a2b_base64
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 from urllib.parse import urlsplit
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwcrypto import jwk
-from jwcrypto.common import base64url_decode
 
 from mcp_token_verifier.dpop import InvalidDPoPProof, ReplayCache, check_proof
 from mcp_token_verifier.errors import TokenError
 from mcp_token_verifier.fetch import Fetch, make_urllib_fetch
-from mcp_token_verifier.jwks import KeyCache, is_http_url, loads_json_object
+from mcp_token_verifier.jwks import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: moved there
+from mcp_token_verifier.jwks import (
+    STRICT_JSON,
+    SUPPORTED_ALGORITHMS,
+    KeyCache,
+    KidKeys,
+    is_http_url,
+    loads_json_object,
+)
+from mcp_token_verifier.jwks import key_fits as key_fits  # re-exported: moved there
 from mcp_token_verifier.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_ALGORITHMS = ("ES256", "RS256", "EdDSA")
 # RFC 9068 §2.1: "at+jwt"; RFC 7515 §4.1.9 allows the "application/" prefix, and media
 # types compare case-insensitively (RFC 2045 §5.1).
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-MIN_RSA_BITS = 2048
 MAX_TOKEN_CHARS = 16 * 1024
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Header parts already parsed and accepted, header -> (alg, kid): the issuer writes one
+# header per signing key, so this is small; cleared when it grows past the bound.
+MAX_ACCEPTED_HEADERS = 64
+_REQUIRED_STRINGS = ("sub", "client_id", "jti")
 RevocationCheck = Callable[[dict], bool]
 
 
@@ -107,6 +108,7 @@ class TokenVerifier:
         self.require_dpop = require_dpop
         self.dpop_window = dpop_window
         self._dpop_replay = ReplayCache(clock)
+        self._accepted_headers: dict[bytes, tuple[str, str]] = {}
         self._revocation_list = None
         if revocation_list_uri is not None:
             if not is_http_url(revocation_list_uri) or revocation_poll_interval <= 0:
@@ -139,21 +141,82 @@ class TokenVerifier:
         """
         if isinstance(required_scopes, str):
             raise TypeError("required_scopes must be an iterable of scopes, not a string")
-        required = list(dict.fromkeys(required_scopes))
-        header = _parse_header(token)
-        alg, kid = self._check_header(header)
-        key = self._key_for(kid, alg)
-        claims = _verify_signature(token, key, alg)
-        self._check_claims(claims, self._clock())
-        self._check_dpop(token, claims, dpop_proof, http_method, http_uri)
-        self._check_not_revoked(claims)
-        self._check_revocation_list(claims, kid)
+        required = tuple(required_scopes)
+        now = self._clock()
+        claims, kid = self._signed_claims(token, now)
+        self._check_claims(claims, now)
+        if self.require_dpop or "cnf" in claims:
+            self._check_dpop(token, claims, dpop_proof, http_method, http_uri)
+        if self._revocation_check is not None:
+            self._check_not_revoked(claims)
+        if self._revocation_list is not None:
+            try:
+                revoked = self._revocation_list.is_revoked(claims, kid, now)
+            except Exception:
+                # Fail closed: no current, verified list means no token passes.
+                raise TokenError("revocation status unavailable") from None
+            if revoked:
+                raise TokenError("token revoked")
         # RFC 9068 §4 and RFC 6750 §3.1: valid but not enough scope is a 403.
-        granted = set(claims.get("scope", "").split())
-        missing = [scope for scope in required if scope not in granted]
-        if missing:
-            raise TokenError(f"token lacks scope {' '.join(missing)}", scope=" ".join(required))
+        if required:
+            granted = claims.get("scope", "").split()
+            for scope in required:
+                if scope not in granted:
+                    required = tuple(dict.fromkeys(required))
+                    missing = [scope for scope in required if scope not in granted]
+                    message = f"token lacks scope {' '.join(missing)}"
+                    raise TokenError(message, scope=" ".join(required))
         return claims
+
+    def _signed_claims(self, token: object, now: float) -> tuple[dict, str]:
+        """The claims of a JWS whose header and signature we accept, and its kid."""
+        # RFC 7515 §7.1: three non-empty base64url parts.
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            raise TokenError("token is not a compact JWS")
+        signing_input, _, signature_b64 = token.encode("ascii").rpartition(b".")
+        header_b64, _, payload_b64 = signing_input.partition(b".")
+        if not (header_b64 and payload_b64 and signature_b64):  # a third "." fails the decode
+            raise TokenError("token is not a compact JWS")
+        try:  # _b64url, written out: this runs for every token
+            payload = a2b_base64(
+                payload_b64.translate(_FROM_URLSAFE) + _PADDING[len(payload_b64) % 4],
+                strict_mode=True,
+            )
+            signature = a2b_base64(
+                signature_b64.translate(_FROM_URLSAFE) + _PADDING[len(signature_b64) % 4],
+                strict_mode=True,
+            )
+        except ValueError:  # binascii.Error is a ValueError
+            raise TokenError("token is not a compact JWS") from None
+        accepted = self._accepted_headers.get(header_b64)
+        if accepted is None:
+            accepted = self._check_header(_parse_header(header_b64))
+            if len(self._accepted_headers) >= MAX_ACCEPTED_HEADERS:
+                self._accepted_headers.clear()
+            self._accepted_headers[header_b64] = accepted
+        alg, kid = accepted
+        if alg not in self.algorithms:  # in case they were changed after construction
+            raise TokenError("token algorithm is not allowed")
+        found = self._keys.lookup(kid, now)
+        check_signature = found.checks.get(alg)
+        if check_signature is None:
+            self._refuse_key(found)
+        # RFC 7515 §5.2: nothing in the payload is looked at before the signature verifies.
+        try:
+            check_signature(signature, signing_input)
+        except Exception:  # InvalidSignature, a key of the wrong type: not verified
+            raise TokenError("token signature invalid") from None
+        try:  # loads_json_object's fast path, written out: compact JSON, an object
+            text = payload.decode("utf-8")
+            claims, end = STRICT_JSON.raw_decode(text)
+            if end != len(text) or type(claims) is not dict:
+                raise ValueError("not compact")
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            try:  # whitespace around the object is still JSON; anything else raises
+                claims = loads_json_object(payload)
+            except ValueError:
+                raise TokenError("token claims are not a JSON object") from None
+        return claims, kid
 
     def _check_header(self, header: dict) -> tuple[str, str]:
         # RFC 9068 §4: the resource server MUST check typ, so an ID token or any other
@@ -174,43 +237,54 @@ class TokenVerifier:
             raise TokenError("token uses an unsupported JWS extension")
         return alg, kid
 
-    def _key_for(self, kid: str, alg: str) -> jwk.JWK:
-        candidates = self._keys.keys_for(kid)
-        if not candidates:
+    def _refuse_key(self, found: KidKeys) -> NoReturn:
+        if not found.keys:
             if not self._keys.loaded:
                 raise TokenError("signing keys unavailable")
             raise TokenError("token signed with an unknown key")
-        fitting = [key for key in candidates if key_fits(key, alg)]
-        if len(fitting) != 1:
-            # An RSA or EC key must never verify a token whose header names another
-            # algorithm (RFC 8725 §2.1, algorithm confusion); two fitting keys is ambiguous.
-            raise TokenError("token key does not match its algorithm")
-        return fitting[0]
+        # No key under kid fits alg, or several do (KidKeys.checks): an RSA or EC key must
+        # never verify a token whose header names another algorithm (RFC 8725 §2.1,
+        # algorithm confusion), and two fitting keys is ambiguous.
+        raise TokenError("token key does not match its algorithm")
 
     def _check_claims(self, claims: dict, now: float) -> None:
         # RFC 9068 §4: iss MUST exactly match; no normalisation (trailing slash included).
         if claims.get("iss") != self.issuer:
             raise TokenError("token issuer mismatch")
-        # RFC 9068 §4 and RFC 8707: aud MUST name this resource.
+        # RFC 9068 §4 and RFC 8707: aud MUST name this resource. JSON values other than
+        # strings never compare equal to our resource.
         aud = claims.get("aud")
-        if isinstance(aud, list):
-            audience_ok = any(isinstance(a, str) and a == self.resource for a in aud)
-        else:
-            audience_ok = isinstance(aud, str) and aud == self.resource
-        if not audience_ok:
+        if aud != self.resource and not (isinstance(aud, list) and self.resource in aud):
             raise TokenError("token audience is not this resource")
-        # RFC 9068 §2.2: exp and iat are REQUIRED.
-        # Arithmetic stays on our side: a huge integer claim must not overflow a float.
-        if not now - self.leeway < _numeric_date(claims, "exp"):
+        # RFC 9068 §2.2: exp and iat are REQUIRED. An int is a NumericDate as it is; and
+        # arithmetic stays on our side: a huge integer claim must not overflow a float.
+        leeway = self.leeway
+        exp = claims.get("exp")
+        if type(exp) is not int:
+            exp = _numeric_date(claims, "exp")
+        if not now - leeway < exp:
             raise TokenError("token expired")
-        if "nbf" in claims and now + self.leeway < _numeric_date(claims, "nbf"):
+        if "nbf" in claims and now + leeway < _numeric_date(claims, "nbf"):
             raise TokenError("token not yet valid")
-        if _numeric_date(claims, "iat") > now + self.leeway:
+        iat = claims.get("iat")
+        if type(iat) is not int:
+            iat = _numeric_date(claims, "iat")
+        if iat > now + leeway:
             raise TokenError("token issued in the future")
-        # RFC 9068 §2.2: sub, client_id and jti are REQUIRED.
-        for name in ("sub", "client_id", "jti"):
-            if not isinstance(claims.get(name), str) or not claims[name]:
-                raise TokenError(f"token has no {name} claim")
+        # RFC 9068 §2.2: sub, client_id and jti are REQUIRED (here: non-empty strings).
+        sub, client_id, jti = claims.get("sub"), claims.get("client_id"), claims.get("jti")
+        if not (
+            isinstance(sub, str)
+            and sub
+            and isinstance(client_id, str)
+            and client_id
+            and isinstance(jti, str)
+            and jti
+        ):
+            for name in _REQUIRED_STRINGS:
+                value = claims.get(name)
+                if not isinstance(value, str) or not value:
+                    raise TokenError(f"token has no {name} claim")
         if not isinstance(claims.get("scope", ""), str):
             raise TokenError("token scope is not a string")
 
@@ -247,17 +321,6 @@ class TokenVerifier:
             replay=self._dpop_replay,
         )
 
-    def _check_revocation_list(self, claims: dict, kid: str) -> None:
-        if self._revocation_list is None:
-            return
-        try:
-            revoked = self._revocation_list.is_revoked(claims, kid)
-        except Exception:
-            # Fail closed: no current, verified list means no token passes.
-            raise TokenError("revocation status unavailable") from None
-        if revoked:
-            raise TokenError("token revoked")
-
 
 def _allowed_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
     if isinstance(algorithms, str):
@@ -274,97 +337,29 @@ def _allowed_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def key_fits(key: jwk.JWK, alg: str) -> bool:
-    """Whether ``key`` may verify ``alg`` (RFC 7518 §3, RFC 8037 §3.1)."""
-    if key.get("alg") not in (None, alg):
-        return False
-    if key.get("use") not in (None, "sig"):
-        return False
-    ops = key.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return False
-    kty = key.get("kty")
-    if alg == "ES256":
-        return kty == "EC" and key.get("crv") == "P-256"
-    if alg == "EdDSA":
-        return kty == "OKP" and key.get("crv") == "Ed25519"
-    if alg == "RS256":
-        # RFC 7518 §3.3: a key of size 2048 bits or larger MUST be used.
-        try:
-            bits = int.from_bytes(base64url_decode(key.get("n", "")), "big").bit_length()
-        except (ValueError, TypeError):
-            return False
-        return kty == "RSA" and bits >= MIN_RSA_BITS
-    return False
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4; 1 is impossible, and a2b_base64 says so
+# base64url (RFC 4648 §5) to base64 (§4); "+", "/" and "=" are not base64url, so they become
+# "*", which the strict decode refuses like any other byte outside the alphabet.
+_FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/***")
 
 
-def _b64url(part: str) -> bytes:
-    if len(part) % 4 == 1:
-        raise ValueError("impossible base64url length")
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+def _b64url(part: bytes) -> bytes:
+    """RFC 7515 §2: unpadded base64url, non-empty, nothing outside the alphabet.
 
-
-def _parse_header(token: object) -> dict:
-    """RFC 7515 §7.1: three base64url parts; the first is a JSON object."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
-        raise TokenError("token is not a compact JWS")
-    if not _COMPACT_JWS.fullmatch(token):
-        raise TokenError("token is not a compact JWS")
-    try:
-        return loads_json_object(_b64url(token.split(".", 1)[0]))
-    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
-        raise TokenError("token header is not a JSON object") from None
-
-
-_crypto_keys: dict[int, tuple[jwk.JWK, object]] = {}
-_crypto_keys_lock = threading.Lock()
-
-
-def _crypto_key(key: jwk.JWK):
-    """The ``cryptography`` public key behind a JWK, converted once per JWK object."""
-    with _crypto_keys_lock:
-        entry = _crypto_keys.get(id(key))
-        if entry is not None and entry[0] is key:
-            return entry[1]
-    public = key.get_op_key("verify")
-    with _crypto_keys_lock:
-        if len(_crypto_keys) > 256:
-            _crypto_keys.clear()
-        _crypto_keys[id(key)] = (key, public)
-    return public
-
-
-def _verify_signature(token: str, key: jwk.JWK, alg: str) -> dict:
-    """RFC 7515 §5.2: verify the JWS signature over ``header.payload`` with ``key``.
-
-    Straight to ``cryptography`` with a cached key object: the algorithm and the key type
-    were already matched (``key_fits``), so nothing here depends on the token's claims.
+    Raises ValueError (binascii.Error). What base64.urlsafe_b64decode does, strictly, and
+    without its three layers of Python.
     """
-    header_b64, payload_b64, signature_b64 = token.split(".")
-    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    if not part:
+        raise ValueError("empty base64url")
+    return a2b_base64(part.translate(_FROM_URLSAFE) + _PADDING[len(part) % 4], strict_mode=True)
+
+
+def _parse_header(header_b64: bytes) -> dict:
+    """RFC 7515 §7.1: the first part is a base64url JSON object."""
     try:
-        signature = _b64url(signature_b64)
-        public = _crypto_key(key)
-        if alg == "ES256":
-            # RFC 7518 §3.4: r || s, 32 bytes each.
-            if len(signature) != 64:
-                raise InvalidSignature
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
-            public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
-        elif alg == "RS256":
-            public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-        elif alg == "EdDSA":
-            public.verify(signature, signing_input)
-        else:
-            raise InvalidSignature
-    except Exception:  # InvalidSignature, bad base64, a key of the wrong type: not verified
-        raise TokenError("token signature invalid") from None
-    try:
-        return loads_json_object(_b64url(payload_b64))
-    except (ValueError, binascii.Error):
-        raise TokenError("token claims are not a JSON object") from None
+        return loads_json_object(_b64url(header_b64))
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise TokenError("token header is not a JSON object") from None
 
 
 def _numeric_date(claims: dict, name: str) -> float:

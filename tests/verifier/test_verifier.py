@@ -9,11 +9,17 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given
 from hypothesis import strategies as st
 from jwcrypto import jwk
 
 from mcp_token_verifier import TokenError, TokenVerifier
+from mcp_token_verifier.jwks import signature_check
+from mcp_token_verifier.verifier import MAX_ACCEPTED_HEADERS
 from tests.verifier.support import (
     ISSUER,
     NOW,
@@ -89,6 +95,19 @@ def test_required_scopes_granted_returns_claims():
 def test_malformed_token_is_invalid_token(token):
     error = refused(make_verifier(), token)
     assert (error.error, error.status) == ("invalid_token", 401)
+
+
+@pytest.mark.parametrize("part", [0, 1, 2])
+@pytest.mark.parametrize("char", ["+", "/", "=", " ", "\n", "é"])
+def test_character_outside_base64url_in_any_part_is_refused(part, char):
+    """RFC 7515 §2: base64url, unpadded; "+", "/" and "=" belong to other encodings."""
+    parts = sign(make_claims()).split(".")
+    parts[part] = parts[part][:8] + char + parts[part][9:]
+    assert refused(make_verifier(), ".".join(parts)).error == "invalid_token"
+
+
+def test_padded_signature_is_refused():
+    assert refused(make_verifier(), sign(make_claims()) + "==").error == "invalid_token"
 
 
 @given(st.text())
@@ -205,6 +224,30 @@ def test_crit_header_is_refused():
     assert error.description == "token uses an unsupported JWS extension"
 
 
+def test_a_remembered_header_still_needs_a_valid_signature():
+    verifier = make_verifier()
+    verifier.verify(sign(make_claims()))
+    kid = signing_key("ES256").thumbprint()
+    forged = sign(make_claims(scope="admin"), key=generate("ES256"), kid=kid)
+    assert forged.split(".")[0] == sign(make_claims()).split(".")[0]  # the same header
+    assert refused(verifier, forged).description == "token signature invalid"
+
+
+def test_algorithms_narrowed_after_construction_apply_to_remembered_headers():
+    verifier = make_verifier()
+    token = sign(make_claims())
+    verifier.verify(token)
+    verifier.algorithms = ("RS256",)
+    assert refused(verifier, token).description == "token algorithm is not allowed"
+
+
+def test_remembered_headers_stay_bounded():
+    verifier = make_verifier()
+    for n in range(MAX_ACCEPTED_HEADERS * 2):
+        verifier.verify(sign(make_claims(), x=n))  # an unknown header member: another header
+    assert len(verifier._accepted_headers) <= MAX_ACCEPTED_HEADERS
+
+
 # --- key -----------------------------------------------------------------------------------
 
 
@@ -260,6 +303,54 @@ def test_tampered_claims_fail_the_signature():
 def test_published_kid_signed_by_another_key_fails_the_signature():
     token = sign(make_claims(), key=generate("ES256"), kid=signing_key("ES256").thumbprint())
     assert refused(make_verifier(), token).description == "token signature invalid"
+
+
+def _first_byte_kind(byte: int) -> str:
+    return "zero" if byte == 0 else "high" if byte >= 0x80 else "low"
+
+
+def test_es256_check_verifies_every_shape_of_r_and_s():
+    """RFC 7518 §3.4 r || s becomes DER: a first byte of 0x80 or more needs a zero byte in
+    front, a zero first byte is dropped. Sign until each shape of r and of s was seen."""
+    key = signing_key("ES256")
+    check = signature_check(jwk.JWK(**public_jwk(key, "ES256")), "ES256")
+    private = key.get_op_key("sign")
+    seen_r, seen_s, seen_pairs = set(), set(), set()
+    for n in range(20_000):
+        message = b"message %d" % n
+        r, s = decode_dss_signature(private.sign(message, ec.ECDSA(hashes.SHA256())))
+        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        kinds = (_first_byte_kind(raw[0]), _first_byte_kind(raw[32]))
+        if kinds in seen_pairs:
+            continue
+        seen_pairs.add(kinds)
+        seen_r.add(kinds[0])
+        seen_s.add(kinds[1])
+        check(raw, message)
+        with pytest.raises(InvalidSignature):
+            check(raw, message + b".")
+        if len(seen_r) == len(seen_s) == 3 and len(seen_pairs) >= 6:
+            break
+    assert seen_r == seen_s == {"zero", "low", "high"}
+
+
+def test_es256_signature_of_another_length_is_refused():
+    header, payload, _ = sign(make_claims()).split(".")
+    short = b64url(b"\x01" * 63)
+    assert refused(make_verifier(), f"{header}.{payload}.{short}").description == (
+        "token signature invalid"
+    )
+
+
+def test_claims_with_whitespace_around_the_object_are_accepted():
+    claims = make_claims()
+    assert make_verifier().verify(sign(b" \n" + json.dumps(claims).encode() + b"\n")) == claims
+
+
+def test_claims_with_a_duplicate_member_are_refused():
+    body = json.dumps(make_claims())[:-1] + ', "aud": "https://other.example.com/mcp"}'
+    error = refused(make_verifier(), sign(body.encode()))
+    assert error.description == "token claims are not a JSON object"
 
 
 def test_payload_that_is_not_a_json_object_is_refused():
