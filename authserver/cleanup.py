@@ -7,8 +7,9 @@ issuance never waits long behind it. What is kept, and why:
 
 - authorization codes for a day after they expire: a replayed code is then still recognised
   and its family revoked (RFC 6749 §4.1.2);
-- refresh tokens until their family's absolute lifetime ends, revoked ones included: reuse
-  detection needs them;
+- refresh tokens while their family can still be refreshed (some member is unrevoked,
+  within its absolute lifetime and not idle for longer than REFRESH_TOKEN_IDLE_LIFETIME),
+  rotated-out ones included: reuse detection needs them;
 - access tokens a refresh token still points at, and any access token until it has expired
   (the revocation list is made of the revoked, unexpired ones);
 - the audit trail, always.
@@ -51,9 +52,21 @@ def purge_expired(*, now: datetime, batch_size: int = 5000) -> dict[str, int]:
     }
 
     lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
-    dead_refresh = RefreshToken.objects.filter(
-        Q(absolute_expires__lt=now) | Q(absolute_expires__isnull=True, created__lt=now - lifetime)
+    idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
+    past_absolute = Q(absolute_expires__lt=now) | Q(
+        absolute_expires__isnull=True, created__lt=now - lifetime
     )
+    # What validate_refresh_token would still accept: not rotated or revoked, within its
+    # absolute lifetime, and its access token expired less than the idle lifetime ago.
+    usable = RefreshToken.objects.filter(
+        revoked__isnull=True, access_token__expires__gt=now - idle
+    ).exclude(past_absolute)
+    # A family with no usable member is over: nothing in it can be refreshed, so its
+    # rotated-out tokens no longer guard anything (reuse detection protects live families).
+    family_over = Q(token_family__isnull=False) & ~Exists(
+        usable.filter(token_family=OuterRef("token_family"))
+    )
+    dead_refresh = RefreshToken.objects.filter(past_absolute | family_over)
     # Access tokens minted from these refresh tokens keep their rows, without the link.
     AccessToken.objects.filter(source_refresh_token__in=dead_refresh.values("pk")).update(
         source_refresh_token=None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from authserver.cleanup import purge_expired
 from authserver.models import AccessToken, Grant, RefreshToken
 from authserver.tasks import clear_expired_tokens
 from tests.factories import MCP, make_client, make_resource
-from tests.oauthflow import exchange, get_code
+from tests.oauthflow import exchange, get_code, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,45 @@ def test_cleanup_removes_dead_rows_and_keeps_what_reuse_detection_needs(flows):
     assert AccessToken.objects.filter(pk__in=[second.pk, third.pk]).count() == 2
     assert RefreshToken.objects.count() == 2
     assert Grant.objects.count() == 2
+
+
+def test_family_idle_beyond_its_lifetime_goes_even_before_its_absolute_end(flows, settings):
+    now = timezone.now()
+    first, second, _ = AccessToken.objects.order_by("pk")
+    idle = settings.CONFIG.refresh_token_idle_lifetime
+    # 1: the access token expired longer than the idle lifetime ago: no refresh is possible
+    # (validate_refresh_token refuses), though the absolute lifetime has weeks left.
+    AccessToken.objects.filter(pk=first.pk).update(expires=now - timedelta(seconds=idle + 60))
+    # 2: idle too, but only just within the idle lifetime: still refreshable, stays.
+    AccessToken.objects.filter(pk=second.pk).update(expires=now - timedelta(seconds=idle - 60))
+    counts = purge_expired(now=now)
+    assert counts["refresh_tokens"] == 1
+    assert counts["access_tokens"] == 1
+    assert not AccessToken.objects.filter(pk=first.pk).exists()
+    assert RefreshToken.objects.filter(access_token=second).exists()
+
+
+def test_rotated_out_refresh_token_stays_while_its_family_lives(client, flows):
+    app_id = RefreshToken.objects.first().application.client_id
+    rotated = refresh(client, app_id, flows[0]["refresh_token"])
+    assert rotated.status_code == 200
+    old = RefreshToken.objects.get(token_checksum=_checksum(flows[0]["refresh_token"]))
+    assert old.revoked is not None
+    purge_expired(now=timezone.now())
+    # Still there: presenting it again must be recognised as reuse (OAuth 2.1 §4.3.1).
+    assert RefreshToken.objects.filter(pk=old.pk).exists()
+
+
+def test_revoked_family_is_removed_once_nothing_in_it_is_usable(flows):
+    family = RefreshToken.objects.order_by("pk").first().token_family
+    RefreshToken.objects.filter(token_family=family).update(revoked=timezone.now())
+    counts = purge_expired(now=timezone.now())
+    assert counts["refresh_tokens"] == 1
+    assert not RefreshToken.objects.filter(token_family=family).exists()
+
+
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def test_cleanup_task_is_idempotent(flows):
