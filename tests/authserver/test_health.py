@@ -19,11 +19,7 @@ def test_readyz_reports_database_and_redis_ready(client):
 
 
 @pytest.mark.django_db
-def test_readyz_stays_ready_but_degraded_when_configured_redis_is_down(
-    client, settings, unused_tcp_port
-):
-    # Every replica shares Redis: failing readiness would empty the load balancer, while
-    # tokens, JWKS and metadata are served without Redis.
+def test_readyz_is_503_when_configured_redis_is_down(client, settings, unused_tcp_port):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -32,9 +28,9 @@ def test_readyz_stays_ready_but_degraded_when_configured_redis_is_down(
         }
     }
     response = client.get("/readyz")
-    assert response.status_code == 200
+    assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded"
+    assert body["status"] == "unavailable"
     assert body["checks"] == {"database": "ok", "redis": "unavailable"}
 
 
