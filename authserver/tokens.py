@@ -33,9 +33,12 @@ def access_token_lifetime(request) -> int:
     resource = getattr(request, "audience", None)
     lifetime = resource.access_token_lifetime if resource else settings.CONFIG.access_token_lifetime
     lifetime = min(lifetime, settings.CONFIG.access_token_max_lifetime)
+    # One clock reading for expires_in and the JWT's iat/exp (generate_access_token), so
+    # expires_in is exactly exp - iat even when a second boundary falls in between.
+    request.token_iat = int(time.time())
     not_after = getattr(request, "not_after", None)  # an exchanged token ends with its subject
     if not_after is not None:
-        lifetime = min(lifetime, not_after - int(time.time()))
+        lifetime = min(lifetime, not_after - request.token_iat)
     return max(1, lifetime)
 
 
@@ -78,10 +81,10 @@ def generate_access_token(request) -> str:
     """DOT's ACCESS_TOKEN_GENERATOR. Fails closed when no resource was bound."""
     if getattr(request, "audience", None) is None:
         raise oauthlib_errors.ServerError("token request was not bound to a resource")
-    iat = int(time.time())
+    iat = getattr(request, "token_iat", None) or int(time.time())
     exp = iat + int(request.expires_in)
     not_after = getattr(request, "not_after", None)
-    if not_after is not None:
+    if not_after is not None:  # also when the subject expired during this very request
         exp = min(exp, not_after)
     jti = secrets.token_urlsafe(16)
     token, kid = keys.sign(access_token_claims(request, iat=iat, exp=exp, jti=jti), typ=JWT_TYPE)
