@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags
 
-from authserver import localcache
+from authserver import localcache, metrics
+from authserver.logging import request_id_from
 
 TTL = {
     "/.well-known/jwks.json": 2.0,
@@ -119,9 +120,6 @@ class FastDocumentsApp:
 
     @staticmethod
     def _answer(cached: Cached, environ: dict, start_response: Callable, path: str):
-        from authserver import metrics
-        from authserver.logging import request_id_from
-
         started = time.perf_counter()
         status, headers, body = replay(cached, environ.get("HTTP_IF_NONE_MATCH", ""))
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
@@ -130,5 +128,5 @@ class FastDocumentsApp:
         else:
             length = ("Content-Length", str(len(body)))
             start_response("200 OK", [*headers, length, ("X-Request-ID", request_id)])
-        metrics.observe_latency(path, time.perf_counter() - started)
+        metrics.observe_latency(metrics.endpoint_of(path), time.perf_counter() - started)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

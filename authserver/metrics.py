@@ -164,8 +164,7 @@ class SharedStateCollector:
         yield failures
 
 
-def observe_latency(path: str, seconds: float) -> None:
-    endpoint = endpoint_of(path)
+def observe_latency(endpoint: str, seconds: float) -> None:
     if endpoint != "other":
         LATENCY.labels(endpoint).observe(seconds)
 
@@ -179,8 +178,8 @@ class MetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
         response = self.get_response(request)
-        observe_latency(request.path, time.perf_counter() - start)
         endpoint = endpoint_of(request.path)
+        observe_latency(endpoint, time.perf_counter() - start)
         if response.status_code >= 400 and endpoint != "other":
             error = _error_code(response)
             if error:
