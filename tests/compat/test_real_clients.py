@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from urllib.parse import urlencode
 
 import pytest
 
-from authserver.models import RefreshToken
+from authserver.models import RefreshToken, Resource
 from clients.models import Client
 from tests.clients.support import document_server
 from tests.compat import flow
-from tests.compat.real_clients import MCP_INSPECTOR, REAL_CLIENTS
+from tests.compat.real_clients import CLAUDE_CODE_DCR, MCP_INSPECTOR, REAL_CLIENTS
 from tests.factories import MCP, make_resource
-from tests.oauthflow import claims_of
+from tests.oauthflow import claims_of, pkce_pair
 
 pytestmark = [
     pytest.mark.django_db,
@@ -132,3 +133,31 @@ def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(clien
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_consent_says_the_app_stays_connected_when_a_refresh_token_will_be_issued(
+    client, user, server
+):
+    # Claude Code asks no offline_access, yet gets a refresh token: the user is told so.
+    registered = register(client, server, CLAUDE_CODE_DCR)
+    client.force_login(user)
+    _verifier, challenge = pkce_pair()
+    response = client.get(
+        "/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered.client_id,
+                "redirect_uri": CLAUDE_CODE_DCR.redirect_uri,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": MCP,
+                "scope": "tools:read",
+            }
+        )
+    )
+    assert response.status_code == 200
+    assert b"It stays connected" in response.content
+    Resource.objects.update(issue_refresh_tokens=False)
+    response = client.get(response.wsgi_request.get_full_path())
+    assert b"It stays connected" not in response.content
