@@ -158,6 +158,17 @@ VS_CODE = RealClient(
     scope="tools:read",
 )
 
+VS_CODE_WEB = RealClient(
+    name="VS Code for the Web (vscode.dev redirect)",
+    sources=VS_CODE.sources,
+    seen=VS_CODE.seen,
+    registration="dcr",
+    metadata=VS_CODE.metadata,
+    redirect_uri="https://vscode.dev/redirect",
+    resource=MCP,
+    scope="tools:read",
+)
+
 CODEX = RealClient(
     name="Codex CLI (DCR, no resource)",
     sources="openai/codex codex-rs/rmcp-client/src/perform_oauth_login.rs; rmcp auth.rs",
@@ -240,6 +251,7 @@ REAL_CLIENTS = [
     CLAUDE_CODE_CIMD,
     CURSOR,
     VS_CODE,
+    VS_CODE_WEB,
     CODEX,
     MCP_INSPECTOR,
     MCP_PYTHON_SDK,
