@@ -23,7 +23,8 @@ _NOT_IN_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 
 def description_text(description: str) -> str:
-    return _NOT_IN_DESCRIPTION.sub("?", description)
+    # Our own citations ("RFC 6749 §3.3") stay readable rather than becoming "?".
+    return _NOT_IN_DESCRIPTION.sub("?", description.replace("§", "section "))
 
 
 class OAuthError(Exception):

@@ -230,7 +230,7 @@ def validate_response_types(value: Any, grant_types: list[str]) -> list[str]:
     if requested is not None and expected and "code" not in requested:
         raise InvalidClientMetadata(
             "response_types must include 'code': the authorization code flow is the only "
-            "redirect-based flow served (RFC 7591 §2.1)"
+            "redirect-based flow served (RFC 7591 section 2.1)"
         )
     return expected
 
@@ -329,7 +329,8 @@ def validate_application_type(value: Any, redirect_uris: list[str]) -> str:
     if value == "web" and inferred == "native" and redirect_uris:
         raise InvalidRedirectUri(
             "application_type 'web' takes https redirect URIs only; loopback and "
-            "private-use redirect URIs belong to a 'native' client (SEP-837, OIDC Registration §2)"
+            "private-use redirect URIs belong to a 'native' client "
+            "(SEP-837, OIDC Registration section 2)"
         )
     return value
 
