@@ -290,6 +290,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {
+        # Django's defaults give "django" and "django.server" (runserver's request lines, with
+        # query strings) handlers of their own, without the redaction filter: replace them.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
