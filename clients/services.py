@@ -19,8 +19,10 @@ RFC 7592 choices:
   that loses one response).
 * A PUT that changes identity-bearing metadata (``IDENTITY_FIELDS``: what a user sees on
   the consent screen, and where codes go) clears an admin's ``verified`` and skip-consent
-  (``skip_authorization``) decisions: they were made about the old identity. The change is
-  an audit event (``client.identity_changed``, with the field names).
+  (``skip_authorization``) decisions and withdraws users' remembered consents (with their
+  grants' tokens): all were given to the old identity, so nobody's codes go to a new
+  redirect URI without a fresh consent. The change is an audit event
+  (``client.identity_changed``, with the field names).
 * ``client_secret`` likewise appears only in the registration response.
 * PUT replaces the registration (RFC 7592 §2.2: omitted members are deleted, so they take
   their RFC 7591 defaults), re-validated exactly like a registration, under a row lock.
@@ -252,13 +254,27 @@ def update_client(client_id: str, token: str, data: dict) -> Updated:
         client.save()
         audit.record("client.updated", actor="rfc7592", client_id=client.client_id)
         if changed:
+            # Users consented to the old identity: each is asked again (their grants end,
+            # so Connected apps never lists tokens without the consent behind them).
+            withdrawn = withdraw_consents(client)
             audit.record(
                 "client.identity_changed",
                 actor="rfc7592",
                 client_id=client.client_id,
-                detail={"fields": changed, "trust_cleared": had_trust},
+                detail={"fields": changed, "trust_cleared": had_trust, "consents": withdrawn},
             )
     return Updated(client, new_token)
+
+
+def withdraw_consents(client: Client) -> int:
+    """Every user's remembered consent for ``client``, with the tokens of those grants."""
+    from accounts import consent
+    from accounts.models import Consent
+
+    granted = list(Consent.objects.filter(client=client).select_related("user", "resource"))
+    for remembered in granted:
+        consent.withdraw(remembered)
+    return len(granted)
 
 
 def delete_client(client_id: str, token: str) -> None:

@@ -4,9 +4,11 @@ smaller findings of the outside review; each test is named after the attack it r
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from authserver import keys
 from authserver.models import AuditEvent, SigningKey
@@ -56,7 +58,43 @@ def test_leaked_registration_token_cannot_redirect_a_trusted_client_and_keep_its
     assert not stored.verified
     assert not stored.skip_authorization
     event = AuditEvent.objects.get(kind="client.identity_changed", client_id=stored.client_id)
-    assert event.detail == {"fields": ["redirect_uris"], "trust_cleared": True}
+    assert event.detail == {"fields": ["redirect_uris"], "trust_cleared": True, "consents": 0}
+
+
+def test_leaked_registration_token_cannot_reuse_users_remembered_consent(client, trusted, user):
+    """Users who consented to the old redirect URI must be asked again for the new one."""
+    from accounts.models import Consent
+    from authserver.models import AccessToken
+
+    resource = make_resource()
+    app = Client.objects.get(client_id=trusted["client_id"])
+    Consent.objects.create(user=user, client=app, resource=resource, scope="tools:read")
+    token = AccessToken.objects.create(
+        application=app,
+        user=user,
+        token="t-1",
+        resource=[MCP],
+        expires=timezone.now() + timedelta(minutes=5),
+    )
+    body = {**MCP_PYTHON_SDK_BODY, "redirect_uris": ["http://127.0.0.1:9999/new-owner"]}
+    assert put(client, trusted, body, trusted["registration_access_token"]).status_code == 200
+    assert not Consent.objects.filter(client=app).exists()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    client.force_login(user)
+    _, challenge = pkce_pair()
+    page = client.get(
+        authorize_url(
+            app.client_id,
+            resource=MCP,
+            scope="tools:read",
+            redirect_uri="http://127.0.0.1:9999/new-owner",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+    assert page.status_code == 200  # the consent screen, not a code for the new owner
+    assert b'name="request_id"' in page.content
 
 
 @pytest.mark.parametrize(
