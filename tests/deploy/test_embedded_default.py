@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from mcp_token_verifier import TokenError, TokenVerifier
+from tests.conftest import PASSWORD
+from tests.deploy.test_production_stack import sign_in_and_authorize
 
 ROOT = Path(__file__).resolve().parents[2]
 MCP = "https://mcp.example.com/mcp"
@@ -37,7 +39,13 @@ class Embedded:
         self.issuer = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.env = {**env, "VAR_DIR": str(tmp / "var"), "ISSUER": self.issuer}
+        self.env = {
+            **env,
+            "VAR_DIR": str(tmp / "var"),
+            "ISSUER": self.issuer,
+            "ADMIN_USERNAME": "alice",  # what tests.deploy's sign-in helper uses
+            "ADMIN_PASSWORD": PASSWORD,
+        }
         self.log = tmp / "serve.log"
         self.proc: subprocess.Popen | None = None
 
@@ -93,7 +101,8 @@ def wait_for(check, message: str, timeout: float = 60.0) -> None:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
     server = Embedded(tmp_path_factory.mktemp("embedded"))
-    server.manage("migrate", "--noinput")
+    server.manage("migrate", "--noinput")  # what `make run` does, in its order
+    server.manage("bootstrap")
     server.manage("add_resource", MCP, "--name", "Demo", "--scope", "tools:read=Read tools")
     server.client = json.loads(
         server.manage(
@@ -155,20 +164,48 @@ def test_revocation_reaches_the_verifier_within_seconds_in_the_embedded_default(
 
 
 def test_secrets_in_query_strings_never_reach_the_embedded_servers_logs(embedded):
-    token = issue_token(embedded)
+    """A full authorization code flow and a registration, then their real secrets sent
+    again in query strings (as careless clients do): none may reach the output."""
+    web = httpx.Client(base_url=embedded.issuer, timeout=5)
+    registered = web.post(
+        "/register",
+        json={
+            "client_name": "log test",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        },
+    ).json()
+    client_id = registered["client_id"]
+    redirect = "http://127.0.0.1:50999/callback"
+    with httpx.Client(base_url=embedded.issuer, timeout=5) as browser:
+        code, verifier = sign_in_and_authorize(browser, embedded.issuer, client_id, redirect)
     secrets = {
-        "code": "SplxlOBeZQQYbYS6WxSbIA-code",
-        "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-        "registration_access_token": "rat-" + "7" * 40,
-        "access_token": token,
+        "code": code,
+        "code_verifier": verifier,
+        "registration_access_token": registered["registration_access_token"],
         "client_secret": embedded.client["client_secret"],
     }
-    for name, value in secrets.items():
-        embedded.get(f"/authorize?{name}={value}&state=s")
-        embedded.get(f"/register/{embedded.client['client_id']}?{name}={value}")
-        embedded.get(f"/callback?x=1&{name}={value}")
+    for name, value in list(secrets.items()):
+        web.get(f"/token?grant_type=authorization_code&{name}={value}")
+        web.get(f"/register/{client_id}?{name}={value}")
+    tokens = web.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect,
+            "client_id": client_id,
+            "resource": MCP,
+        },
+    ).json()
+    secrets["access_token"] = tokens["access_token"]
+    secrets["refresh_token"] = tokens["refresh_token"]
+    for name in ("access_token", "refresh_token"):
+        web.get(f"/revocations?x=1&{name}={secrets[name]}")
     wait_for(
-        lambda: embedded.log.read_text().count("/callback?x=1") >= len(secrets),
+        lambda: embedded.log.read_text().count("/revocations?x=1") >= 2,
         "the access log never showed the requests",
     )
     log = embedded.log.read_text(errors="replace")
