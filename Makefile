@@ -72,39 +72,11 @@ bench: $(DEV_STAMP)
 # Supply chain (issue 12): ruff check (its "S" security rules included) and pip-audit on the
 # locked dependencies (requirements.lock); a finding fails. pip-audit asks PyPI's JSON API per
 # package and version; where that cannot be reached (no route, or a mirror without per-version
-# pages: every package comes back "skipped"), nothing could be audited, so this prints a loud
-# warning and passes instead of failing the build on an unreachable service.
+# pages: every package comes back "skipped"), nothing could be audited: .ci/audit_verdict.py
+# then prints an UNAUDITED banner and exits 3, an outcome of its own (make reports "Error 3"),
+# never a silent pass; .ci/run reports it as such.
 AUDIT_REPORT := var/ci/pip-audit.json
 AUDIT_LOG := var/ci/pip-audit.log
-define AUDIT_VERDICT
-import json, pathlib, sys
-report, status, log = pathlib.Path(sys.argv[1]), int(sys.argv[2]), pathlib.Path(sys.argv[3])
-def unaudited(why):
-    bar = "!" * 78
-    print(f"{bar}\n!! WARNING: dependencies NOT audited: {why}\n!! (see {log})\n{bar}")
-try:
-    deps = json.loads(report.read_text())["dependencies"]
-except (OSError, ValueError, KeyError):
-    text = log.read_text(errors="replace") if log.exists() else ""
-    if status == 124 or any(w in text for w in ("ConnectionError", "connect", "resolve")):
-        unaudited("pip-audit could not reach its vulnerability service")
-        sys.exit(0)
-    print(text)
-    sys.exit(f"audit FAILED: pip-audit exited {status} without a report")
-found = [(d["name"], d["version"], v["id"], v["fix_versions"]) for d in deps for v in d.get("vulns", [])]
-for name, version, vuln, fixed in found:
-    print(f"VULNERABLE: {name} {version}: {vuln} (fixed in {', '.join(fixed) or 'no release'})")
-if found:
-    sys.exit(f"audit FAILED: {len(found)} known vulnerabilities in requirements.lock")
-skipped = [d["name"] for d in deps if "skip_reason" in d]
-if deps and len(skipped) == len(deps):
-    unaudited(f"the vulnerability service answered for none of the {len(deps)} locked packages")
-    sys.exit(0)
-if skipped:
-    sys.exit(f"audit FAILED: could not audit {', '.join(skipped)} (strict: every package counts)")
-print(f"== pip-audit: {len(deps)} locked packages, no known vulnerabilities")
-endef
-export AUDIT_VERDICT
 
 .PHONY: audit
 audit: $(DEV_STAMP)
@@ -113,4 +85,4 @@ audit: $(DEV_STAMP)
 	@status=0; timeout 600 $(VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip \
 		--progress-spinner off --timeout 10 --format json --output $(AUDIT_REPORT) \
 		>$(AUDIT_LOG) 2>&1 || status=$$?; \
-	$(PYTHON) -c "$$AUDIT_VERDICT" $(AUDIT_REPORT) $$status $(AUDIT_LOG)
+	$(PYTHON) .ci/audit_verdict.py $(AUDIT_REPORT) $$status $(AUDIT_LOG)

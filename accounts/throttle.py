@@ -1,16 +1,29 @@
-"""Login brute-force protection: a fixed-window failure count per username and per address.
+"""Login brute-force protection: a per-username lockout and a per-address slow-down.
 
-After ``MAX_PER_USERNAME`` failures for one username (from anywhere) or ``MAX_PER_ADDRESS``
-failures from one address (any usernames) within ``WINDOW`` seconds, sign-in attempts are
-refused without checking the password until the window passes. Counts live in the cache
-(Redis in production, shared by every replica). The message is the same whether or not the
-username exists, so the lockout does not enumerate users either.
+* **Per username** (the lock): after ``MAX_PER_USERNAME`` failures for one account within
+  ``WINDOW`` seconds, from anywhere, sign-in for that account is refused without checking
+  the password until the window passes. The key is the username as Django authenticates
+  it: NFKC-normalised (``AbstractBaseUser.normalize_username``), then case-folded, so
+  look-alikes (mathematical bold or fullwidth letters, ``ALICE``) share one counter and get no
+  fresh tries. Only someone who knows a username can lock that account.
+* **Per address** (only slows, never locks): after ``MAX_PER_ADDRESS`` failures from one
+  client address within ``WINDOW``, that address may try again only ``SLOW_INTERVAL``
+  seconds after its last failure. A password sprayer is cut to a few hundred guesses an
+  hour, but nobody is locked out by someone else's failures: if many users share an
+  address (a NAT, or a proxy whose hop count is misconfigured), they wait seconds, not
+  fifteen minutes.
+
+The address is authserver.client_address's proxy-aware one. Counts live in the cache
+(Redis in production, a file cache shared by all processes in the embedded default). The
+message is the same whether or not the username exists, so the lockout does not
+enumerate users either. Time is passed in (``now``, Unix seconds) for the slow-down.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 
 from django.core.cache import cache
 
@@ -18,38 +31,64 @@ log = logging.getLogger("accounts.throttle")
 WINDOW = 15 * 60
 MAX_PER_USERNAME = 5
 MAX_PER_ADDRESS = 30
+SLOW_INTERVAL = 10  # seconds between attempts from an address over MAX_PER_ADDRESS
 
 
 class ThrottleUnavailable(Exception):
     """The failure counts cannot be read: sign-in fails closed."""
 
 
-def _keys(username: str, address: str) -> tuple[str, str]:
-    user_digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return f"login-fail:user:{user_digest}", f"login-fail:addr:{address}"
+def normalize_username(username: str) -> str:
+    """The identity a username signs in as: NFKC (what Django authenticates with), then
+    case-folded (so the throttle never counts ``Alice`` and ``alice`` apart), then NFKC
+    again (case folding can leave text unnormalised)."""
+    folded = unicodedata.normalize("NFKC", username.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
-def is_locked(username: str, address: str) -> bool:
-    user_key, addr_key = _keys(username, address)
+def _user_key(username: str) -> str:
+    digest = hashlib.sha256(normalize_username(username).encode()).hexdigest()[:32]
+    return f"login-fail:user:{digest}"
+
+
+def _addr_keys(address: str) -> tuple[str, str]:
+    return f"login-fail:addr:{address}", f"login-slow:addr:{address}"
+
+
+def check(username: str, address: str, *, now: float) -> str:
+    """ "" when an attempt may go ahead; "locked" (the username) or "slowed" (the address)."""
+    user_key = _user_key(username)
+    count_key, slow_key = _addr_keys(address)
     try:
-        counts = cache.get_many([user_key, addr_key])
+        values = cache.get_many([user_key, count_key, slow_key])
     except Exception:
         log.warning("login throttle unavailable (cache down); refusing sign-in")
         raise ThrottleUnavailable from None  # fail closed: no brute force while blind
-    return counts.get(user_key, 0) >= MAX_PER_USERNAME or counts.get(addr_key, 0) >= MAX_PER_ADDRESS
+    if values.get(user_key, 0) >= MAX_PER_USERNAME:
+        return "locked"
+    if values.get(count_key, 0) >= MAX_PER_ADDRESS and now < values.get(slow_key, 0):
+        return "slowed"
+    return ""
 
 
-def record_failure(username: str, address: str) -> None:
-    for key in _keys(username, address):
-        try:
+def is_locked(username: str, address: str, *, now: float) -> bool:
+    return check(username, address, now=now) != ""
+
+
+def record_failure(username: str, address: str, *, now: float) -> None:
+    count_key, slow_key = _addr_keys(address)
+    try:
+        for key in (_user_key(username), count_key):
             if not cache.add(key, 1, WINDOW):
                 cache.incr(key)
-        except Exception:
-            log.warning("login failure not counted (cache down)")
+        # The earliest next attempt from this address (only enforced over the cap).
+        cache.set(slow_key, now + SLOW_INTERVAL, WINDOW)
+    except Exception:
+        log.warning("login failure not counted (cache down)")
 
 
 def reset(username: str) -> None:
     try:
-        cache.delete(_keys(username, "")[0])
+        cache.delete(_user_key(username))
     except Exception:
         log.warning("login throttle reset failed (cache down)")

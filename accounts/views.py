@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
@@ -13,29 +15,35 @@ from django.views.decorators.http import require_POST
 
 from accounts import consent, throttle
 from accounts.models import Consent
+from authserver import client_address
 from authserver.models import AccessToken
 
 
 class ThrottleMixin:
-    """Refuses attempts while the username or address is locked out (accounts.throttle)."""
+    """Refuses attempts while the username is locked out or the address is slowed down
+    (accounts.throttle); the address is the proxy-aware one (authserver.client_address)."""
 
     throttled_message = "Too many failed sign-in attempts. Wait a few minutes and try again."
+    slowed_message = "Too many failed sign-in attempts from your network. Wait a few seconds."
 
     def clean(self):
         username = self.data.get("username", "")
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        address = client_address.client_ip(self.request) if self.request else ""
+        now = time.time()
         try:
-            locked = throttle.is_locked(username, address)
+            verdict = throttle.check(username, address, now=now)
         except throttle.ThrottleUnavailable:
             raise ValidationError(
                 "Sign-in is temporarily unavailable. Try again in a moment.", code="unavailable"
             ) from None
-        if locked:
+        if verdict == "locked":
             raise ValidationError(self.throttled_message, code="throttled")
+        if verdict == "slowed":
+            raise ValidationError(self.slowed_message, code="slowed")
         try:
             cleaned = super().clean()
         except ValidationError:
-            throttle.record_failure(username, address)
+            throttle.record_failure(username, address, now=now)
             raise
         throttle.reset(username)
         return cleaned

@@ -13,9 +13,11 @@ import time
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -83,6 +85,18 @@ class AuthorizeView(OAuthLibMixin, View):
             return self.error(request, error)
         client = credentials["request"].client
         prompt = set(request.GET.get("prompt", "").split())
+        # RFC 6749 §4.1.2.1 / OAuth 2.0 Multiple Response Types §5: metadata advertises
+        # response_mode "query" only; any other mode is refused, not silently honoured.
+        if request.GET.get("response_mode", "query") != "query":
+            return self.deny(credentials, client, "invalid_request")
+        reauthenticate = reauthentication_needed(request, prompt)
+        if reauthenticate is None:
+            return self.deny(credentials, client, "invalid_request")  # max_age not an integer
+        if reauthenticate:
+            if "none" in prompt:
+                return self.deny(credentials, client, "login_required")
+            logout(request)  # OIDC Core §3.1.2.1: prompt=login "MUST reauthenticate"
+            return redirect_to_login(_without_reauth_params(request))
         if not request.user.is_authenticated:
             if "none" in prompt:
                 return self.deny(credentials, client, "login_required")
@@ -164,10 +178,44 @@ class AuthorizeView(OAuthLibMixin, View):
 
 
 def _host(uri: str) -> str:
+    """What the consent screen names as the destination. For a private-use redirect the
+    scheme is what picks the receiving app (RFC 8252 §7.1), so it is always shown:
+    ``https-evil://accounts.example.com/cb`` must not read as "accounts.example.com"."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(uri)
-    return parts.netloc or f"{parts.scheme}:"
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return parts.netloc
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+
+
+def reauthentication_needed(request: HttpRequest, prompt: set[str]) -> bool | None:
+    """OIDC Core §3.1.2.1: ``prompt=login`` forces a fresh sign-in; ``max_age`` (seconds)
+    forces one when the last sign-in is older. None when ``max_age`` is malformed."""
+    if "login" in prompt:
+        return True
+    raw = request.GET.get("max_age")
+    if raw is None:
+        return False
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    last = getattr(request.user, "last_login", None)
+    if last is None:
+        return True
+    return (timezone.now() - last).total_seconds() > int(raw)
+
+
+def _without_reauth_params(request: HttpRequest) -> str:
+    """The authorization URL to come back to after signing in again: ``login`` dropped from
+    ``prompt`` and ``max_age`` dropped, or the fresh sign-in would be asked for forever."""
+    params = request.GET.copy()
+    params.pop("max_age", None)
+    prompt = [p for p in params.get("prompt", "").split() if p != "login"]
+    if prompt:
+        params["prompt"] = " ".join(prompt)
+    else:
+        params.pop("prompt", None)
+    return f"{request.path}?{params.urlencode()}"
 
 
 def _describe(resource, scopes: list[str], decision) -> list[dict]:

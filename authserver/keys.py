@@ -137,7 +137,14 @@ def published_keys() -> list[SigningKey]:
 
 
 def jwks_document() -> dict:
-    return {"keys": [public_jwk(k) for k in published_keys()]}
+    """The public keys. A server that ran ``migrate`` but never ``bootstrap`` (an operator's
+    own container start) creates its first key here: an empty JWKS would make every MCP
+    server refuse our first tokens, or cache "no keys" (issue 19)."""
+    published = published_keys()
+    if not published:
+        active_key()
+        published = published_keys()
+    return {"keys": [public_jwk(k) for k in published]}
 
 
 def default_algorithm() -> str:

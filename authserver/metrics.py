@@ -32,6 +32,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
+from authserver import client_address
+
 log = logging.getLogger("authserver.metrics")
 TOKENS_ISSUED = Counter(
     "authserver_tokens_issued_total", "Access tokens issued", ["grant_type", "resource"]
@@ -223,12 +225,18 @@ def _registry() -> CollectorRegistry:
 
 
 def allowed(request: HttpRequest) -> bool:
+    """METRICS_TOKEN as a Bearer token (constant time), or an address in
+    METRICS_ALLOWED_NETWORKS, but only when no proxy is trusted: behind a proxy every
+    caller arrives from the proxy's (often loopback) address, so the allow-list would admit
+    the whole internet, and the forwarded address is only as good as the proxy config."""
     token = settings.CONFIG.metrics_token
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].encode(), token.encode())
+    if client_address.behind_proxy():
+        return False  # fail closed: TRUSTED_PROXY_COUNT > 0 needs METRICS_TOKEN
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(client_address.client_ip(request))
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(n) for n in settings.CONFIG.metrics_networks)

@@ -152,6 +152,16 @@ CLIENT_READ = {  # RFC 7592 §3: secrets are never echoed again (clients/service
     "additionalProperties": False,
     "properties": {**_METADATA_MEMBERS, **_REGISTERED},
 }
+CLIENT_UPDATED = {  # RFC 7592 §3: a PUT answers with a new registration access token
+    "type": "object",
+    "required": [*_ALWAYS, "registration_access_token"],
+    "additionalProperties": False,
+    "properties": {
+        **_METADATA_MEMBERS,
+        **_REGISTERED,
+        "registration_access_token": {"type": "string", "minLength": 32},
+    },
+}
 
 _CLIENT_AUTH_BODY = {  # RFC 6749 §2.3.1 client_secret_post; public clients send client_id
     "client_id": _STR,
@@ -362,7 +372,7 @@ def _paths() -> dict[str, Any]:
                 "security": [{"registrationAccessToken": []}],
                 "requestBody": registration_body,
                 "responses": {
-                    "200": _json_ok("The updated client", CLIENT_READ),
+                    "200": _json_ok("The updated client, with its new token", CLIENT_UPDATED),
                     "400": invalid_metadata,
                     "401": INVALID_TOKEN,
                 },

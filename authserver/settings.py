@@ -86,7 +86,17 @@ if CONFIG.redis_url:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The embedded default runs several processes (gunicorn, the Celery worker): they must
+    # share one cache, or the worker's fresh revocation list, login failure counts and rate
+    # limits stay private to the process that wrote them (issue 19). Files under var/ need
+    # no server and no extra table.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(CONFIG.var_dir / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -280,6 +290,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {
+        # Django's defaults give "django" and "django.server" (runserver's request lines, with
+        # query strings) handlers of their own, without the redaction filter: replace them.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},

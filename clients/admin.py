@@ -60,6 +60,9 @@ class DuplicateFilter(admin.SimpleListFilter):
 
 class ClientAdmin(dot_admin.ApplicationAdmin):
     form = forms.ModelForm  # DOT's ApplicationForm edits the secret; ours never shows it
+    # DOT's Application.get_absolute_url reverses its own management views, which we do not
+    # mount: "View on site" answered 500 (NoReverseMatch). A client has no public page.
+    view_on_site = False
     change_list_template = "admin/clients/client/change_list.html"
     list_display = (
         "name",

@@ -133,6 +133,13 @@ class Client(AbstractApplication):
     def is_usable(self, request) -> bool:
         return self.is_active
 
+    @property
+    def get_absolute_url(self):
+        """None: DOT's version reverses management views we do not mount, so the admin's
+        "View on site" answered 500 (NoReverseMatch). Raising AttributeError makes
+        ``hasattr`` false: the admin hides the link and /admin/r/ answers 404."""
+        raise AttributeError("a client has no page of its own")
+
     def get_allowed_schemes(self) -> list[str]:
         """DOT redirects only to these schemes: http(s) plus this client's own private-use
         schemes (RFC 8252 §7.1, e.g. ``cursor``), never javascript:, data: and the like."""

@@ -47,6 +47,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
+from authserver import client_address
 from clients import secrets
 from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
 from clients.models import Client, InitialAccessToken
@@ -59,19 +60,8 @@ SELF_REGISTERED = (Client.RegistrationSource.DCR, Client.RegistrationSource.CIMD
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the
-    address the outermost trusted proxy saw (counted from the right of X-Forwarded-For)."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.CONFIG.trusted_proxy_count
-    if proxies:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        hops = [h for h in hops if h]
-        if hops:
-            remote = hops[-proxies] if len(hops) >= proxies else hops[0]
-    try:
-        return str(ipaddress.ip_address(remote))
-    except ValueError:
-        return ""
+    """The caller's address (authserver.client_address: proxy-aware, one rule everywhere)."""
+    return client_address.client_ip(request)
 
 
 def _rate_key(ip: str) -> str:

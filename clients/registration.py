@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -138,6 +139,7 @@ def validate_redirect_uri(uri: Any) -> str:
         if scheme == "http" and not is_loopback_host(parts.hostname):
             raise InvalidRedirectUri("http redirect URIs are allowed only on loopback hosts")
         return uri
+    check_private_use_scheme(scheme)
     # RFC 8252 §7.1: a private-use scheme, ``scheme:/path`` or ``scheme://authority/path``.
     if not (parts.netloc or parts.path.strip("/")):
         raise InvalidRedirectUri("a private-use redirect URI needs a path")
@@ -261,8 +263,14 @@ def validate_token_endpoint_auth_method(value: Any, supported: Any, *, offer: Of
 
 def validate_client_name(value: Any) -> str:
     """RFC 7591 §2: "Human-readable string name of the client to be presented to the end-user
-    during authorization." Shown on the consent screen, so a plain, short string."""
-    return "" if value is None else _string(value, "client_name", MAX_NAME_LENGTH).strip()
+    during authorization." Shown on the consent screen, so a plain, short string with no
+    bidirectional controls or invisible characters (RFC 7591 §5: a client must not be able to
+    pass itself off as another; a right-to-left override reorders what the user reads)."""
+    if value is None:
+        return ""
+    name = _string(value, "client_name", MAX_NAME_LENGTH).strip()
+    check_display_text(name, "client_name")
+    return name
 
 
 def validate_web_uri(value: Any, name: str) -> str:
@@ -405,3 +413,53 @@ def fingerprint(metadata: ClientMetadata) -> str:
     doc["scope"] = " ".join(sorted(metadata.scope.split()))
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- Issue 19: what may be shown to users and redirected to ---------------------------------
+
+# Single-label private-use schemes that widely used MCP clients register (they predate the
+# reverse-domain rule): Cursor (cursor://anysphere.cursor-mcp/...), VS Code and Windsurf.
+KNOWN_APP_SCHEMES = frozenset({"cursor", "vscode", "vscode-insiders", "windsurf"})
+# Network and messaging schemes that are never an app's redirect target, whatever their form.
+NON_REDIRECT_SCHEMES = frozenset(
+    {"ws", "wss", "ftp", "ftps", "sftp", "ssh", "telnet", "gopher", "ldap", "ldaps",
+     "mailto", "tel", "sms", "irc", "news", "nntp", "smb", "nfs", "rtsp", "git", "intent",
+     "chrome", "chrome-extension", "moz-extension", "http", "https"}
+)  # fmt: skip
+_REVERSE_DOMAIN = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$")
+
+
+def check_private_use_scheme(scheme: str) -> None:
+    """RFC 8252 §7.1: "apps MUST use a URI scheme based on a domain name under their
+    control, expressed in reverse order" (``com.example.app``). Refused: network schemes
+    (``ws:``, ``ftp:``), look-alikes of the web schemes (``https-evil:``) and made-up single
+    words, except the few app schemes real MCP clients use (``KNOWN_APP_SCHEMES``)."""
+    scheme = scheme.lower()
+    if scheme in NON_REDIRECT_SCHEMES:
+        raise InvalidRedirectUri(f"redirect URI scheme {scheme!r} is not allowed")
+    if scheme in KNOWN_APP_SCHEMES:
+        return
+    labels = scheme.split(".")
+    if not _REVERSE_DOMAIN.fullmatch(scheme) or labels[0] in NON_REDIRECT_SCHEMES:
+        raise InvalidRedirectUri(
+            "a private-use redirect URI scheme must be a reverse domain name such as "
+            "com.example.app (RFC 8252 §7.1)"
+        )
+
+
+# Blank-looking letters (category Lo/So), not caught by the category test below.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Cf: format characters (bidi embeddings, overrides and isolates U+202A-202E, U+2066-2069,
+# marks U+200E/U+200F/U+061C, zero-width U+200B-U+200D, U+2060, U+FEFF, soft hyphen);
+# Cc control; Co private use; Cs surrogates; Cn unassigned; Zl/Zp line and paragraph breaks.
+_HIDDEN_CATEGORIES = frozenset({"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def check_display_text(text: str, name: str) -> None:
+    """Refuse text shown to users that could render differently from what it is."""
+    for char in text:
+        if char in _INVISIBLE_LETTERS or unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            raise InvalidClientMetadata(
+                f"{name} must not contain invisible or bidirectional control characters "
+                f"(U+{ord(char):04X})"
+            )

@@ -12,9 +12,17 @@ redirect URIs on any host through. We reuse DOT's model fields instead:
 RFC 7592 choices:
 
 * The registration access token is stored only as an HMAC (clients.secrets) and checked
-  in constant time. It is returned once, at registration, and never rotated; GET and PUT
-  responses therefore omit it (RFC 7592 §3 lists it, but we cannot echo what we do not
-  keep, and rotating on every read would lock out a client that loses one response).
+  in constant time. It is returned at registration and rotated on every successful PUT
+  (RFC 7592 §3 allows a new one in any response): the PUT response carries the new token
+  and the old one stops working, so a leaked token is good for at most one update by
+  whoever uses it first. GET responses omit it (rotating on a read would lock out a client
+  that loses one response).
+* A PUT that changes identity-bearing metadata (``IDENTITY_FIELDS``: what a user sees on
+  the consent screen, and where codes go) clears an admin's ``verified`` and skip-consent
+  (``skip_authorization``) decisions and withdraws users' remembered consents (with their
+  grants' tokens): all were given to the old identity, so nobody's codes go to a new
+  redirect URI without a fresh consent. The change is an audit event
+  (``client.identity_changed``, with the field names).
 * ``client_secret`` likewise appears only in the registration response.
 * PUT replaces the registration (RFC 7592 §2.2: omitted members are deleted, so they take
   their RFC 7591 defaults), re-validated exactly like a registration, under a row lock.
@@ -43,6 +51,18 @@ from clients.models import GRANT_TYPE_TO_DOT, Client
 from clients.registration import ClientMetadata
 
 _UNKNOWN = secrets.hash_secret("\x00unknown registration")
+# Metadata an admin's trust decision and a user's consent are about (RFC 7591 §5: the
+# client's name, logo and URIs are shown to the user; redirect_uris decide who gets codes).
+IDENTITY_FIELDS = (
+    "redirect_uris",
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "contacts",
+)
 
 
 @dataclass(frozen=True)
@@ -178,8 +198,27 @@ def authenticate_registration(client_id: str, token: str, *, lock: bool = False)
     return client
 
 
-def update_client(client_id: str, token: str, data: dict) -> Client:
-    """RFC 7592 §2.2: replace the registration with ``data``, re-validated in full."""
+@dataclass(frozen=True)
+class Updated:
+    client: Client
+    registration_access_token: str
+
+
+def changed_identity(before: ClientMetadata, after: ClientMetadata) -> list[str]:
+    """The identity-bearing fields whose values differ (order-insensitive for lists)."""
+    changed = []
+    for name in IDENTITY_FIELDS:
+        old, new = getattr(before, name), getattr(after, name)
+        if isinstance(old, list | tuple):
+            old, new = sorted(old), sorted(new)
+        if old != new:
+            changed.append(name)
+    return changed
+
+
+def update_client(client_id: str, token: str, data: dict) -> Updated:
+    """RFC 7592 §2.2: replace the registration with ``data``, re-validated in full; the
+    registration access token rotates (RFC 7592 §3) and identity changes drop trust."""
     if not isinstance(data, dict):
         raise InvalidClientMetadata("the request body must be a JSON object")
     metadata = registration.validate_client_metadata(data)
@@ -201,11 +240,41 @@ def update_client(client_id: str, token: str, data: dict) -> Client:
                 "token_endpoint_auth_method cannot switch between public and confidential; "
                 "register a new client"
             )
+        changed = changed_identity(metadata_of(client), metadata)
+        had_trust = client.verified or client.skip_authorization
         apply_metadata(client, metadata)
         check_model(client)
+        if changed:
+            # The admin verified and trusted the old identity, not whatever a holder of the
+            # registration token (possibly leaked) turns it into.
+            client.verified = False
+            client.skip_authorization = False
+        new_token = secrets.generate_secret()
+        client.registration_access_token = secrets.hash_secret(new_token)
         client.save()
         audit.record("client.updated", actor="rfc7592", client_id=client.client_id)
-    return client
+        if changed:
+            # Users consented to the old identity: each is asked again (their grants end,
+            # so Connected apps never lists tokens without the consent behind them).
+            withdrawn = withdraw_consents(client)
+            audit.record(
+                "client.identity_changed",
+                actor="rfc7592",
+                client_id=client.client_id,
+                detail={"fields": changed, "trust_cleared": had_trust, "consents": withdrawn},
+            )
+    return Updated(client, new_token)
+
+
+def withdraw_consents(client: Client) -> int:
+    """Every user's remembered consent for ``client``, with the tokens of those grants."""
+    from accounts import consent
+    from accounts.models import Consent
+
+    granted = list(Consent.objects.filter(client=client).select_related("user", "resource"))
+    for remembered in granted:
+        consent.withdraw(remembered)
+    return len(granted)
 
 
 def delete_client(client_id: str, token: str) -> None:

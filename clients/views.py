@@ -106,8 +106,12 @@ class RegistrationManagementView(JsonView):
     def put(self, request: HttpRequest, client_id: str) -> HttpResponse:
         token = policy.bearer_token(request)
         services.authenticate_registration(client_id, token)  # 401 before reading the body
-        client = services.update_client(client_id, token, read_json_body(request))
-        return _json(services.client_information(client))  # RFC 7592 §2.2
+        updated = services.update_client(client_id, token, read_json_body(request))
+        # RFC 7592 §3: the new registration access token; the old one no longer works.
+        body = services.client_information(
+            updated.client, registration_access_token=updated.registration_access_token
+        )
+        return _json(body)  # RFC 7592 §2.2
 
     def delete(self, request: HttpRequest, client_id: str) -> HttpResponse:
         services.delete_client(client_id, policy.bearer_token(request))

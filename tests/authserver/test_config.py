@@ -30,7 +30,7 @@ def test_settings_load_with_no_environment_at_all(tmp_path):
         "django.db.backends.sqlite3",
         "http://127.0.0.1:8000",
         "filesystem://",
-        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
     ]
 
 

@@ -90,3 +90,34 @@ def test_configured_handler_emits_redacted_json(client):
     line = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert JWT not in stream.getvalue()
     assert line["name"] == "authserver.test"
+
+
+def handlers_reaching(name: str) -> list[logging.Handler]:
+    logger: logging.Logger | None = logging.getLogger(name)
+    found: list[logging.Handler] = []
+    while logger is not None:
+        # pytest's own capture handlers sit on the root logger during tests; a NullHandler
+        # writes nothing.
+        found.extend(
+            h
+            for h in logger.handlers
+            if not type(h).__module__.startswith("_pytest")
+            and not isinstance(h, logging.NullHandler)
+        )
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return found
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["django.server", "django.request", "django.security.csrf", "celery.app.trace", "oauthlib"],
+)
+def test_runserver_and_django_request_logs_cannot_bypass_redaction(name):
+    """Django's default config gave "django" and "django.server" (runserver's access lines,
+    query strings included) handlers without our filter; every handler must redact."""
+    handlers = handlers_reaching(name)
+    assert handlers
+    for handler in handlers:
+        assert any(isinstance(f, RedactionFilter) for f in handler.filters), (name, handler)

@@ -54,6 +54,7 @@ def test_rfc7592_round_trip_register_read_update_delete(client, registered, user
     updated = put(client, registered, update)
     assert updated.status_code == 200, updated.content
     assert updated.json()["client_name"] == "New"
+    token = updated.json()["registration_access_token"]  # RFC 7592 §3: rotated on update
     stored = Client.objects.get(client_id=registered["client_id"])
     assert stored.redirect_uris == "http://127.0.0.1:9000/cb cursor://app.example/cb"
 

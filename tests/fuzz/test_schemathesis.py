@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from authserver.models import AccessToken, Grant, RefreshToken
 from authserver.wsgi import application
 from clients import services
+from clients.errors import InvalidToken
 from clients.models import Client
 from tests.factories import make_client, make_resource
 
@@ -82,7 +83,12 @@ class World:
     dcr_token: str = ""
 
     def registered(self) -> tuple[str, str]:
-        """The RFC 7592 client, registered again if a fuzzed DELETE removed it."""
+        """The RFC 7592 client, registered again if a fuzzed DELETE removed it or a fuzzed
+        PUT rotated its registration access token (RFC 7592 §3)."""
+        try:
+            services.authenticate_registration(self.dcr_id, self.dcr_token)
+        except InvalidToken:
+            Client.objects.filter(client_id=self.dcr_id).delete()
         if not Client.objects.filter(client_id=self.dcr_id).exists():
             result = services.register_client(
                 {

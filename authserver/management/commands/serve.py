@@ -57,8 +57,9 @@ class Command(BaseCommand):
                 str(options["workers"]),
                 "--threads",
                 str(options["threads"]),
-                "--access-logfile",
-                "-",
+                # Access log and gunicorn's own lines through our redaction filter.
+                "--config",
+                "python:authserver.gunicorn_embedded",
             ]
         )
         self.stdout.write(f"Serving {settings.ISSUER} on {options['bind']} (Ctrl-C stops)")
