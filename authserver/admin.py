@@ -4,6 +4,7 @@ DOT registers these through its *_ADMIN_CLASS settings; we subclass its admins t
 revoke actions and add-permission guards.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from oauth2_provider import admin as dot_admin
@@ -17,6 +18,7 @@ from authserver.models import (
     SigningKey,
     TokenExchangePolicy,
 )
+from clients.admin_forms import LinesField
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -104,8 +106,26 @@ class SigningKeyAdmin(admin.ModelAdmin):
 admin.site.register(SigningKey, SigningKeyAdmin)
 
 
+class ScopeForm(forms.ModelForm):
+    """A resource's scope, its MCP tools typed as a comma-separated list."""
+
+    tools = LinesField(
+        widget=forms.TextInput(attrs={"size": 30, "placeholder": "list_notes, add_note"}),
+        help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
+    )
+
+    class Meta:
+        model = Scope
+        fields = ("name", "description", "tools", "is_default")
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 16}),
+            "description": forms.TextInput(attrs={"size": 36}),
+        }
+
+
 class ScopeInline(admin.TabularInline):
     model = Scope
+    form = ScopeForm
     extra = 1
     fields = ("name", "description", "tools", "is_default")
 

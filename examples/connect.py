@@ -96,14 +96,16 @@ async def connect(mcp_url: str, *, timeout: float) -> list[str]:
         query = await anyio.to_thread.run_sync(callback.wait, timeout)
         if "code" not in query:
             raise SystemExit(f"authorization refused: {query.get('error', 'no code')}")
-        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+        return AuthorizationCodeResult(
+            code=query["code"], state=query.get("state"), iss=query.get("iss")
+        )
 
     provider = OAuthClientProvider(
         server_url=mcp_url,
         client_metadata=OAuthClientMetadata(
             client_name="mcp-connect (quick start)",
             redirect_uris=[callback.uri],
-            token_endpoint_auth_method="none",
+            token_endpoint_auth_method="none",  # noqa: S106 - a public client
         ),
         storage=Memory(),
         redirect_handler=open_browser,
