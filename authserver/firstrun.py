@@ -33,15 +33,17 @@ def client_snippets(resource: Resource, *, issuer: str) -> list[Snippet]:
     url, key = resource.identifier, server_key(resource.name)
     python = (
         "# pip install 'mcp>=2,<3'; bin/mcp-connect in this repository is a complete client\n"
-        "import httpx2\nfrom mcp import Client\n"
+        "import anyio, httpx2\n"
+        "from mcp import Client\n"
         "from mcp.client.auth import OAuthClientProvider\n"
         "from mcp.client.streamable_http import streamable_http_client\n\n"
-        f'MCP_URL = "{url}"\n'
-        "auth = OAuthClientProvider(server_url=MCP_URL, client_metadata=..., storage=...,\n"
-        "                           redirect_handler=..., callback_handler=...)\n"
-        "async with httpx2.AsyncClient(auth=auth) as http:\n"
-        "    async with Client(streamable_http_client(MCP_URL, http_client=http)) as mcp:\n"
-        "        print(await mcp.list_tools())"
+        f'MCP_URL = "{url}"\n\n\n'
+        "async def main(client_metadata, storage, redirect_handler, callback_handler):\n"
+        "    auth = OAuthClientProvider(MCP_URL, client_metadata, storage,\n"
+        "                               redirect_handler, callback_handler)\n"
+        "    async with httpx2.AsyncClient(auth=auth) as http:\n"
+        "        async with Client(streamable_http_client(MCP_URL, http_client=http)) as mcp:\n"
+        "            print(await mcp.list_tools())"
     )
     return [
         Snippet("Claude Code", "terminal", f"claude mcp add --transport http {key} {url}"),
