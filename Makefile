@@ -28,6 +28,7 @@ $(DEV_STAMP): pyproject.toml
 
 test: $(DEV_STAMP)
 	sh tests/ensure_chromium.sh
+	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
