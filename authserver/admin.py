@@ -6,6 +6,7 @@ revoke actions and add-permission guards.
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.utils import timezone
 from oauth2_provider import admin as dot_admin
 
@@ -144,6 +145,7 @@ class ResourceAdmin(admin.ModelAdmin):
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
     inlines = (ScopeInline,)
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
     @admin.display(description="scopes")
     def scope_names(self, obj) -> str:

@@ -34,7 +34,8 @@ class LinesField(forms.CharField):
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
-            return "\n".join(str(v) for v in value)
+            single_line = isinstance(self.widget, forms.TextInput)
+            return (", " if single_line else "\n").join(str(v) for v in value)
         return value
 
     def to_python(self, value) -> list[str]:
@@ -101,6 +102,13 @@ class ClientForm(forms.ModelForm):
             "skip_authorization": "Trusted first-party client: users are not asked to consent.",
             "allowed_origins": "Browser origins allowed to call the token endpoint, one per line.",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Rows created before response types were recorded: code is what they use.
+        instance = self.instance
+        if "authorization_code" in (instance.grant_types or []) and not instance.response_types:
+            self.initial["response_types"] = ["code"]
 
     def clean(self) -> dict:
         data = super().clean()

@@ -134,3 +134,20 @@ def test_failed_basic_authentication_is_audited_with_the_presented_client_id(cli
     event = AuditEvent.objects.get(kind="client.auth_failed")
     assert event.client_id == target.client_id
     assert "wrong" not in str(event.detail)
+
+
+def test_scope_tools_round_trip_through_the_single_line_input():
+    from authserver.admin import ScopeForm
+    from tests.factories import make_resource
+
+    scope = make_resource().scopes.first()
+    scope.tools = ["list_notes", "add_note"]
+    scope.save()
+    form = ScopeForm(instance=scope)
+    assert 'value="list_notes, add_note"' in str(form["tools"])
+    bound = ScopeForm(
+        data={"name": scope.name, "description": "d", "tools": "list_notes, add_note,search"},
+        instance=scope,
+    )
+    assert bound.is_valid(), bound.errors
+    assert bound.save().tools == ["list_notes", "add_note", "search"]
