@@ -62,7 +62,11 @@ class LoopbackCallback:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                parts = urlsplit(self.path)
+                if parts.path != "/callback":  # e.g. the browser asking for /favicon.ico
+                    self.send_error(404)
+                    return
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
@@ -90,7 +94,8 @@ async def connect(mcp_url: str, *, timeout: float) -> list[str]:
 
     async def open_browser(url: str) -> None:
         print(f"Opening your browser to sign in and allow access:\n  {url}", flush=True)
-        webbrowser.open(url)
+        # In a thread: a BROWSER command that runs in the foreground must not stall the loop.
+        await anyio.to_thread.run_sync(webbrowser.open, url)
 
     async def wait_for_redirect() -> AuthorizationCodeResult:
         query = await anyio.to_thread.run_sync(callback.wait, timeout)
