@@ -71,3 +71,55 @@ def test_chart_labels_never_overlap_and_stay_inside_the_viewbox():
         assert bar["x"] + chart["bar_width"] <= chart["width"]
         assert 0 <= bar["y"] <= chart["plot_height"]
     assert max(b["height"] for b in chart["items"]) == chart["plot_height"]
+
+
+def test_rotate_keys_now_button_activates_a_new_key_by_post_only(staff):
+    from authserver import keys
+    from authserver.models import SigningKey
+
+    first = keys.active_key()
+    url = reverse("admin:authserver_signingkey_rotate_now")
+    page = staff.get(reverse("admin:authserver_signingkey_changelist")).content.decode()
+    assert f'action="{url}"' in page
+    assert staff.get(url).status_code == 405  # a state change: POST with CSRF only
+    assert staff.post(url).status_code == 302
+    active = SigningKey.objects.get(state="active", alg=first.alg)
+    assert active.kid != first.kid
+    first.refresh_from_db()
+    assert first.state == "retiring"  # still published for the tokens it signed
+
+
+def test_rotate_keys_now_refuses_staff_without_change_permission(client, make_user):
+    from authserver import keys
+
+    keys.active_key()
+    viewer = make_user("viewer", staff=True)
+    client.force_login(viewer)
+    response = client.post(reverse("admin:authserver_signingkey_rotate_now"))
+    assert response.status_code == 403
+
+
+def test_revoke_resource_tokens_action(staff, user):
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from authserver.models import AccessToken
+    from tests.factories import make_client
+
+    resource = make_resource("https://notes.example.com/mcp")
+    app, _ = make_client()
+    token = AccessToken.objects.create(
+        application=app,
+        user=user,
+        token=uuid.uuid4().hex,
+        expires=timezone.now() + timedelta(minutes=5),
+        resource=[resource.identifier],
+    )
+    staff.post(
+        reverse("admin:authserver_resource_changelist"),
+        {"action": "revoke_resource_tokens", "_selected_action": [resource.pk]},
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
