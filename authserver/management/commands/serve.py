@@ -51,6 +51,7 @@ class Command(BaseCommand):
                     "celery",
                     "-A",
                     "authserver",
+                    "--quiet",  # no banner: make run's terminal shows problems, not config
                     "worker",
                     "--beat",
                     "--schedule",
