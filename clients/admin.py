@@ -10,10 +10,12 @@ policy in force is shown above the list (clients/policy.py).
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from oauth2_provider import admin as dot_admin
 from oauth2_provider.models import (
@@ -23,7 +25,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from authserver import revocation
+from authserver import audit, revocation
 from authserver.models import ResourceAccess
 from clients import policy, services
 from clients.admin_forms import ClientForm
@@ -150,7 +152,13 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "registered_from",
         "initial_access_token",
     )
-    actions = ("verify_clients", "revoke_client_tokens", "disable_clients", "delete_selected")
+    actions = (
+        "verify_clients",
+        "revoke_client_tokens",
+        "issue_new_secret",
+        "disable_clients",
+        "delete_selected",
+    )
 
     @admin.display(description="client id", ordering="client_id")
     def short_client_id(self, obj) -> str:
@@ -236,6 +244,34 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         for client in queryset:
             revoked += revocation.revoke_client(client, now=now, actor=f"admin:{request.user.pk}")
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+    @admin.action(description="Issue a new secret (shown once)", permissions=["change"])
+    def issue_new_secret(self, request, queryset):
+        """One confidential client: a fresh secret, shown on this response only (no-store,
+        never in a message, log or audit event); the old secret stops working at once."""
+        clients = list(queryset[:2])
+        if len(clients) != 1 or clients[0].is_public:
+            self.message_user(request, "Select exactly one confidential client.", messages.ERROR)
+            return None
+        client = clients[0]
+        with transaction.atomic():
+            secret = client.set_new_secret()
+            client.save(update_fields=["client_secret", "updated"])
+            audit.record(
+                "client.secret_rotated",
+                actor=f"admin:{request.user.pk}",
+                client_id=client.client_id,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New client secret",
+            "client": client,
+            "secret": secret,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/clients/client/new_secret.html", context)
+        add_never_cache_headers(response)  # Cache-Control: no-store among others
+        return response
 
     @admin.action(
         description="Disable selected clients and revoke their tokens", permissions=["change"]

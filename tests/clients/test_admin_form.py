@@ -151,3 +151,41 @@ def test_scope_tools_round_trip_through_the_single_line_input():
     )
     assert bound.is_valid(), bound.errors
     assert bound.save().tools == ["list_notes", "add_note", "search"]
+
+
+def test_issue_new_secret_shows_it_once_with_no_store_and_the_old_one_stops(staff):
+    from clients import secrets
+
+    target, old = make_client()
+    response = staff.post(
+        reverse("admin:clients_client_changelist"),
+        {"action": "issue_new_secret", "_selected_action": [target.pk]},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    target.refresh_from_db()
+    page = response.content.decode()
+    shown = page.split('<pre class="secret">', 1)[1].split("</pre>", 1)[0]
+    assert secrets.check_secret(shown, target.client_secret)
+    assert not secrets.check_secret(old, target.client_secret)
+    event = AuditEvent.objects.get(kind="client.secret_rotated")
+    assert event.client_id == target.client_id
+    assert shown not in str(event.detail)
+    assert (
+        shown
+        not in staff.get(reverse("admin:clients_client_change", args=[target.pk])).content.decode()
+    )
+
+
+def test_issue_new_secret_refuses_public_clients(staff):
+    target, _ = make_client(
+        confidential=False, grant_types=("authorization_code",), redirect_uris="http://127.0.0.1/cb"
+    )
+    response = staff.post(
+        reverse("admin:clients_client_changelist"),
+        {"action": "issue_new_secret", "_selected_action": [target.pk]},
+        follow=True,
+    )
+    assert "exactly one confidential client" in response.content.decode()
+    target.refresh_from_db()
+    assert target.client_secret == ""
