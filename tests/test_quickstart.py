@@ -166,3 +166,9 @@ def test_quick_start_runs_as_written_on_a_fresh_clone(tmp_path):
     tools = connected.split("Tools: ", 1)[1].splitlines()[0].split(", ")
     assert sorted(tools) == ["add_note", "list_notes", "whoami"]
     assert "list_notes -> ok" in connected or "whoami -> ok" in connected
+
+
+def test_every_relative_link_in_the_docs_pages_exists():
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for target in re.findall(r"\]\((?!https?:|#|mailto:)([^)#\s]+)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name}: {target}"
