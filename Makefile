@@ -2,6 +2,7 @@
 #   make venv   create .venv and install the project with the dev extras
 #   make test   run pytest against throwaway PostgreSQL + Redis (tests/services.py)
 #   make lint   ruff check + ruff format --check
+#   make run    the server on http://127.0.0.1:8000 (bin/manage runs management commands)
 # Pass pytest options with PYTEST_ARGS, e.g. make test PYTEST_ARGS="-x -k token".
 
 PY ?= python3
@@ -33,6 +34,7 @@ $(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json
 
 test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
+	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
@@ -63,13 +65,13 @@ SOAK_SECONDS ?= 180
 soak: $(DEV_STAMP)
 	$(PYTHON) tests/reliability/soak.py --duration $(SOAK_SECONDS) --out bench/results/soak-latest.json
 
-# Benchmarks (bench/run.py, issue 10): our server vs node-oidc-provider and the bare-stack
+# Benchmarks (bench/run.py): our server vs node-oidc-provider and the bare-stack
 # floor on throwaway PostgreSQL + Redis; writes bench/results/. BENCH_ARGS=--quick: < 2 min.
 .PHONY: bench
 bench: $(DEV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-# Supply chain (issue 12): ruff check (its "S" security rules included) and pip-audit on the
+# Supply chain: ruff check (its "S" security rules included) and pip-audit on the
 # locked dependencies (requirements.lock); a finding fails. pip-audit asks PyPI's JSON API per
 # package and version; where that cannot be reached (no route, or a mirror without per-version
 # pages: every package comes back "skipped"), nothing could be audited: .ci/audit_verdict.py

@@ -4,11 +4,18 @@ DOT registers these through its *_ADMIN_CLASS settings; we subclass its admins t
 revoke actions and add-permission guards.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from oauth2_provider import admin as dot_admin
 
-from authserver import keys
+from authserver import keys, revocation
 from authserver.models import (
     AuditEvent,
     Resource,
@@ -17,6 +24,7 @@ from authserver.models import (
     SigningKey,
     TokenExchangePolicy,
 )
+from clients.admin_forms import LinesField
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -75,9 +83,28 @@ class SigningKeyAdmin(admin.ModelAdmin):
         "retired_at",
     )
     actions = ("rotate_now", "mark_compromised")
+    change_list_template = "admin/authserver/signingkey/change_list.html"
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        rotate = self.admin_site.admin_view(require_POST(self.rotate_all_now))
+        return [
+            path("rotate-now/", rotate, name="authserver_signingkey_rotate_now"),
+            *super().get_urls(),
+        ]
+
+    def rotate_all_now(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's "Rotate keys now" button (POST, CSRF): a new key signs at once
+        for every algorithm in use; the old ones stay published until their tokens expire."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        now = timezone.now()
+        for alg in keys.algorithms_in_use() or [keys.default_algorithm()]:
+            result = keys.rotate(alg, now=now, force=True)
+            self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
+        return redirect("admin:authserver_signingkey_changelist")
 
     def has_delete_permission(self, request, obj=None):
         return False  # retire or mark compromised instead; tokens refer to the kid
@@ -104,8 +131,26 @@ class SigningKeyAdmin(admin.ModelAdmin):
 admin.site.register(SigningKey, SigningKeyAdmin)
 
 
+class ScopeForm(forms.ModelForm):
+    """A resource's scope, its MCP tools typed as a comma-separated list."""
+
+    tools = LinesField(
+        widget=forms.TextInput(attrs={"size": 30, "placeholder": "list_notes, add_note"}),
+        help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
+    )
+
+    class Meta:
+        model = Scope
+        fields = ("name", "description", "tools", "is_default")
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 16}),
+            "description": forms.TextInput(attrs={"size": 36}),
+        }
+
+
 class ScopeInline(admin.TabularInline):
     model = Scope
+    form = ScopeForm
     extra = 1
     fields = ("name", "description", "tools", "is_default")
 
@@ -121,9 +166,20 @@ class ResourceAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled", "require_dpop")
     search_fields = ("name", "identifier")
+    actions = ("revoke_resource_tokens",)
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
     inlines = (ScopeInline,)
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+    @admin.action(description="Revoke every token for selected MCP servers", permissions=["change"])
+    def revoke_resource_tokens(self, request, queryset):
+        now = timezone.now()
+        revoked = sum(
+            revocation.revoke_resource(r, now=now, actor=f"admin:{request.user.pk}")
+            for r in queryset
+        )
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
 
     @admin.display(description="scopes")
     def scope_names(self, obj) -> str:

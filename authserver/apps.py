@@ -30,7 +30,7 @@ class AuthserverConfig(AppConfig):
         # WhiteNoise expects STATIC_ROOT to exist even when it serves from the finders.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         # The embedded broker keeps its queue in files; both sides need the folders.
-        if settings.CELERY_BROKER_URL == "filesystem://":
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(
                     parents=True, exist_ok=True

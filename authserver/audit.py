@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from authserver import metrics
 from authserver.models import AuditChainHead, AuditEvent
 
 log = logging.getLogger("authserver.audit")
@@ -41,6 +42,7 @@ def record(
     detail: dict | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
+    metrics.audited(kind, actor)
     return AuditEvent.objects.create(
         at=at or timezone.now(),
         kind=kind,

@@ -6,6 +6,7 @@ import hashlib
 
 from django.utils import timezone
 
+from authserver import metrics
 from authserver.models import AccessToken
 
 INACTIVE = {"active": False}
@@ -32,8 +33,12 @@ def introspect(token: str, *, audiences: set[str], issuer: str) -> dict:
         or row.application is None
         or not row.application.is_active
         or len(row.resource) != 1
-        or row.resource[0] not in audiences
     ):
+        return dict(INACTIVE)
+    if row.resource[0] not in audiences:
+        # A live token shown to a resource server it was not minted for: token passthrough or
+        # a misconfigured MCP server (RFC 8707 §2). Same answer, but operators are alerted.
+        metrics.security_event("introspection_audience_mismatch")
         return dict(INACTIVE)
     claims = {
         "active": True,

@@ -41,6 +41,23 @@ TOKENS_ISSUED = Counter(
 OAUTH_ERRORS = Counter(
     "authserver_oauth_errors_total", "OAuth error responses", ["endpoint", "error"]
 )
+# What operators must hear about (deploy/monitoring/alerts.yml): counted where the audit
+# trail records them, so each has an audit event with the ids to investigate.
+SECURITY_EVENTS = Counter(
+    "authserver_security_events_total",
+    "Security-relevant events: client_auth_failed, client_registered, refresh_token_reuse, "
+    "code_replay, introspection_audience_mismatch",
+    ["event"],
+)
+_AUDIT_TO_EVENT = {
+    "client.auth_failed": "client_auth_failed",
+    "client.registered": "client_registered",
+}
+_FAMILY_REVOCATION_EVENT = {
+    "refresh_reuse": "refresh_token_reuse",
+    "reuse": "refresh_token_reuse",
+    "code_replay": "code_replay",
+}
 LATENCY = Histogram(
     "authserver_request_seconds",
     "Request latency by endpoint",
@@ -101,6 +118,19 @@ def token_issued(grant_type: str, resource: str) -> None:
 def oauth_error(endpoint: str, error: str) -> None:
     OAUTH_ERRORS.labels(endpoint, error[:40]).inc()
     count_hourly("errors")
+
+
+def security_event(event: str) -> None:
+    SECURITY_EVENTS.labels(event).inc()
+
+
+def audited(kind: str, actor: str) -> None:
+    """Called by authserver.audit.record: counts the kinds that alerts watch."""
+    event = _AUDIT_TO_EVENT.get(kind)
+    if event is None and kind == "tokens.revoked":
+        event = _FAMILY_REVOCATION_EVENT.get(actor)
+    if event is not None:
+        SECURITY_EVENTS.labels(event).inc()
 
 
 def task_failed(task_name: str) -> None:

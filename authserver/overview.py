@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,28 +16,35 @@ from authserver.models import (
     SigningKey,
 )
 
-CHART_HEIGHT = 120
+CHART_HEIGHT = 120  # plot area, in SVG user units (the SVG scales to its panel's width)
 BAR_WIDTH = 22
+BAR_GAP = 4
+LEFT = 40  # room for the peak value on the y axis
+LABEL_EVERY = 6  # one hour label every six bars: 24 hours -> 4 labels, never overlapping
+LABEL_ROOM = 18
 
 
 def bars(series: list[tuple[str, int]]) -> dict:
+    """Bar geometry for a server-rendered SVG chart with a ``viewBox`` of ``width x height``."""
     peak = max((v for _, v in series), default=0) or 1
-    items = []
+    items, labels = [], []
     for i, (label, value) in enumerate(series):
         height = round(value / peak * CHART_HEIGHT)
+        x = LEFT + i * (BAR_WIDTH + BAR_GAP)
         items.append(
-            {
-                "x": i * BAR_WIDTH,
-                "y": CHART_HEIGHT - height,
-                "height": height,
-                "label": label,
-                "value": value,
-            }
+            {"x": x, "y": CHART_HEIGHT - height, "height": height, "label": label, "value": value}
         )
+        if i % LABEL_EVERY == 0:
+            labels.append({"x": x, "text": label})
     return {
         "items": items,
-        "width": len(series) * BAR_WIDTH,
-        "height": CHART_HEIGHT,
+        "labels": labels,
+        "bar_width": BAR_WIDTH,
+        "left": LEFT,
+        "width": LEFT + len(series) * (BAR_WIDTH + BAR_GAP),
+        "plot_height": CHART_HEIGHT,
+        "height": CHART_HEIGHT + LABEL_ROOM,
+        "label_y": CHART_HEIGHT + 14,
         "total": sum(v for _, v in series),
         "peak": peak,
     }
@@ -73,9 +81,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     }
     snapshot = RevocationListSnapshot.objects.filter(id=1).first()
     context = {
+        **admin.site.each_context(request),  # the admin's branding, navigation and theme
         "title": "Overview",
-        "tokens": bars(tokens_per_hour(now)),
-        "errors": bars(metrics.hourly_series("errors")),
+        "charts": [
+            {"title": "Tokens issued", "css": "bar-tokens", "data": bars(tokens_per_hour(now))},
+            {
+                "title": "OAuth errors",
+                "css": "bar-errors",
+                "data": bars(metrics.hourly_series("errors")),
+            },
+        ],
         "active": active,
         "keys": SigningKey.objects.filter(state__in=("pending", "active", "retiring")),
         "now": now,

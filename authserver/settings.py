@@ -223,7 +223,8 @@ if CONFIG.redis_url:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 else:
     _celery_dir = CONFIG.var_dir / "celery"
-    CELERY_BROKER_URL = "filesystem://"
+    # An explicit host: a bare "filesystem://" makes kombu warn on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_RESULT_BACKEND = None
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),

@@ -1,11 +1,15 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts.views import ThrottledAdminAuthenticationForm
 from authserver import health, metrics, openapi, overview, views
 
 admin.site.login_form = ThrottledAdminAuthenticationForm  # brute-force protection
 admin.site.site_header = "MCP Authorization Server"
+admin.site.site_title = "MCP Authorization Server"
+admin.site.index_title = "Administration"
 
 urlpatterns = [
     path("", include("authserver.oauth_urls")),
@@ -15,6 +19,8 @@ urlpatterns = [
     path("openapi.json", openapi.openapi_document, name="openapi"),
     path("revocations", views.revocations, name="revocation-list"),
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page links; answer instead of logging a 404.
+    path("favicon.ico", RedirectView.as_view(url=static("authserver/favicon.svg"), permanent=True)),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/overview/", admin.site.admin_view(overview.overview), name="admin-overview"),
     path("readyz", health.readyz, name="readyz"),

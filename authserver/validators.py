@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.db.models import F
@@ -55,11 +58,24 @@ class Validator(OAuth2Validator):
 
     def _audit_auth_failure(self, request) -> None:
         # The client_id as presented (truncated), never the secret or the header.
+        client_id = getattr(request, "client_id", "") or self._basic_auth_client_id(request)
         audit.record(
             "client.auth_failed",
-            client_id=str(getattr(request, "client_id", "") or "")[:100],
+            client_id=str(client_id or "")[:100],
             detail={"grant_type": str(getattr(request, "grant_type", "") or "")[:40]},
         )
+
+    def _basic_auth_client_id(self, request) -> str:
+        """The client_id half of Basic credentials (RFC 6749 §2.3.1: form-encoded), for the
+        audit trail only: the secret half is dropped unread."""
+        encoded = self._extract_basic_auth(request)
+        if not encoded:
+            return ""
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return unquote_plus(decoded.partition(":")[0])
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
         """RFC 7009 §2.1: only the authenticated client's own tokens; unknown ones are ignored

@@ -9,12 +9,13 @@ policy in force is shown above the list (clients/policy.py).
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from oauth2_provider import admin as dot_admin
 from oauth2_provider.models import (
@@ -24,8 +25,10 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from authserver import audit, revocation
 from authserver.models import ResourceAccess
 from clients import policy, services
+from clients.admin_forms import ClientForm
 from clients.models import Client, InitialAccessToken
 
 
@@ -36,6 +39,10 @@ class ResourceAccessInline(admin.TabularInline):
     extra = 0
     autocomplete_fields = ()
     fields = ("resource", "scope")
+
+
+def _shorten(value: str, width: int) -> str:
+    return value if len(value) <= width else f"{value[: width - 9]}…{value[-8:]}"
 
 
 def _count(queryset) -> Coalesce:
@@ -59,19 +66,20 @@ class DuplicateFilter(admin.SimpleListFilter):
 
 
 class ClientAdmin(dot_admin.ApplicationAdmin):
-    form = forms.ModelForm  # DOT's ApplicationForm edits the secret; ours never shows it
+    # DOT's ApplicationForm edits the secret and its single grant type; ours shows neither
+    # (clients/admin_forms.py): grant and response types are checkboxes, contacts are lines.
+    form = ClientForm
     # DOT's Application.get_absolute_url reverses its own management views, which we do not
     # mount: "View on site" answered 500 (NoReverseMatch). A client has no public page.
     view_on_site = False
     change_list_template = "admin/clients/client/change_list.html"
+    # The columns an operator acts on fit 1280 px; the rest is in filters and the form.
     list_display = (
         "name",
-        "client_id",
-        "client_type",
+        "short_client_id",
         "registration_source",
         "verified",
         "is_active",
-        "created",
         "last_used_at",
         "grants",
         "live_tokens",
@@ -86,16 +94,56 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "software_id",
     )
     search_fields = ("name", "client_id", "software_id", "metadata_fingerprint")
-    exclude = (
-        "client_secret",
-        "hash_client_secret",
-        "algorithm",
-        "post_logout_redirect_uris",
-        "registration_access_token",
-    )
-    radio_fields = {}
+    radio_fields = {"client_type": admin.HORIZONTAL, "application_type": admin.HORIZONTAL}
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (ResourceAccessInline,)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "client_id",
+                    ("client_type", "application_type"),
+                    "token_endpoint_auth_method",
+                    "grant_types",
+                    "response_types",
+                    "redirect_uris",
+                    "scope",
+                )
+            },
+        ),
+        ("Trust", {"fields": ("verified", "is_active", "skip_authorization", "user")}),
+        (
+            "Client metadata (RFC 7591 §2)",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "client_uri",
+                    "logo_uri",
+                    "tos_uri",
+                    "policy_uri",
+                    "contacts",
+                    ("software_id", "software_version"),
+                    "allowed_origins",
+                ),
+            },
+        ),
+        (
+            "How it came to exist",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "registration_source",
+                    ("created", "updated", "last_used_at"),
+                    "registered_from",
+                    "initial_access_token",
+                    "metadata_fingerprint",
+                    "cimd_expires_at",
+                ),
+            },
+        ),
+    )
     readonly_fields = (
         "client_id",
         "registration_source",
@@ -107,7 +155,18 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "registered_from",
         "initial_access_token",
     )
-    actions = ("verify_clients", "disable_clients", "delete_selected")
+    actions = (
+        "verify_clients",
+        "revoke_client_tokens",
+        "issue_new_secret",
+        "disable_clients",
+        "delete_selected",
+    )
+
+    @admin.display(description="client id", ordering="client_id")
+    def short_client_id(self, obj) -> str:
+        """Long ids (metadata document URLs) would push the other columns off screen."""
+        return format_html('<span title="{}">{}</span>', obj.client_id, _shorten(obj.client_id, 28))
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -179,6 +238,43 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
     def verify_clients(self, request, queryset):
         updated = queryset.update(verified=True)
         self.message_user(request, f"{updated} client(s) verified.", messages.SUCCESS)
+
+    @admin.action(description="Revoke every token of selected clients", permissions=["change"])
+    def revoke_client_tokens(self, request, queryset):
+        """The clients stay usable: their users sign in again (for a leaked token store)."""
+        now = timezone.now()
+        revoked = 0
+        for client in queryset:
+            revoked += revocation.revoke_client(client, now=now, actor=f"admin:{request.user.pk}")
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+    @admin.action(description="Issue a new secret (shown once)", permissions=["change"])
+    def issue_new_secret(self, request, queryset):
+        """One confidential client: a fresh secret, shown on this response only (no-store,
+        never in a message, log or audit event); the old secret stops working at once."""
+        clients = list(queryset[:2])
+        if len(clients) != 1 or clients[0].is_public:
+            self.message_user(request, "Select exactly one confidential client.", messages.ERROR)
+            return None
+        client = clients[0]
+        with transaction.atomic():
+            secret = client.set_new_secret()
+            client.save(update_fields=["client_secret", "updated"])
+            audit.record(
+                "client.secret_rotated",
+                actor=f"admin:{request.user.pk}",
+                client_id=client.client_id,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New client secret",
+            "client": client,
+            "secret": secret,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/clients/client/new_secret.html", context)
+        add_never_cache_headers(response)  # Cache-Control: no-store among others
+        return response
 
     @admin.action(
         description="Disable selected clients and revoke their tokens", permissions=["change"]

@@ -29,7 +29,7 @@ def test_settings_load_with_no_environment_at_all(tmp_path):
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
         "http://127.0.0.1:8000",
-        "filesystem://",
+        "filesystem://localhost//",
         "django.core.cache.backends.filebased.FileBasedCache",
     ]
 

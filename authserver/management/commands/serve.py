@@ -10,22 +10,38 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+
+def default_bind(issuer: str) -> str:
+    """Where ``make run`` listens: the issuer's own host:port when that is loopback http (so
+    ``ISSUER=http://127.0.0.1:9000 make run`` serves what it advertises), else 127.0.0.1:8000."""
+    parts = urlsplit(issuer)
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
+        return f"{parts.hostname}:{parts.port or 80}"
+    return "127.0.0.1:8000"
 
 
 class Command(BaseCommand):
     help = "Serve the authorization server with gunicorn plus a Celery worker running beat."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--bind",
+            default=None,
+            help="host:port (default: the ISSUER's host and port when it is a loopback http "
+            "URL, else 127.0.0.1:8000)",
+        )
         parser.add_argument("--workers", type=int, default=1)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-jobs", action="store_true", help="web server only")
 
     def handle(self, *args, **options) -> None:
         python = sys.executable
+        options["bind"] = options["bind"] or default_bind(settings.ISSUER)
         procs: dict[str, subprocess.Popen] = {}
         if not options["no_jobs"]:
             procs["jobs"] = subprocess.Popen(  # noqa: S603 - fixed argv, our interpreter
@@ -35,14 +51,17 @@ class Command(BaseCommand):
                     "celery",
                     "-A",
                     "authserver",
+                    "--quiet",  # no banner: make run's terminal shows problems, not config
                     "worker",
                     "--beat",
                     "--schedule",
                     settings.CELERY_BEAT_SCHEDULE_FILENAME,
                     "--concurrency",
                     "1",
+                    # The embedded worker reports problems only; beat's "sending due task"
+                    # line every 10 s is noise on a developer's terminal.
                     "--loglevel",
-                    "INFO",
+                    "WARNING",
                 ]
             )
         procs["web"] = subprocess.Popen(  # noqa: S603 - fixed argv, our interpreter

@@ -1,0 +1,147 @@
+"""Every page a person sees fits a laptop (1280x800) and a phone (390x844): no horizontal
+overflow (``scrollWidth <= innerWidth``), in headless Chromium against a live server. The
+screenshots are the ones the docs use (``UPDATE_SCREENSHOTS=1`` writes them to docs/)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from authserver import keys
+from clients.models import Client
+from tests.conftest import PASSWORD
+from tests.factories import MCP, make_client, make_resource
+from tests.oauthflow import pkce_pair
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def sized_page(request, browser):
+    width, height = VIEWPORTS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.viewport_name = request.param
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def world(db):
+    resource = make_resource(
+        MCP,
+        name="Team Notes",
+        scopes={
+            "notes:read": "Read your notes and the titles of shared notebooks",
+            "notes:write": "Create, edit and delete notes in every notebook you can open",
+        },
+        defaults=("notes:read",),
+    )
+    for scope in resource.scopes.all():
+        scope.tools = ["list_notes", "search_notes_by_title_and_body", "add_note"]
+        scope.save()
+    app, _ = make_client(
+        confidential=False,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris="http://127.0.0.1/callback",
+        name="Notes Agent",
+        client_uri="https://agent.example.com",
+        registration_source="dcr",
+    )
+    make_client(
+        confidential=False,
+        grant_types=("authorization_code",),
+        redirect_uris="https://app.example.com/cb",
+        client_id="https://app.example.com/oauth/a-rather-long-path/client-metadata.json",
+        registration_source="cimd",
+        name="Claude Code (metadata document)",
+    )
+    keys.active_key()  # the signing-key page lists one
+    return resource, app
+
+
+def assert_fits(page, screenshot, name: str) -> None:
+    overflow = page.evaluate(OVERFLOW)
+    screenshot(page, f"{name}-{page.viewport_name}")
+    assert overflow <= 0, f"{name} at {page.viewport_name}: {overflow}px of horizontal overflow"
+
+
+def authorize_url(live_server, app, callback) -> str:
+    _verifier, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": callback.uri,
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "resource": MCP,
+        "scope": "notes:read notes:write offline_access",
+    }
+    return f"{live_server.url}/authorize?{urlencode(query)}"
+
+
+def sign_in(page, username: str) -> None:
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+
+
+def test_sign_in_consent_connected_apps_and_error_pages_fit(
+    sized_page, live_server, world, callback, make_user, screenshot
+):
+    page = sized_page
+    _resource, app = world
+    make_user("alice")
+    page.goto(authorize_url(live_server, app, callback))
+    assert_fits(page, screenshot, "login")
+    sign_in(page, "alice")
+    page.wait_for_selector("text=wants access to")
+    assert_fits(page, screenshot, "consent")
+    page.click("button[name=allow]")
+    callback.next_query()
+
+    page.goto(f"{live_server.url}/accounts/apps/")
+    assert "Notes Agent" in page.inner_text("main")
+    assert_fits(page, screenshot, "connected-apps")
+
+    page.goto(f"{live_server.url}/authorize?client_id=unknown&response_type=code")
+    assert "cannot continue" in page.inner_text("main")
+    assert_fits(page, screenshot, "error")
+
+
+def test_main_admin_pages_fit(sized_page, live_server, world, make_user, screenshot):
+    page = sized_page
+    resource, app = world
+    make_user("root", superuser=True)
+    page.goto(f"{live_server.url}/admin/")
+    sign_in(page, "root")
+    page.wait_for_selector("#first-run")
+    assert_fits(page, screenshot, "admin-home")
+    pages = {
+        "admin-clients": "/admin/clients/client/",
+        "admin-client": f"/admin/clients/client/{app.pk}/change/",
+        "admin-resource": f"/admin/authserver/resource/{resource.pk}/change/",
+        "admin-overview": "/admin/overview/",
+        "admin-keys": "/admin/authserver/signingkey/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        assert_fits(page, screenshot, name)
+
+
+def test_client_list_key_columns_are_visible_at_1280(page, live_server, world, make_user):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    make_user("root", superuser=True)
+    page.goto(f"{live_server.url}/admin/clients/client/")
+    sign_in(page, "root")
+    for column in ("Verified", "Is active", "Live tokens"):
+        header = page.locator("#result_list thead th", has_text=column).first
+        box = header.bounding_box()
+        assert box is not None, column
+        assert box["x"] + box["width"] <= 1280, f"{column} is off screen"
+    assert Client.objects.count() == 2
