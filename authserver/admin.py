@@ -107,7 +107,7 @@ admin.site.register(SigningKey, SigningKeyAdmin)
 class ScopeInline(admin.TabularInline):
     model = Scope
     extra = 1
-    fields = ("name", "description", "tools", "is_default")
+    fields = ("name", "description", "tools", "is_default", "allowed_groups")  # issue 21
 
 
 class ResourceAdmin(admin.ModelAdmin):
@@ -123,6 +123,7 @@ class ResourceAdmin(admin.ModelAdmin):
     search_fields = ("name", "identifier")
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
+    filter_horizontal = ("allowed_groups",)  # issue 21: authserver.grouppolicy
     inlines = (ScopeInline,)
 
     @admin.display(description="scopes")
