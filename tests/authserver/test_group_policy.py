@@ -87,7 +87,8 @@ def test_authorize_outside_the_group_shows_access_denied_page_with_reason(
     )
     assert response.status_code == 403
     html = response.content.decode()
-    assert "access_denied" in html and "limited to members of: engineering" in html
+    assert "access_denied" in html
+    assert "limited to members of: engineering" in html
     assert "error=access_denied" in html  # the way back to the client
     assert AuditEvent.objects.filter(kind="policy.refused").exists()
 
