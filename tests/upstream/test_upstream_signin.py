@@ -10,9 +10,6 @@ to a group refuses a user outside it with ``access_denied``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import anyio
 import anyio.to_thread
 import httpx2
@@ -34,12 +31,6 @@ from tests.upstream.conftest import PROVIDER_ID, PROVIDER_NAME
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 User = get_user_model()
-_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = (
-    _ROOT / "docs" / "screenshots"
-    if os.environ.get("UPDATE_SCREENSHOTS")
-    else _ROOT / "tests" / "artifacts" / "screenshots"
-)
 
 
 class Person:
@@ -68,8 +59,6 @@ class Person:
     async def redirect_handler(self, url: str) -> None:
         await self.page.goto(url)
         if (await self.page.title()).startswith("Sign in"):
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            await self.page.screenshot(path=str(SCREENSHOTS / "login-providers.png"))
             await self.sign_in_upstream()
         denied = self.page.locator("h1:has-text('Access denied')")
         await self.page.locator("text=wants access to").or_(denied).wait_for()
