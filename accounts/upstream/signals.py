@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.dispatch import receiver
 
-from accounts.upstream import admission
+from accounts.upstream import admission, backchannel
 from authserver import audit
 
 
@@ -41,6 +41,9 @@ def on_upstream_login(sender, request, user, sociallogin=None, **kwargs) -> None
         ip=request.META.get("REMOTE_ADDR") or None,
         detail={"provider": account.provider, "subject": str(account.uid)},
     )
+    id_token = (account.extra_data or {}).get("id_token") or {}
+    sid = id_token.get("sid") if isinstance(id_token.get("sid"), str) else None
+    backchannel.remember_session(request, account.provider, user, sid)
     rules = sociallogin.provider.app.settings if sociallogin.provider.app else {}
     names = admission.groups_from_claims(rules, account.extra_data or {})
     if names is not None:

@@ -73,6 +73,7 @@ def upstream_idp(issuer, idp_installed):  # noqa: F811 - the e2e fixture, import
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
         "REDIRECT_URI": f"{issuer}/accounts/oidc/{PROVIDER_ID}/login/callback/",
+        "BACKCHANNEL_LOGOUT_URI": f"{issuer}/accounts/oidc/{PROVIDER_ID}/backchannel-logout",
         "ACCOUNTS": json.dumps(ACCOUNTS),
     }
     node = shutil.which("node")
