@@ -67,3 +67,30 @@ def test_local_login_on_accepts_any_users_password(client, make_user):
 def test_allauth_signup_and_password_views_are_not_exposed(client):
     for path in ("/accounts/signup/", "/accounts/password/reset/", "/accounts/email/"):
         assert client.get(path).status_code == 404
+
+
+def test_providers_from_the_environment_are_offered_with_the_admins(client, settings, providers):
+    import json
+
+    from accounts.upstream import config
+
+    env = {
+        "UPSTREAM_PROVIDERS": json.dumps(
+            [
+                {
+                    "provider": "openid_connect",
+                    "id": "entra",
+                    "name": "Microsoft Entra ID",
+                    "client_id": "c",
+                    "secret": "s",
+                    "server_url": "https://login.microsoftonline.com/t/v2.0",
+                    "tenant_id": "t",
+                }
+            ]
+        )
+    }
+    settings.SOCIALACCOUNT_PROVIDERS = config.load(env).providers
+    html = client.get("/accounts/login/").content.decode()
+    assert "Continue with Microsoft Entra ID" in html
+    assert 'action="/accounts/oidc/entra/login/"' in html
+    assert "Continue with Okta" in html  # the admin-configured ones too

@@ -29,6 +29,9 @@ ACCOUNTS = {
         "name": "Alice Example",
         "groups": ["engineering"],
     },
+    "carol": {"email": "carol@corp.example", "email_verified": True, "name": "Carol"},
+    "dave": {"email": "dave@corp.example", "email_verified": False, "name": "Dave"},
+    "00u-erin": {"email": "erin@corp.example", "email_verified": True, "name": "Erin"},
     "mallory": {
         "email": "mallory@evil.example",
         "email_verified": True,
