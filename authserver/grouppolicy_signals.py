@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import m2m_changed
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models.signals import m2m_changed, pre_delete
 from django.dispatch import receiver
 
 from authserver import grouppolicy
@@ -46,3 +48,17 @@ def resource_policy_changed(sender, instance, action, reverse, **kwargs) -> None
 def scope_policy_changed(sender, instance, action, reverse, **kwargs) -> None:
     if action in _CHANGES and not reverse:
         _policy_changed(instance.resource, instance.name, instance.allowed_groups.all())
+
+
+@receiver(pre_delete, sender=Group)
+def group_deleted(sender, instance, **kwargs) -> None:
+    """Deleting a group drops its memberships without m2m signals: enforce for its members
+    once it is gone (they may lose resources that other groups still guard)."""
+    members = list(instance.user_set.all())
+    if members:
+        transaction.on_commit(lambda: _enforce_all(members, "group deleted"))
+
+
+def _enforce_all(users, actor: str) -> None:
+    for user in users:
+        grouppolicy.enforce_for_user(user, actor=actor)

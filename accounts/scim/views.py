@@ -62,6 +62,15 @@ def _lookup(model, pk: str, kind: str):
     return found
 
 
+def _managed_user(pk: str):
+    """A user SCIM may change: never staff, whose passwords are the break-glass path that must
+    survive a misconfigured or compromised provisioning client."""
+    user = _lookup(User, pk, "User")
+    if user.is_staff or user.is_superuser:
+        raise errors.ScimError(403, "administrators are managed in Django admin only")
+    return user
+
+
 class UsersView(ScimView):
     FILTERS = {"username": "username__iexact", "externalid": "scim_identity__external_id"}
 
@@ -91,19 +100,19 @@ class UserView(ScimView):
         return Response(self.render(_lookup(User, pk, "User")))
 
     def put(self, request, pk: str):
-        user = _lookup(User, pk, "User")
+        user = _managed_user(pk)
         changes = users.parse_user(request.data)
         return Response(
             self.render(services.update_user(user, changes, actor=self.actor, replace=True))
         )
 
     def patch(self, request, pk: str):
-        user = _lookup(User, pk, "User")
+        user = _managed_user(pk)
         changes = users.parse_patch(request.data)
         return Response(self.render(services.update_user(user, changes, actor=self.actor)))
 
     def delete(self, request, pk: str):
-        services.delete_user(_lookup(User, pk, "User"), actor=self.actor)
+        services.delete_user(_managed_user(pk), actor=self.actor)
         return Response(status=204)
 
 

@@ -56,6 +56,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return True
 
     def pre_social_login(self, request, sociallogin) -> None:
+        if sociallogin.state.get("process") == "connect":
+            # Identities are linked by the provider (issuer + subject), SCIM or an admin;
+            # a signed-in user may not attach another login to their account.
+            refuse(request, sociallogin, "connecting another account is not allowed here")
         rules = sociallogin.provider.app.settings if sociallogin.provider.app else {}
         emails = [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
         if sociallogin.account.provider != "github":
@@ -70,6 +74,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             refuse(request, sociallogin, verdict.reason)
         if not sociallogin.is_existing:
             _link_scim_identity(request, sociallogin, rules)
+        user = sociallogin.user
+        if user is not None and user.pk and not user.is_active:
+            refuse(request, sociallogin, "your account here is deactivated")
 
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None
@@ -111,5 +118,7 @@ def _link_scim_identity(request, sociallogin, rules: dict) -> None:
     if not isinstance(value, str) or not value:
         return
     identity = ScimIdentity.objects.filter(external_id=value).select_related("user").first()
+    if identity is not None and not identity.user.is_active:
+        refuse(request, sociallogin, "your account here is deactivated")
     if identity is not None:
         sociallogin.connect(request, identity.user)

@@ -94,3 +94,8 @@ def test_providers_from_the_environment_are_offered_with_the_admins(client, sett
     assert "Continue with Microsoft Entra ID" in html
     assert 'action="/accounts/oidc/entra/login/"' in html
     assert "Continue with Okta" in html  # the admin-configured ones too
+
+
+def test_connecting_more_logins_is_not_offered(client, make_user):
+    client.force_login(make_user("bob"))
+    assert client.get("/accounts/3rdparty/").status_code == 404

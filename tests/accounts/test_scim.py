@@ -307,3 +307,12 @@ def test_admin_creates_a_scim_token_shown_once(admin_client):
     assert ScimToken.objects.get(name="Entra ID").digest == digest(token)
     listing = admin_client.get("/admin/accounts/scimtoken/").content.decode()
     assert token not in listing
+
+
+def test_scim_cannot_change_or_delete_an_administrator(scim, make_user):
+    admin = make_user("root", superuser=True)
+    deactivate = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    _scim_error(scim.call("patch", f"Users/{admin.pk}", deactivate), 403)
+    _scim_error(scim.call("delete", f"Users/{admin.pk}"), 403)
+    admin.refresh_from_db()
+    assert admin.is_active

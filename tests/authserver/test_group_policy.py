@@ -175,3 +175,23 @@ def test_token_request_refuses_when_every_granted_scope_was_lost(user, resource,
 def test_client_credentials_have_no_user_and_are_not_group_limited(resource, engineering):
     resource.allowed_groups.add(engineering)
     assert grouppolicy.scopes_for_token(None, resource, ["tools:read"]) == ["tools:read"]
+
+
+def test_deleting_a_group_enforces_policy_for_its_former_members(
+    signed_in, app, user, resource, engineering, django_capture_on_commit_callbacks
+):
+    finance = Group.objects.create(name="finance")
+    user.groups.add(finance)
+    resource.allowed_groups.add(engineering, finance)
+    _tokens(signed_in, app)
+    with django_capture_on_commit_callbacks(execute=True):
+        finance.delete()
+    assert not AccessToken.objects.filter(user=user, revoked_at__isnull=True).exists()
+    assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()
+
+
+def test_unrestricted_resource_costs_two_queries_on_the_token_path(
+    user, resource, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        grouppolicy.scopes_for_token(user, resource, ["tools:read", "offline_access"])

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from playwright.async_api import async_playwright
 
 from accounts.scim.models import ScimIdentity
+from authserver.models import AuditEvent
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_mcp_sdk import run_in_thread
 from tests.upstream.conftest import PROVIDER_ID
@@ -82,5 +83,8 @@ def test_scim_provisioned_user_is_linked_by_external_id_on_first_signin(upstream
 def test_scim_deactivated_user_cannot_sign_in(upstream_idp, issuer):
     provisioned = User.objects.create(username="erin@corp.example", is_active=False)
     ScimIdentity.objects.create(user=provisioned, external_id="00u-erin")
-    assert sign_in(issuer, upstream_idp, "00u-erin").startswith("Account inactive")
+    assert sign_in(issuer, upstream_idp, "00u-erin").startswith("Sign-in refused")
     assert User.objects.count() == 1
+    assert not SocialAccount.objects.exists()  # not linked either
+    refused = AuditEvent.objects.get(kind="signin.refused")
+    assert refused.detail["reason"] == "your account here is deactivated"
