@@ -35,3 +35,6 @@ class Consent(models.Model):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
+
+
+from accounts.scim.models import ScimIdentity, ScimToken  # noqa: E402, F401 - issue 21

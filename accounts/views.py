@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
@@ -50,7 +51,13 @@ class ThrottleMixin:
 
 
 class ThrottledAuthenticationForm(ThrottleMixin, AuthenticationForm):
-    pass
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        # LOCAL_LOGIN=false: passwords are the admins' break-glass path only (issue 21).
+        if not settings.LOCAL_LOGIN and not user.is_staff:
+            raise ValidationError(
+                "Sign in with your organisation's identity provider.", code="local_login_off"
+            )
 
 
 class ThrottledAdminAuthenticationForm(ThrottleMixin, AdminAuthenticationForm):
@@ -64,6 +71,14 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
     authentication_form = ThrottledAuthenticationForm
+
+    def get_context_data(self, **kwargs):
+        from accounts.upstream.providers import sign_in_choices
+
+        context = super().get_context_data(**kwargs)
+        context["providers"] = sign_in_choices(self.request)
+        context["local_login"] = settings.LOCAL_LOGIN
+        return context
 
 
 @login_required

@@ -152,7 +152,7 @@ class ScopeInline(admin.TabularInline):
     model = Scope
     form = ScopeForm
     extra = 1
-    fields = ("name", "description", "tools", "is_default")
+    fields = ("name", "description", "tools", "is_default", "allowed_groups")  # issue 21
 
 
 class ResourceAdmin(admin.ModelAdmin):
@@ -169,6 +169,7 @@ class ResourceAdmin(admin.ModelAdmin):
     actions = ("revoke_resource_tokens",)
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
+    filter_horizontal = ("allowed_groups",)  # issue 21: authserver.grouppolicy
     inlines = (ScopeInline,)
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 

@@ -26,6 +26,7 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from accounts import consent
+from authserver import grouppolicy
 from authserver.models import Resource
 from clients.models import Client
 
@@ -103,6 +104,15 @@ class AuthorizeView(OAuthLibMixin, View):
             return redirect_to_login(request.get_full_path())
 
         resource = Resource.objects.get(pk=credentials["resource_id"])
+        try:  # issue 21: offer only what group policy allows (authserver.grouppolicy)
+            scopes = grouppolicy.scopes_for_authorization(request.user, resource, scopes)
+        except grouppolicy.PolicyRefused as refused:
+            return grouppolicy.access_denied_page(
+                request,
+                self.deny(credentials, client),
+                refused.reason,
+                prompt_none="none" in prompt,
+            )
         decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
         if not decision.needs_consent:
             return self.approve(request, client, scopes, credentials)

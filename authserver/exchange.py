@@ -21,7 +21,7 @@ from jwcrypto import jwk, jws
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 
-from authserver import audit, keys, resources, scopes
+from authserver import audit, grouppolicy, keys, resources, scopes
 from authserver.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -114,6 +114,8 @@ def bind_exchange(request) -> None:
     if row.token_family is None:  # give client-credentials subjects a family to cascade on
         row.token_family = uuid.uuid4()
         AccessToken.objects.filter(pk=row.pk).update(token_family=row.token_family)
+    # Issue 21: the target's group policy binds the user an exchanged token acts for.
+    granted = grouppolicy.scopes_for_token(row.user, target, granted)
     request.audience = target
     request.resource = [target.identifier]
     request.scopes = granted

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from authserver import dpop, metadata, pkce, resources, scopes
+from authserver import dpop, grouppolicy, metadata, pkce, resources, scopes
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, to_oauthlib
 from authserver.models import Grant, RefreshToken, Resource, ResourceAccess
 
@@ -139,6 +139,11 @@ def _bind(request) -> None:
         request.token_family = rt.token_family
     else:  # pragma: no cover - the server only routes the three grants above
         raise InvalidGrant("unsupported grant")
+
+    # Issue 21: group policy on every user token request, refresh included (narrow or refuse).
+    request.scopes = grouppolicy.scopes_for_token(
+        request.user, resource, list(request.scopes or [])
+    )
 
     request.audience = resource
     request.resource = [resource.identifier]  # DOT stores it on the token rows

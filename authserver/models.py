@@ -193,6 +193,9 @@ class Resource(models.Model):
         related_name="introspects_for",
         help_text="Confidential client this MCP server authenticates with at /introspect.",
     )
+    allowed_groups = models.ManyToManyField(  # issue 21: authserver.grouppolicy
+        "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -233,6 +236,9 @@ class Scope(models.Model):
     )
     is_default = models.BooleanField(
         default=False, help_text="Granted when a request names no scope of this resource."
+    )
+    allowed_groups = models.ManyToManyField(  # issue 21: authserver.grouppolicy
+        "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
     )
 
     class Meta:

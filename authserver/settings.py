@@ -300,3 +300,34 @@ LOGGING = {
         "oauth2_provider": {"level": "WARNING"},
     },
 }
+
+# --- Upstream sign-in, group policy and SCIM (issue 21; docs/IDENTITY.md) ------------------
+from accounts.upstream import config as _upstream_config  # noqa: E402
+
+UPSTREAM = _upstream_config.load()
+LOCAL_LOGIN = UPSTREAM.local_login  # false: password sign-in only for staff (break-glass)
+INSTALLED_APPS += [
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+]
+MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+SOCIALACCOUNT_PROVIDERS = UPSTREAM.providers
+SOCIALACCOUNT_ADAPTER = "accounts.upstream.adapter.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "accounts.upstream.adapter.AccountAdapter"
+SOCIALACCOUNT_ONLY = True  # allauth's own password, sign-up and reset views stay off
+ACCOUNT_EMAIL_VERIFICATION = "none"  # the provider vouches (email_verified), we send no mail
+ACCOUNT_UNIQUE_EMAIL = False  # an email alone never links or blocks an account
+SOCIALACCOUNT_AUTO_SIGNUP = True  # first sign-in provisions (after the admission rules)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # per provider: settings "email_authentication"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False  # upstream tokens are used once, never kept
+SOCIALACCOUNT_LOGIN_ON_GET = False  # start a sign-in only by a CSRF-protected POST
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 5

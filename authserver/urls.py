@@ -26,4 +26,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("scim/v2/", include("accounts.scim.urls")),  # issue 21: SCIM 2.0 (RFC 7644)
+    path("accounts/", include("accounts.upstream.urls")),  # issue 21: upstream sign-in
 ]

@@ -169,3 +169,13 @@ def test_audit_admin_shows_the_delegation_chain(client, world, admin_user):
     html = client.get("/admin/authserver/auditevent/?kind=token.exchanged").content.decode()
     assert f"{world['gateway_a'].client_id}" in html
     assert "&lt;-" in html  # the nested chain B <- A
+
+
+def test_exchange_for_a_user_outside_the_targets_groups_is_refused(client, world, user):
+    from django.contrib.auth.models import Group
+
+    world["resources"][1].allowed_groups.add(Group.objects.create(name="finance"))
+    response = do_exchange(client, world["a"], world["user_token"], OTHER_MCP)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert "limited to members of: finance" in response.json()["error_description"]

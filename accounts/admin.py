@@ -1,0 +1,3 @@
+"""Admin registrations of the accounts app (SCIM tokens and identities, issue 21)."""
+
+from accounts.scim import admin as scim_admin  # noqa: F401 - registers the models

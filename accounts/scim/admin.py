@@ -1,0 +1,52 @@
+"""Admin for SCIM tokens: create one (shown once, only its digest is stored), revoke it."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.scim.models import ScimIdentity, ScimToken
+from authserver import audit
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at", "last_used_at", "revoked_at")
+    fields = ("name", "revoked_at")
+    readonly_fields = ("revoked_at",)
+    actions = ("revoke",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, plaintext = ScimToken.issue(obj.name)
+        obj.pk, obj.digest, obj._plaintext = token.pk, token.digest, plaintext
+        audit.record(
+            "scim.token.created", actor=f"admin:{request.user.pk}", detail={"id": token.pk}
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Rendered straight into this response, never stored or put in a message cookie.
+        return render(
+            request,
+            "admin/scim_token_created.html",
+            {"token": obj._plaintext, "name": obj.name, "opts": self.model._meta},
+        )
+
+    @admin.action(description="Revoke selected SCIM tokens")
+    def revoke(self, request, queryset) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit.record(
+                "scim.token.revoked", actor=f"admin:{request.user.pk}", detail={"id": token.pk}
+            )
+
+
+@admin.register(ScimIdentity)
+class ScimIdentityAdmin(admin.ModelAdmin):
+    list_display = ("user", "external_id")
+    search_fields = ("user__username", "external_id")
+    raw_id_fields = ("user",)

@@ -1,0 +1,1 @@
+"""Sign-in through the company's identity provider (django-allauth): config, admission, groups."""
