@@ -135,7 +135,7 @@ class ScopeForm(forms.ModelForm):
     """A resource's scope, its MCP tools typed as a comma-separated list."""
 
     tools = LinesField(
-        widget=forms.TextInput(attrs={"size": 30, "placeholder": "list_notes, add_note"}),
+        widget=forms.TextInput(attrs={"size": 24, "placeholder": "list_notes, add_note"}),
         help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
     )
 
@@ -144,7 +144,9 @@ class ScopeForm(forms.ModelForm):
         fields = ("name", "description", "tools", "is_default")
         widgets = {
             "name": forms.TextInput(attrs={"size": 16}),
-            "description": forms.TextInput(attrs={"size": 36}),
+            "description": forms.TextInput(attrs={"size": 28}),
+            # Group restriction per scope (authserver.grouppolicy); empty means everyone.
+            "allowed_groups": forms.SelectMultiple(attrs={"size": 3}),
         }
 
 
@@ -152,7 +154,7 @@ class ScopeInline(admin.TabularInline):
     model = Scope
     form = ScopeForm
     extra = 1
-    fields = ("name", "description", "tools", "is_default", "allowed_groups")  # issue 21
+    fields = ("name", "description", "tools", "is_default", "allowed_groups")
 
 
 class ResourceAdmin(admin.ModelAdmin):
@@ -169,7 +171,7 @@ class ResourceAdmin(admin.ModelAdmin):
     actions = ("revoke_resource_tokens",)
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
-    filter_horizontal = ("allowed_groups",)  # issue 21: authserver.grouppolicy
+    filter_horizontal = ("allowed_groups",)  # authserver.grouppolicy
     inlines = (ScopeInline,)
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 

@@ -11,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from allauth.socialaccount.models import SocialApp
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from authserver.models import Resource
@@ -71,5 +73,12 @@ def next_steps(*, issuer: str) -> dict:
         "resource": newest,
         "resource_count": Resource.objects.count(),
         "only_admins": not users.filter(is_staff=False).exists(),
+        "has_upstream": has_upstream_sign_in(),
         "snippets": client_snippets(newest, issuer=issuer) if newest else [],
     }
+
+
+def has_upstream_sign_in() -> bool:
+    """An identity provider is configured, in the admin or by UPSTREAM_PROVIDERS."""
+    from_env = any(p.get("APPS") for p in settings.SOCIALACCOUNT_PROVIDERS.values())
+    return from_env or SocialApp.objects.exists()

@@ -29,6 +29,17 @@ def test_fresh_server_home_offers_to_add_an_mcp_server(staff):
     assert "bin/manage changepassword admin" in page
 
 
+def test_home_says_how_to_add_an_identity_provider_until_one_exists(staff):
+    from allauth.socialaccount.models import SocialApp
+
+    page = staff.get(reverse("admin:index")).content.decode()
+    assert "People sign in with local passwords" in page
+    assert f'href="{reverse("admin:socialaccount_socialapp_add")}"' in page
+    SocialApp.objects.create(provider="openid_connect", provider_id="okta", name="Okta")
+    page = staff.get(reverse("admin:index")).content.decode()
+    assert "People sign in with local passwords" not in page
+
+
 def test_home_shows_snippets_for_the_newest_mcp_server(staff):
     make_resource("https://old.example.com/mcp", name="Old one")
     make_resource("https://notes.example.com/mcp", name="Team Notes")
