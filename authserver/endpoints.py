@@ -1,18 +1,18 @@
-"""Token and introspection endpoints (thin: parse, call one service, render)."""
+"""Revocation and introspection endpoints (thin: parse, call one service, render).
+
+The token endpoint is authserver.token_endpoint."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
-from oauth2_provider.views import TokenView as DOTTokenView
 
-from authserver import dpop, introspection
+from authserver import introspection
 from authserver.errors import InvalidClient, to_response
 from clients.auth import authenticate_confidential_client
 
@@ -21,27 +21,6 @@ BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'
 
 def basic_challenge() -> str:
     return BASIC_CHALLENGE.format(realm=settings.ISSUER)
-
-
-@method_decorator(
-    sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token"),
-    name="post",
-)
-class TokenView(DOTTokenView):
-    """DOT's token endpoint, without its per-token lookup for a signal we do not use."""
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        _url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        if status == 401:
-            # RFC 6749 §5.2: the challenge matches the scheme clients authenticate with.
-            response["WWW-Authenticate"] = basic_challenge()
-        if settings.CONFIG.dpop_nonce_required:
-            response["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class RevokeView(DOTRevokeTokenView):
