@@ -25,6 +25,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 
 from accounts import consent
 from authserver.models import Resource
+from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
 from clients.models import Client
 
 PENDING_TTL = 600  # seconds a consent screen stays answerable
@@ -77,6 +78,8 @@ class AuthorizeView(OAuthLibMixin, View):
         return self.redirect(uri, client)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if (refused := refuse_repeated_authorization_parameters(request)) is not None:
+            return refused
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:

@@ -35,11 +35,13 @@ def introspect(token: str, *, audiences: set[str], issuer: str) -> dict:
         or row.resource[0] not in audiences
     ):
         return dict(INACTIVE)
+    # RFC 7662 §2.2: what the token says, no more (no username: the JWT carries none).
     claims = {
         "active": True,
         "scope": row.scope,
         "client_id": row.application.client_id,
-        "token_type": "Bearer",
+        # RFC 9449 §6.2: a DPoP-bound token is reported as such, with its key's thumbprint.
+        "token_type": "DPoP" if row.jkt else "Bearer",
         "exp": int(row.expires.timestamp()),
         "iat": int(row.created.timestamp()),
         "sub": str(row.user.pk) if row.user else row.application.client_id,
@@ -47,6 +49,8 @@ def introspect(token: str, *, audiences: set[str], issuer: str) -> dict:
         "iss": issuer,
         "jti": row.jti,
     }
-    if row.user is not None:
-        claims["username"] = row.user.get_username()
+    if row.auth_time is not None:
+        claims["auth_time"] = int(row.auth_time.timestamp())
+    if row.jkt:
+        claims["cnf"] = {"jkt": row.jkt}
     return claims

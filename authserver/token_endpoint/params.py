@@ -100,3 +100,28 @@ def parse_request(request: HttpRequest) -> TokenRequest:
         dpop_proof=request.META.get("HTTP_DPOP", ""),
         ip=request.META.get("REMOTE_ADDR"),
     )
+
+
+def repeated_parameter(query) -> str | None:
+    """The first parameter of a QueryDict given more than once (``resource`` aside)."""
+    for name, values in query.lists():
+        if len(values) > 1 and name not in REPEATABLE:
+            return name
+    return None
+
+
+def refuse_repeated_authorization_parameters(request: HttpRequest):
+    """RFC 6749 §3.1: authorization request parameters "MUST NOT be included more than
+    once". Refused on the error page, never redirected: with a repeated client_id or
+    redirect_uri there is no single redirect URI to trust."""
+    from django.shortcuts import render
+
+    repeated = repeated_parameter(request.GET)
+    if repeated is None:
+        return None
+    return render(
+        request,
+        "authserver/authorize_error.html",
+        {"error": "invalid_request", "description": f"parameter {repeated[:40]} is repeated"},
+        status=400,
+    )
