@@ -2,9 +2,9 @@
 
 In order: claim the code or refresh token (a conditional UPDATE that locks its row and
 re-checks it is unused), sign the JWT, insert the access token row, the rotated refresh
-token row and the audit event, commit. Any failure rolls every write back: the code or
-refresh token stays usable and no family is touched. Metrics and the client's last-use
-stamp run only after commit.
+token row and the audit event (and, every few minutes, the client's last-use stamp),
+commit. Any failure rolls every write back: the code or refresh token stays usable and no
+family is touched. Metrics are counted only after commit.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def issue(binding: Binding, snap: Snapshot, *, now: datetime) -> Issued:
         access = insert_access_token(binding, token)
         refresh = insert_refresh_token(binding, access, now=now)
         record_issued(binding, token)
-        transaction.on_commit(lambda: after_commit(binding, now=now))
+        touch_client(binding.client, now=now)
+        transaction.on_commit(lambda: after_commit(binding))
     return Issued(
         access_token=token.value,
         token_type=binding.token_type,
@@ -133,9 +134,8 @@ def record_issued(binding: Binding, token: tokens.IssuedToken) -> None:
     )
 
 
-def after_commit(binding: Binding, *, now: datetime) -> None:
+def after_commit(binding: Binding) -> None:
     metrics.token_issued(binding.grant_type, binding.resource.identifier)
-    touch_client(binding.client, now=now)
 
 
 def touch_client(client, *, now: datetime) -> None:
