@@ -9,10 +9,18 @@ from uuid import UUID
 
 
 class Claim(Protocol):
-    """A single-use credential to take inside the issuing transaction (a code, a refresh
-    token). ``apply`` locks and re-checks it and raises an OAuthError when it is gone."""
+    """A write issuance makes first, with the token rows or not at all. A gating claim takes
+    a single-use credential (a code, a refresh token): it locks and re-checks the row, and
+    when the credential is gone nothing is issued (``refused`` says why). ``apply`` is the
+    ORM form (inside a transaction), ``sql`` the ``UPDATE`` that authserver.token_endpoint.
+    writer folds into its single statement."""
+
+    gate: bool
+    refused: str
 
     def apply(self, *, now: datetime) -> None: ...
+
+    def sql(self, *, now: datetime) -> tuple[str, dict]: ...
 
 
 @dataclass(frozen=True)

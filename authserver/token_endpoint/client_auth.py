@@ -113,22 +113,26 @@ def authenticate(req: TokenRequest, snap: Snapshot) -> Client:
     # One client per request: a body client_id naming another client than the credentials
     # is a failed authentication.
     if body_client_id is not None and body_client_id != presented.client_id:
-        _audit_failure(req, presented.client_id)
-        raise InvalidClient("client_id does not match the client credentials")
+        raise FailedAuthentication("client_id does not match the client credentials", presented)
     client = load_client(snap, presented.client_id)
     if not method.verify(client, presented) or client is None or not client.is_active:
-        _audit_failure(req, presented.client_id)
-        raise InvalidClient(
-            "client authentication failed", detail=f"client {presented.client_id[:100]!r}"
-        )
+        raise FailedAuthentication("client authentication failed", presented)
     return client
 
 
-def _audit_failure(req: TokenRequest, client_id: str) -> None:
+class FailedAuthentication(InvalidClient):
+    """Credentials that did not authenticate; audited once the refusal is final."""
+
+    def __init__(self, description: str, presented: Presented) -> None:
+        super().__init__(description, detail=f"client {presented.client_id[:100]!r}")
+        self.client_id = presented.client_id[:100]
+
+
+def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
     # The client_id as presented (truncated), never the secret or the header.
     audit.record(
         "client.auth_failed",
-        client_id=client_id[:100],
+        client_id=exc.client_id,
         ip=req.ip,
         detail={"grant_type": (req.get("grant_type") or "")[:40]},
     )

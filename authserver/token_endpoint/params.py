@@ -28,6 +28,7 @@ class TokenRequest:
     resources: tuple[str, ...]
     authorization: str = ""
     dpop_proof: str = ""
+    dpop_jkt: str = ""  # the proof's key thumbprint, once the proof was checked
     ip: str | None = None
     extras: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 

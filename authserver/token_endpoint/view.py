@@ -8,6 +8,7 @@ are; a database that cannot be reached or a signing key that cannot be used as 5
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -26,9 +27,11 @@ from authserver.errors import (
 )
 from authserver.token_endpoint import client_auth, hotcache, issue, params
 from authserver.token_endpoint.grants import GRANTS
+from authserver.token_endpoint.grants.base import token_endpoint_url
 
 log = logging.getLogger("authserver.tokens")
 RETRY_AFTER = "5"
+MAX_ATTEMPTS = 3
 BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'
 
 
@@ -45,21 +48,45 @@ def basic_challenge() -> str:
 
 
 def token_response(req: params.TokenRequest) -> issue.Issued:
-    """The pipeline. Everything before ``issue`` only reads (DPoP replay cache and the
-    reuse responses aside, which must happen whatever follows)."""
-    now = timezone.now()
+    """The pipeline. Everything before ``issue`` only reads (the DPoP replay cache and the
+    answers to a replayed code or refresh token aside, which must happen whatever follows).
+
+    Decisions use the per-process cache (hotcache); if the cache turns out to be stale (the
+    write statement or a refusal sees a newer generation) the request runs again on fresh
+    rows, so nothing is issued or refused on outdated client, access or key data."""
     grant_type = req.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("missing grant_type")  # RFC 6749 §4.1.3, §4.4.2, §6
     grant_class = GRANTS.get(grant_type)
     if grant_class is None:
         raise UnsupportedGrantType("this grant type is not supported")
-    snap = hotcache.snapshot()
-    client = client_auth.authenticate(req, snap)
-    grant = grant_class(snap)
-    grant.check_client(client)
-    binding = grant.validate(req, client, now=now)
-    return issue.issue(binding, snap, now=now)
+    req = check_dpop_proof(req)
+    for _attempt in range(MAX_ATTEMPTS):
+        now = timezone.now()
+        snap = hotcache.snapshot()
+        try:
+            client = client_auth.authenticate(req, snap)
+            grant = grant_class(snap)
+            grant.check_client(client)
+            binding = grant.validate(req, client, now=now)
+        except OAuthError:
+            if hotcache.is_current(snap):
+                raise
+            continue  # refused on stale data: decide again on fresh rows
+        try:
+            return issue.issue(binding, snap, now=now)
+        except issue.StaleCache:
+            continue
+    raise TemporarilyUnavailable("configuration is changing; try again")
+
+
+def check_dpop_proof(req: params.TokenRequest) -> params.TokenRequest:
+    """RFC 9449 §4.3, once per request (a proof is single use, §11.1): the thumbprint of
+    its key, for the grant to bind the token to."""
+    if not req.dpop_proof:
+        return req
+    jkt = dpop.validate_proof(req.dpop_proof, htm="POST", htu=token_endpoint_url())
+    return dataclasses.replace(req, dpop_jkt=jkt)
 
 
 def render(status: int, body: dict) -> HttpResponse:
@@ -97,6 +124,9 @@ def token(request: HttpRequest) -> HttpResponse:
     try:
         req = params.parse_request(request)
         return render(200, token_response(req).as_json())
+    except client_auth.FailedAuthentication as exc:
+        client_auth.audit_failure(req, exc)
+        return render_error(exc)
     except OAuthError as exc:
         return render_error(exc)
     except (OperationalError, InterfaceError) as exc:

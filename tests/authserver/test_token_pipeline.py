@@ -31,6 +31,15 @@ from tests.oauthflow import authorize_url, exchange, get_code, pkce_pair, refres
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["one statement", "orm transaction"])
+def write_path(request, monkeypatch):
+    """Every test runs with both writers: PostgreSQL's single statement, and the ORM
+    transaction used where writable CTEs do not exist."""
+    if request.param == "orm transaction":
+        monkeypatch.setattr(issue_module, "single_statement", lambda: False)
+    return request.param
+
+
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
@@ -168,6 +177,7 @@ def test_unexpected_failure_is_a_bare_json_server_error(client, machine, monkeyp
     def explode(*args, **kwargs):
         raise RuntimeError("injected")
 
+    monkeypatch.setattr(issue_module, "write_params", explode)
     monkeypatch.setattr(issue_module, "record_issued", explode)
     response = cc(client, machine)
     assert response.status_code == 500

@@ -30,12 +30,21 @@ class ConsumeCode:
     OAuth 2.1 §4.1.3). A failed issuance rolls the update back: the code stays usable."""
 
     pk: int
+    gate = True
+    refused = "authorization code already used"
 
     def apply(self, *, now: datetime) -> None:
         if not CodeGrant.objects.filter(pk=self.pk, consumed_at__isnull=True).update(
             consumed_at=now
         ):
-            raise InvalidGrant("authorization code already used")
+            raise InvalidGrant(self.refused)
+
+    def sql(self, *, now: datetime) -> tuple[str, dict]:
+        return (
+            "UPDATE authserver_grant SET consumed_at = %(claim_now)s "
+            "WHERE id = %(claim_pk)s AND consumed_at IS NULL",
+            {"claim_now": now, "claim_pk": self.pk},
+        )
 
 
 @register

@@ -69,11 +69,9 @@ class Grant:
         return resource
 
     def dpop_key(self, req: TokenRequest, resource: Resource, *, bound: str = "") -> str:
-        """RFC 9449 §5: a proof binds what is issued to its key; §7.1: a resource that
+        """RFC 9449 §5: a valid proof binds what is issued to its key; §7.1: a resource that
         requires DPoP gets no Bearer token, from any grant."""
-        jkt = ""
-        if req.dpop_proof:
-            jkt = dpop.validate_proof(req.dpop_proof, htm="POST", htu=token_endpoint_url())
+        jkt = req.dpop_jkt  # checked once per request (view.check_dpop_proof)
         if resource.require_dpop and not jkt:
             raise dpop.InvalidDPoPProof("this resource only accepts DPoP-bound tokens")
         if bound and bound != jkt:

@@ -28,12 +28,21 @@ class RotateRefreshToken:
     issuance rolls the claim back, so the same refresh token works on retry."""
 
     pk: int
+    gate = True
+    refused = "refresh token already used"
 
     def apply(self, *, now: datetime) -> None:
         if not RefreshToken.objects.filter(pk=self.pk, revoked__isnull=True).update(
             revoked=now, updated=now
         ):
-            raise InvalidGrant("refresh token already used")
+            raise InvalidGrant(self.refused)
+
+    def sql(self, *, now: datetime) -> tuple[str, dict]:
+        return (
+            "UPDATE authserver_refreshtoken SET revoked = %(claim_now)s, updated = %(claim_now)s "
+            "WHERE id = %(claim_pk)s AND revoked IS NULL",
+            {"claim_now": now, "claim_pk": self.pk},
+        )
 
 
 def find_refresh_token(value: str) -> RefreshToken | None:

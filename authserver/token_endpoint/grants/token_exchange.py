@@ -23,10 +23,18 @@ class AssignFamily:
 
     pk: int
     family: uuid.UUID
+    gate = False  # not single-use: nothing to refuse
 
     def apply(self, *, now: datetime) -> None:
         AccessToken.objects.filter(pk=self.pk, token_family__isnull=True).update(
             token_family=self.family
+        )
+
+    def sql(self, *, now: datetime) -> tuple[str, dict]:
+        return (
+            "UPDATE authserver_accesstoken SET token_family = %(side_family)s "
+            "WHERE id = %(side_pk)s AND token_family IS NULL",
+            {"side_family": self.family, "side_pk": self.pk},
         )
 
 
