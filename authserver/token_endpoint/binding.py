@@ -31,7 +31,7 @@ class Binding:
     client: object  # clients.models.Client
     resource: object  # authserver.models.Resource
     scopes: tuple[str, ...]
-    user: object | None = None  # the resource owner; None for client credentials
+    user_pk: int | None = None  # the resource owner; None for client credentials
     subject: str = ""  # RFC 9068 sub when it is not the user (exchange keeps the original)
     family: UUID | None = None  # the token family a code, refresh or exchange continues
     auth_time: datetime | None = None
@@ -41,7 +41,7 @@ class Binding:
     claim: Claim | None = None
     issue_refresh_token: bool = False
     refresh_absolute_expires: datetime | None = None  # a rotated token keeps its family's end
-    previous_refresh: object | None = None  # authserver.models.RefreshToken being rotated
+    previous_refresh_pk: int | None = None  # the refresh token being rotated
     audit_kind: str = "token.issued"
     audit_detail: tuple[tuple[str, object], ...] = ()
     response_extras: tuple[tuple[str, str], ...] = ()
@@ -55,6 +55,6 @@ class Binding:
         """RFC 9068 §2.2: the user; for client credentials the client itself."""
         if self.subject:
             return self.subject
-        if self.user is not None:
-            return str(self.user.pk)
+        if self.user_pk is not None:
+            return str(self.user_pk)
         return self.client.client_id

@@ -118,11 +118,11 @@ def write_params(binding: Binding, token, refresh: str | None, *, now: datetime)
     scope = " ".join(binding.scopes)
     family = binding.family
     refresh_family = family or (uuid.uuid4() if refresh is not None else None)
-    user_pk = binding.user.pk if binding.user is not None else None
+    user_pk = binding.user_pk
     return {
         "now": now,
         "user_id": user_pk,
-        "previous_refresh_id": getattr(binding.previous_refresh, "pk", None),
+        "previous_refresh_id": binding.previous_refresh_pk,
         "access_checksum": checksum(token.value),
         "client_pk": binding.client.pk,
         "client_id": binding.client.client_id,
@@ -178,11 +178,11 @@ def write_in_transaction(
 
 def insert_access_token(binding: Binding, token: tokens.IssuedToken) -> AccessToken:
     row = AccessToken(
-        user=binding.user,
+        user_id=binding.user_pk,
         scope=" ".join(binding.scopes),
         expires=datetime.fromtimestamp(token.exp, tz=UTC),
         application=binding.client,
-        source_refresh_token=binding.previous_refresh,
+        source_refresh_token_id=binding.previous_refresh_pk,
         resource=[binding.resource.identifier],  # RFC 8707; DOT's column
         jti=token.jti,
         kid=token.kid,
@@ -201,7 +201,7 @@ def insert_refresh_token(
     if value is None:
         return
     row = RefreshToken(
-        user=binding.user,
+        user_id=binding.user_pk,
         application=binding.client,
         access_token=access,
         token_family=binding.family or uuid.uuid4(),
@@ -227,7 +227,7 @@ def record_issued(binding: Binding, token: tokens.IssuedToken) -> None:
         binding.audit_kind,
         actor=audit_actor(binding),
         client_id=binding.client.client_id,
-        user_id=binding.user.pk if binding.user is not None else "",
+        user_id=binding.user_pk or "",
         resource=binding.resource.identifier,
         jti=token.jti,
         family=binding.family or "",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,17 +9,13 @@ from datetime import datetime
 from authserver import pkce, revocation, scopes
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
+from authserver.token_endpoint import lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
 from clients.models import GRANT_TYPE_TO_DOT
 
 log = logging.getLogger("authserver.tokens")
-
-
-def code_digest(code: str) -> str:
-    """Codes are stored as their SHA-256 (authserver.validators); looked up the same way."""
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -60,11 +55,7 @@ class AuthorizationCode(Grant):
             raise InvalidRequest("missing code")
         if len(code) > 512:
             raise InvalidGrant("invalid authorization code")
-        grant = (
-            CodeGrant.objects.select_related("user")
-            .filter(code=code_digest(code), application=client)
-            .first()
-        )
+        grant = lookups.find_code(code, client.pk)
         if grant is None:
             raise InvalidGrant("invalid authorization code")
         if grant.consumed_at is not None:
@@ -86,7 +77,7 @@ class AuthorizationCode(Grant):
             raise InvalidRequest("missing code_verifier")
         if not pkce.verify_s256(verifier, grant.code_challenge):
             raise InvalidGrant("code_verifier does not match the code_challenge")
-        if grant.user is None or not grant.user.is_active:
+        if grant.user_pk is None or not grant.user_active:
             raise InvalidGrant("the user of this code is no longer active")
         resource = self.bound_resource(grant.resource, req.resources)
         jkt = self.dpop_key(req, resource)
@@ -96,7 +87,7 @@ class AuthorizationCode(Grant):
             client=client,
             resource=resource,
             scopes=tuple(granted),
-            user=grant.user,
+            user_pk=grant.user_pk,
             family=grant.token_family,
             auth_time=grant.auth_time,
             jkt=jkt,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
 
 from authserver import revocation, scopes
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
+from authserver.token_endpoint import lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
@@ -45,17 +44,6 @@ class RotateRefreshToken:
         )
 
 
-def find_refresh_token(value: str) -> RefreshToken | None:
-    checksum = hashlib.sha256(value.encode()).hexdigest()
-    # Unique per (checksum, revoked): the live row first, if there is one.
-    return (
-        RefreshToken.objects.filter(token_checksum=checksum)
-        .select_related("access_token", "user")
-        .order_by(F("revoked").desc(nulls_first=True))
-        .first()
-    )
-
-
 @register
 class RefreshTokenGrant(Grant):
     grant_type = "refresh_token"
@@ -67,7 +55,7 @@ class RefreshTokenGrant(Grant):
         value = req.get("refresh_token")
         if not value:
             raise InvalidRequest("missing refresh_token")
-        rt = find_refresh_token(value) if len(value) <= 512 else None
+        rt = lookups.find_refresh_token(value) if len(value) <= 512 else None
         if rt is None or rt.application_id != client.pk:
             raise InvalidGrant("invalid refresh token")
         if rt.revoked is not None:
@@ -75,34 +63,33 @@ class RefreshTokenGrant(Grant):
         if rt.absolute_expires is not None and now >= rt.absolute_expires:
             raise InvalidGrant("refresh token expired")
         idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
-        previous = rt.access_token
-        if previous is None or previous.expires + idle <= now:
+        if rt.access_expires is None or rt.access_expires + idle <= now:
             raise InvalidGrant("refresh token expired")
-        if rt.user is None or not rt.user.is_active:
+        if rt.user_pk is None or not rt.user_active:
             raise InvalidGrant("the user of this refresh token is no longer active")
         resource = self.bound_resource(rt.resource, req.resources)
         # RFC 9449 §5: a bound refresh token needs a proof with the same key.
         jkt = self.dpop_key(req, resource, bound=rt.jkt)
         # RFC 6749 §6: narrower or equal to what was granted, never wider.
-        granted = scopes.narrow(scopes.parse_scope(req.get("scope")), previous.scope.split())
+        granted = scopes.narrow(scopes.parse_scope(req.get("scope")), rt.access_scope.split())
         return Binding(
             grant_type=self.grant_type,
             client=client,
             resource=resource,
             scopes=tuple(granted),
-            user=rt.user,
+            user_pk=rt.user_pk,
             family=rt.token_family,
-            auth_time=previous.auth_time,
+            auth_time=rt.access_auth_time,
             jkt=jkt or rt.jkt,
             claim=RotateRefreshToken(rt.pk),
             issue_refresh_token=refresh_wanted(client, resource, granted),
             refresh_absolute_expires=rt.absolute_expires,
-            previous_refresh=rt,
+            previous_refresh_pk=rt.pk,
             audit_kind="token.refreshed",
         )
 
     @staticmethod
-    def refuse_reuse(rt: RefreshToken, *, now: datetime) -> None:
+    def refuse_reuse(rt: lookups.RefreshRow, *, now: datetime) -> None:
         grace = timedelta(seconds=settings.CONFIG.refresh_token_grace)
         if now - rt.revoked <= grace:
             # A retry or a second process sharing the token store: refuse, but do not treat

@@ -94,7 +94,7 @@ class TokenExchange(Grant):
             client=client,
             resource=target,
             scopes=tuple(granted),
-            user=row.user,
+            user_pk=row.user_id,
             subject=str(claims["sub"]),
             family=family,
             auth_time=row.auth_time,
