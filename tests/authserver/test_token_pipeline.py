@@ -11,8 +11,10 @@ import json
 import pytest
 from django.db import connection
 from django.utils import timezone
+from jwcrypto import jwk
 
 from authserver import keys
+from authserver.exchange import GRANT_TYPE
 from authserver.models import (
     AccessToken,
     AuditEvent,
@@ -20,12 +22,16 @@ from authserver.models import (
     Grant,
     RefreshToken,
     ResourceAccess,
+    TokenExchangePolicy,
 )
 from authserver.token_endpoint import issue as issue_module
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants import Grant as GrantBase
 from clients.models import Client
-from tests.factories import MCP, make_client, make_resource
+from tests.authserver.test_dpop import TOKEN_URL, proof
+from tests.authserver.test_dpop import claims_of as dpop_claims_of
+from tests.authserver.test_token_exchange import ACCESS, do_exchange
+from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import authorize_url, exchange, get_code, pkce_pair, refresh
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +319,85 @@ def test_rotating_the_key_out_takes_effect_on_the_next_request(client, machine, 
     second = cc(client, machine).json()["access_token"]
     assert kid_of(first) != kid_of(second)
     assert kid_of(second) == keys.active_key().kid
+
+
+# --- DPoP for every grant, introspection of bound tokens ----------------------------------
+
+
+@pytest.fixture
+def key():
+    return jwk.JWK.generate(kty="EC", crv="P-256")
+
+
+@pytest.fixture
+def gateway(signed_in, app, resource):
+    """A user token for MCP and a gateway client allowed to exchange it for OTHER_MCP."""
+    target = make_resource(OTHER_MCP, require_dpop=True)
+    gateway, secret = make_client(name="gateway", grant_types=(GRANT_TYPE,))
+    TokenExchangePolicy.objects.create(
+        client=gateway, source=resource, target=target, scope="tools:read"
+    )
+    code, verifier, _ = get_code(signed_in, app.client_id, resource=MCP, scope="tools:read")
+    token = exchange(signed_in, app.client_id, code, verifier).json()["access_token"]
+    return {"auth": basic(gateway.client_id, secret), "user_token": token}
+
+
+def test_exchange_for_a_dpop_only_resource_needs_a_proof(signed_in, gateway, key):
+    """RFC 9449 §7.1: the resource's DPoP requirement applies to token exchange too."""
+    client, world = signed_in, {"a": gateway["auth"], "user_token": gateway["user_token"]}
+    bearer = do_exchange(client, world["a"], world["user_token"], OTHER_MCP)
+    assert bearer.status_code == 400
+    assert bearer.json()["error"] == "invalid_dpop_proof"
+    bound = client.post(
+        "/token",
+        {
+            "grant_type": GRANT_TYPE,
+            "subject_token": world["user_token"],
+            "subject_token_type": ACCESS,
+            "resource": OTHER_MCP,
+        },
+        HTTP_AUTHORIZATION=world["a"],
+        HTTP_DPOP=proof(key, "POST", TOKEN_URL),
+    )
+    assert bound.status_code == 200, bound.content
+    assert bound.json()["token_type"] == "DPoP"
+    assert dpop_claims_of(bound.json()["access_token"])["cnf"] == {"jkt": key.thumbprint()}
+
+
+def test_introspection_reports_dpop_binding_and_only_claims_the_jwt_carries(
+    client, resource, machine, key
+):
+    rs, rs_secret = make_client(name="mcp server", access={})
+    resource.introspection_client = rs
+    resource.save()
+    c, secret = machine
+    issued = client.post(
+        "/token",
+        {"grant_type": "client_credentials", "resource": MCP},
+        HTTP_AUTHORIZATION=basic(c.client_id, secret),
+        HTTP_DPOP=proof(key, "POST", TOKEN_URL),
+    ).json()["access_token"]
+    body = client.post(
+        "/introspect", {"token": issued}, HTTP_AUTHORIZATION=basic(rs.client_id, rs_secret)
+    ).json()
+    assert body["active"] is True
+    assert body["token_type"] == "DPoP"  # RFC 9449 §6.2
+    assert body["cnf"] == {"jkt": key.thumbprint()}
+    jwt = dpop_claims_of(issued)
+    assert set(body) - {"active", "token_type"} <= set(jwt)  # RFC 7662 §2.2
+    assert all(body[k] == jwt[k] for k in body if k in jwt)
+
+
+def test_introspection_of_a_user_token_has_no_username(signed_in, app, resource):
+    rs, rs_secret = make_client(name="mcp server", access={})
+    resource.introspection_client = rs
+    resource.save()
+    code, verifier, _ = get_code(signed_in, app.client_id, resource=MCP, scope="tools:read")
+    token = exchange(signed_in, app.client_id, code, verifier).json()["access_token"]
+    body = signed_in.post(
+        "/introspect", {"token": token}, HTTP_AUTHORIZATION=basic(rs.client_id, rs_secret)
+    ).json()
+    assert body["active"] is True
+    assert "username" not in body
+    assert body["token_type"] == "Bearer"
+    assert set(body) - {"active", "token_type"} <= set(dpop_claims_of(token))
