@@ -4,6 +4,8 @@ The token endpoint is authserver.token_endpoint."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -51,8 +53,13 @@ def introspect(request: HttpRequest) -> HttpResponse:
     token lookup reads the cache generation too, and a stale cache means one more try."""
     try:
         req = params.parse_request(request)
-    except OAuthError as exc:
-        return to_response(exc)
+    except OAuthError:
+        # Not a usable form: no token to look at; the credentials may still be in the header.
+        req = params.TokenRequest(
+            params=MappingProxyType({}),
+            resources=(),
+            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+        )
     for _attempt in range(MAX_ATTEMPTS):
         snap = hotcache.snapshot()
         client = introspecting_client(req, snap)
