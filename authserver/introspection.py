@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from django.db import connection
+from authserver.token_endpoint import sql as statements
 
 INACTIVE = {"active": False}
 
@@ -26,9 +26,7 @@ LOOKUP = (
 def lookup(token: str) -> tuple[int | None, tuple | None]:
     """The committed cache generation, and the token's row (or None)."""
     checksum = hashlib.sha256(token.encode()).hexdigest()
-    with connection.cursor() as cursor:
-        cursor.execute(LOOKUP, [checksum])
-        generation, *row = cursor.fetchone()
+    generation, *row = statements.fetchone(LOOKUP, [checksum])
     return generation, (tuple(row) if row[0] is not None else None)
 
 

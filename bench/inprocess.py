@@ -215,7 +215,7 @@ def explain_token_endpoint(seeded, host: str) -> list[dict]:
     plans = []
     for sql, params in captured:
         verb = sql.lstrip().split(" ", 1)[0].upper()
-        if verb not in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+        if verb not in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"):
             continue
         plan, analyzed = None, True
         try:

@@ -152,7 +152,7 @@ def markdown(data: dict) -> str:
     rl = data.get("revocation_list")
     if rl:
         out += [f"Revocation list: {rl['entries']:,} entries, {rl['bytes']:,} bytes.", ""]
-    out += ["## Targets (issue 10 §4, §5)", "", "| target | value | goal | met |"]
+    out += ["## Targets (issue 10 §4, §5; issue 17 §3)", "", "| target | value | goal | met |"]
     out += ["| --- | ---: | --- | --- |"]
     for row in data["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]

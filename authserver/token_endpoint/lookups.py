@@ -16,6 +16,8 @@ from uuid import UUID
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from authserver.token_endpoint import sql as statements
+
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -70,9 +72,7 @@ def find_code(code: str, client_pk: int) -> CodeRow | None:
         f"g.consumed_at FROM authserver_grant g LEFT JOIN {user_table()} u ON u.id = g.user_id "
         "WHERE g.code = %s AND g.application_id = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [digest(code), client_pk])
-        row = cursor.fetchone()
+    row = statements.fetchone(sql, [digest(code), client_pk])
     if row is None:
         return None
     return CodeRow(*row[:8], _resource(row[8]), *row[9:])
@@ -88,9 +88,7 @@ def find_refresh_token(value: str) -> RefreshRow | None:
         f"LEFT JOIN {user_table()} u ON u.id = rt.user_id "
         "WHERE rt.token_checksum = %s ORDER BY rt.revoked DESC NULLS FIRST LIMIT 1"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [digest(value)])
-        row = cursor.fetchone()
+    row = statements.fetchone(sql, [digest(value)])
     if row is None:
         return None
     return RefreshRow(*row[:7], _resource(row[7]), *row[8:])

@@ -17,6 +17,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 
 from authserver import dpop, keys, secretbox
 from authserver.errors import (
@@ -117,6 +118,9 @@ def render_error(exc: OAuthError) -> HttpResponse:
 
 
 @csrf_exempt
+@sensitive_post_parameters(
+    "client_secret", "code", "code_verifier", "refresh_token", "subject_token", "actor_token"
+)
 def token(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         # RFC 6749 §3.2: "The client MUST use the HTTP POST method".

@@ -18,6 +18,7 @@ from functools import cache
 from django.db import connection, transaction
 
 from authserver.models import AccessToken, AuditEvent, RefreshToken
+from authserver.token_endpoint import sql
 
 # Columns we always set, with their SQL expression; any other NOT NULL column a later
 # migration adds gets its model default (so a new field does not break the statement).
@@ -129,8 +130,8 @@ def write(
         else "gen AS (SELECT 1 AS ok)"
     ]
     if claim is not None:
-        sql, claim_params = claim
-        ctes.append(f"claimed AS ({sql} AND EXISTS (SELECT 1 FROM gen) RETURNING 1 AS ok)")  # noqa: S608
+        claim_sql, claim_params = claim
+        ctes.append(f"claimed AS ({claim_sql} AND EXISTS (SELECT 1 FROM gen) RETURNING 1 AS ok)")  # noqa: S608
         params.update(claim_params)
     else:
         ctes.append("claimed AS (SELECT ok FROM gen)")
@@ -156,17 +157,16 @@ def write(
             "WHERE id = %(client_pk)s AND EXISTS (SELECT 1 FROM at))"
         )
     if side is not None:
-        sql, side_params = side
-        ctes.append(f"side AS ({sql} AND EXISTS (SELECT 1 FROM at))")  # noqa: S608
+        side_sql, side_params = side
+        ctes.append(f"side AS ({side_sql} AND EXISTS (SELECT 1 FROM at))")  # noqa: S608
         params.update(side_params)
     ctes_sql = ",\n".join(ctes)
     statement = f"WITH {ctes_sql}\n{RESULT}"
     # Autocommit: the statement is its own transaction. Inside a caller's transaction (tests,
     # a management command), a savepoint keeps a failed statement from aborting it.
     scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with scope, connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        access_id, matched, current = cursor.fetchone()
+    with scope:
+        access_id, matched, current = sql.fetchone(statement, params)
     return Outcome(
         written=access_id is not None,
         generation_matched=bool(matched),
