@@ -1,11 +1,11 @@
 """Running the hot path's raw statements: one row back, server-side parameter binding.
 
 Django's psycopg backend binds parameters on the client (it quotes each value into the SQL
-text), which for a forty-parameter statement costs more than PostgreSQL's work on it, and
-rules out prepared statements. On PostgreSQL these few statements run on a server-binding
-psycopg cursor of Django's own connection instead: psycopg prepares a statement after a
-few executions, parameters travel apart from the text. Django's execute wrappers still see
-every statement, and database errors come out as Django's (``wrap_database_errors``).
+text) and turns psycopg's statement preparation off; for a forty-parameter statement that
+costs more than PostgreSQL's work on it. On PostgreSQL these few statements run on a
+server-binding psycopg cursor of Django's own connection instead: each is prepared once per
+connection and its parameters travel apart from the text. Django's execute wrappers still
+see every statement, and database errors come out as Django's (``wrap_database_errors``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def _execute_server_bound(sql: str, params, many: bool, context: dict):
     import psycopg
 
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        # Prepared on first use and reused on this connection (Django turns psycopg's own
+        # automatic preparation off; this asks for it per statement).
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
 
