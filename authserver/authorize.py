@@ -28,6 +28,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from accounts import consent
 from authserver import grouppolicy
 from authserver.models import Resource
+from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
 from clients.models import Client
 
 PENDING_TTL = 600  # seconds a consent screen stays answerable
@@ -80,6 +81,8 @@ class AuthorizeView(OAuthLibMixin, View):
         return self.redirect(uri, client)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if (refused := refuse_repeated_authorization_parameters(request)) is not None:
+            return refused
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
@@ -138,7 +141,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 "redirect_host": _host(credentials["redirect_uri"]),
                 "client_host": _host(client.client_uri) if client.client_uri else "",
                 "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
-                # The refresh-token rule of authserver.grants.refresh_token_policy, said aloud.
+                # The refresh-token rule (token_endpoint.grants.base.refresh_wanted), aloud.
                 "stays_connected": resource.issue_refresh_tokens
                 and "offline_access" not in scopes
                 and "refresh_token" in (client.grant_types or []),

@@ -1,47 +1,29 @@
-"""Token and introspection endpoints (thin: parse, call one service, render)."""
+"""Revocation and introspection endpoints (thin: parse, call one service, render).
+
+The token endpoint is authserver.token_endpoint."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.decorators import method_decorator
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
-from oauth2_provider.views import TokenView as DOTTokenView
 
-from authserver import dpop, introspection
-from authserver.errors import InvalidClient, to_response
-from clients.auth import authenticate_confidential_client
+from authserver import introspection
+from authserver.errors import InvalidClient, OAuthError, TemporarilyUnavailable, to_response
+from authserver.token_endpoint import client_auth, hotcache, params
 
 BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'
 
 
 def basic_challenge() -> str:
     return BASIC_CHALLENGE.format(realm=settings.ISSUER)
-
-
-@method_decorator(
-    sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token"),
-    name="post",
-)
-class TokenView(DOTTokenView):
-    """DOT's token endpoint, without its per-token lookup for a signal we do not use."""
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        _url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        if status == 401:
-            # RFC 6749 §5.2: the challenge matches the scheme clients authenticate with.
-            response["WWW-Authenticate"] = basic_challenge()
-        if settings.CONFIG.dpop_nonce_required:
-            response["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class RevokeView(DOTRevokeTokenView):
@@ -57,24 +39,62 @@ class RevokeView(DOTRevokeTokenView):
         return response
 
 
+MAX_ATTEMPTS = 3
+
+
 @csrf_exempt
 @never_cache
 @require_POST
 @sensitive_post_parameters("token", "client_secret")
 def introspect(request: HttpRequest) -> HttpResponse:
-    """RFC 7662 §2.1: POST, resource server authenticates with its own client credentials."""
-    client = authenticate_confidential_client(request)
-    if client is None:
-        return to_response(
-            InvalidClient("resource server authentication failed"),
-            www_authenticate=basic_challenge(),
+    """RFC 7662 §2.1: POST, resource server authenticates with its own client credentials.
+
+    The client and the resources it introspects for come from the per-process cache; the
+    token lookup reads the cache generation too, and a stale cache means one more try."""
+    try:
+        req = params.parse_request(request)
+    except OAuthError:
+        # Not a usable form: no token to look at; the credentials may still be in the header.
+        req = params.TokenRequest(
+            params=MappingProxyType({}),
+            resources=(),
+            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
         )
-    audiences = set(
-        client.introspects_for.filter(enabled=True).values_list("identifier", flat=True)
-    )
-    result = introspection.introspect(
-        request.POST.get("token", ""), audiences=audiences, issuer=settings.ISSUER
-    )
-    response = JsonResponse(result)
-    response["Cache-Control"] = "no-store"
-    return response
+    for _attempt in range(MAX_ATTEMPTS):
+        snap = hotcache.snapshot()
+        client = introspecting_client(req, snap)
+        if client is None:
+            if not hotcache.is_current(snap):
+                continue
+            return to_response(
+                InvalidClient("resource server authentication failed"),
+                www_authenticate=basic_challenge(),
+            )
+        audiences = snap.get(
+            ("introspects-for", client.pk),
+            lambda client=client: frozenset(
+                client.introspects_for.filter(enabled=True).values_list("identifier", flat=True)
+            ),
+        )
+        generation, row = introspection.lookup(req.get("token") or "")
+        if not req.get("token") or len(req.get("token")) > 8192:
+            row = None  # RFC 7662 §2.2: simply inactive
+        if snap.generation is not None and generation != snap.generation:
+            hotcache.observe(generation)
+            continue
+        result = introspection.introspect_row(
+            row, audiences=audiences, issuer=settings.ISSUER, now=timezone.now()
+        )
+        response = JsonResponse(result)
+        response["Cache-Control"] = "no-store"
+        return response
+    return to_response(TemporarilyUnavailable("configuration is changing; try again"))
+
+
+def introspecting_client(req: params.TokenRequest, snap: hotcache.Snapshot):
+    """The confidential, active client that authenticated this request, or None."""
+    try:
+        client = client_auth.authenticate(req, snap)
+    except OAuthError:
+        return None
+    return None if client.is_public else client

@@ -177,9 +177,16 @@ def active_key(alg: str | None = None, *, now: datetime | None = None) -> Signin
     return key
 
 
-def sign(payload: dict, *, typ: str, alg: str | None = None, now: datetime | None = None):
-    """Sign ``payload`` as a compact JWS with the active key. Returns ``(token, kid)``."""
-    key = active_key(alg, now=now)
+def sign(
+    payload: dict,
+    *,
+    typ: str,
+    alg: str | None = None,
+    now: datetime | None = None,
+    key: SigningKey | None = None,
+):
+    """Sign ``payload`` as a compact JWS with ``key`` or the active key; ``(token, kid)``."""
+    key = key or active_key(alg, now=now)
     token = jws.JWS(json_encode(payload).encode())
     token.add_signature(
         private_jwk(key),

@@ -7,12 +7,13 @@ from django.urls import path, re_path
 
 from authserver import endpoints, views
 from authserver.authorize import AuthorizeView
+from authserver.token_endpoint import view as token_view
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
     path("authorize", AuthorizeView.as_view(), name="authorize"),
-    path("token", endpoints.TokenView.as_view(), name="token"),
+    path("token", token_view.token, name="token"),
     path("revoke", endpoints.RevokeView.as_view(), name="revoke-token"),
     path("introspect", endpoints.introspect, name="introspect"),
     # RFC 8414 §3 and §3.1 (path-inserted form for an issuer with a path).

@@ -159,8 +159,6 @@ OAUTH2_PROVIDER = {
     # Our extensions, through DOT's documented hooks.
     "OAUTH2_SERVER_CLASS": "authserver.server.AuthorizationServer",
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.Validator",
-    "ACCESS_TOKEN_GENERATOR": "authserver.tokens.generate_access_token",
-    "REFRESH_TOKEN_GENERATOR": "authserver.tokens.generate_refresh_token",
     "SCOPES_BACKEND_CLASS": "authserver.scopes.ResourceScopes",
     # Client ID Metadata Documents: DOT's SSRF-hardened fetcher, our validation (clients/cimd.py).
     "CIMD_ENABLED": CONFIG.cimd_enabled,

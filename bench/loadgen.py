@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LUA = Path(__file__).resolve().parent / "lua"
+WHOLE_BODY = "-"  # pool_client_id meaning: each pool entry is a whole request body
 
 
 @dataclass
@@ -32,7 +33,8 @@ class Case:
     method: str = "GET"
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    pool: list[str] | None = None  # refresh tokens; the request body is built per token
+    # Refresh tokens (the request body is built per token), or whole bodies (WHOLE_BODY).
+    pool: list[str] | None = None
     pool_client_id: str = ""
     expect: tuple[int, ...] = (200,)
 
@@ -161,7 +163,10 @@ class LoadGenerator:
                     state["exhausted"] = True
                     return None
                 state["used"] += 1
-                body = refresh_body(case.pool_client_id, token)
+                if case.pool_client_id == WHOLE_BODY:
+                    body = token.encode()
+                else:
+                    body = refresh_body(case.pool_client_id, token)
             head = [f"{case.method} {case.path} HTTP/1.1", f"Host: {host}:{port}"]
             head += [f"{k}: {v}" for k, v in case.headers.items()]
             if case.pool is not None:

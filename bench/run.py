@@ -88,6 +88,8 @@ class Bench:
         }
         self.pool: list[str] = []
         self.pool_next = 0
+        self.code_pool: list[str] = []
+        self.code_pool_next = 0
         self.data: dict = {"cases": {}}
 
     # --- setup ---------------------------------------------------------------------------
@@ -120,6 +122,8 @@ class Bench:
         started = time.perf_counter()
         self.pool = seed.seed_refresh_pool(self.seeded, n)
         log(f"{n} refresh tokens seeded in {time.perf_counter() - started:.1f}s")
+        self.code_pool = seed.seed_code_pool(self.seeded, n)
+        log(f"{n} authorization codes seeded")
 
     def start_servers(self) -> None:
         log(f"starting gunicorn (our server) on {self.issuer}")
@@ -127,6 +131,7 @@ class Bench:
         self.floor_port = free_port()
         floor_env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
         self.procs.gunicorn("floor", "bench.floor.wsgi:application", self.floor_port, floor_env)
+        self.start_plain_dot()
         self.node_port = None
         if self.args.no_node or not ensure_node_provider():
             log("node-oidc-provider reference skipped")
@@ -139,6 +144,26 @@ class Bench:
             secret=self.node_secret,
             resource=self.seeded.resource,
         )
+
+    def start_plain_dot(self) -> None:
+        """Plain DOT 3.4.1 (bench/dot/): its own database on the same PostgreSQL server."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS bench_plain_dot")
+            cursor.execute("CREATE DATABASE bench_plain_dot")
+        base = self.env["DATABASE_URL"].rsplit("/", 1)[0]
+        dot_env = {
+            **self.env,
+            "DJANGO_SETTINGS_MODULE": "bench.dot.settings",
+            "DOT_DATABASE_URL": f"{base}/bench_plain_dot",
+        }
+        self.dot_secret = "bench-dot-secret-0123456789abcdef"
+        cmd = [sys.executable, "-m", "bench.dot.setup", "bench-dot-machine", self.dot_secret]
+        subprocess.run(cmd, cwd=ROOT, env=dot_env, check=True, timeout=300)
+        self.dot_port = free_port()
+        log(f"starting gunicorn (plain DOT 3.4.1) on {self.dot_port}")
+        self.procs.gunicorn("dot", "bench.dot.wsgi:application", self.dot_port, dot_env)
 
     # --- cases -----------------------------------------------------------------------------
 
@@ -166,6 +191,8 @@ class Bench:
                  self.token_body(), machine),
             Case("b", "(b) token, refresh_token grant with rotation", "/token", "POST",
                  pool=[], pool_client_id=s.app_id),
+            Case("code", "(b2) token, authorization_code redemption (PKCE)", "/token", "POST",
+                 pool=[], pool_client_id=loadgen.WHOLE_BODY),
             Case("c200", "(c) JWKS GET 200", "/.well-known/jwks.json"),
             Case("c304", "(c) JWKS GET 304 (If-None-Match)", "/.well-known/jwks.json",
                  headers={"If-None-Match": jwks_headers["etag"]}, expect=(304,)),
@@ -183,7 +210,11 @@ class Bench:
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
-        ]
+            (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
+                                 "/token", "POST", b"grant_type=client_credentials",
+                                 {**FORM, "Authorization": flows.basic("bench-dot-machine",
+                                                                       self.dot_secret)})),
+        ]  # fmt: skip
         if self.node_port:
             node_auth = {**FORM, "Authorization": flows.basic("bench-machine", self.node_secret)}
             cases += [
@@ -195,7 +226,9 @@ class Bench:
             ]  # fmt: skip
         return cases
 
-    def take_pool(self) -> list[str]:
+    def take_pool(self, case: Case) -> list[str]:
+        if case.pool_client_id == loadgen.WHOLE_BODY:
+            return self.code_pool[self.code_pool_next :]
         return self.pool[self.pool_next :]
 
     def run_case(self, port: int, case: Case) -> loadgen.Result:
@@ -208,10 +241,14 @@ class Bench:
         base = f"http://127.0.0.1:{port}"
         for seconds in (self.warmup, self.duration):
             if case.pool is not None:
-                case.pool = self.take_pool()
+                case.pool = self.take_pool(case)
             result = self.load.run(base, case, seconds)
             if case.pool is not None:  # tokens handed out (rotated) are never used again
-                self.pool_next += result.used_from_pool + 2 * self.load.connections
+                used = result.used_from_pool + 2 * self.load.connections
+                if case.pool_client_id == loadgen.WHOLE_BODY:
+                    self.code_pool_next += used
+                else:
+                    self.pool_next += used
         log(
             f"{case.key:>9}: {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"

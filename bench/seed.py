@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from accounts.models import Consent
 from authserver import keys
@@ -88,6 +89,49 @@ def seed_refresh_pool(seeded: Seeded, n: int) -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute(sql, {**params, "checksums": checksums})
     return tokens
+
+
+def seed_code_pool(seeded: Seeded, n: int) -> list[str]:
+    """``n`` unused authorization codes for the bench app and user (stored as SHA-256, as
+    authserver.validators stores them), valid for an hour. Returns whole request bodies."""
+    from urllib.parse import urlencode
+
+    from authserver import pkce
+    from authserver.models import Grant
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = pkce.s256(verifier)
+    expires = timezone.now() + timedelta(hours=1)
+    codes = [secrets.token_urlsafe(24) for _ in range(n)]
+    Grant.objects.bulk_create(
+        [
+            Grant(
+                user_id=seeded.user_pk,
+                application_id=seeded.app_pk,
+                code=_checksum(code),
+                expires=expires,
+                redirect_uri=REDIRECT,
+                scope="tools:read",
+                code_challenge=challenge,
+                code_challenge_method="S256",
+                resource=[RESOURCE],
+            )
+            for code in codes
+        ],
+        batch_size=2000,
+    )
+    return [
+        urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "client_id": seeded.app_id,
+                "code_verifier": verifier,
+            }
+        )
+        for code in codes
+    ]
 
 
 # Set-based inserts for the large tables. Columns follow authserver.models.AccessToken /

@@ -1,6 +1,7 @@
 -- refresh_token grant with rotation: every request presents a fresh refresh token, taken
 -- from a pool file (one token a line). Thread k of n uses lines k, k+n, k+2n, ...
--- Arguments after "--": pool file, client_id, number of threads.
+-- Arguments after "--": pool file, client_id, number of threads. A client_id of "-" means
+-- each line is a whole request body (e.g. an authorization code redemption).
 local next_tid = 0
 
 function setup(thread)
@@ -15,7 +16,10 @@ function init(args)
   local i = 0
   for line in io.lines(path) do
     if i % n == tid and line ~= "" then
-      local body = "grant_type=refresh_token&client_id=" .. client_id .. "&refresh_token=" .. line
+      local body = line
+      if client_id ~= "-" then
+        body = "grant_type=refresh_token&client_id=" .. client_id .. "&refresh_token=" .. line
+      end
       reqs[#reqs + 1] = wrk.format("POST", nil, headers, body)
     end
     i = i + 1

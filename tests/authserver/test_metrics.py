@@ -46,8 +46,11 @@ def test_metrics_with_the_bearer_secret_from_anywhere(client, settings):
     )
 
 
-def test_metrics_count_tokens_errors_and_report_key_and_list_age(client, machine):
-    assert issue(client, machine, resource=MCP).status_code == 200
+def test_metrics_count_tokens_errors_and_report_key_and_list_age(
+    client, machine, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # counted once committed
+        assert issue(client, machine, resource=MCP).status_code == 200
     assert issue(client, machine, resource="https://nope.example/mcp").status_code == 400
     client.get("/revocations")
     body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()

@@ -1,0 +1,138 @@
+"""Client authentication at the token endpoint (RFC 6749 §2.3), one class per method.
+
+Each method says whether a request uses it and checks it. A request using more than one
+method is refused (RFC 6749 §2.3: "MUST NOT use more than one authentication method in each
+request"). A new method (e.g. RFC 7523 ``private_key_jwt``) is one more class in ``METHODS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from authserver import audit
+from authserver.errors import InvalidClient, InvalidRequest
+from authserver.token_endpoint.hotcache import Snapshot
+from authserver.token_endpoint.params import TokenRequest
+from clients import secrets
+from clients.models import Client
+
+MAX_CLIENT_ID = 255
+_UNKNOWN_CLIENT_HASH: list[str] = []  # computed on first use (needs SECRET_KEY)
+
+
+@dataclass(frozen=True)
+class Presented:
+    """The identity a request claims and the credential it offers for it."""
+
+    method: str
+    client_id: str
+    secret: str = ""
+
+
+class ClientSecretBasic:
+    """RFC 6749 §2.3.1: HTTP Basic, each part form-urlencoded."""
+
+    name = "client_secret_basic"
+
+    def presented(self, req: TokenRequest) -> Presented | None:
+        scheme, _, value = req.authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidClient("malformed Basic credentials") from None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise InvalidClient("malformed Basic credentials")
+        return Presented(self.name, unquote_plus(client_id), unquote_plus(secret))
+
+    def verify(self, client: Client | None, presented: Presented) -> bool:
+        return _secret_matches(client, presented.secret)
+
+
+class ClientSecretPost(ClientSecretBasic):
+    """RFC 6749 §2.3.1: ``client_id`` and ``client_secret`` in the body."""
+
+    name = "client_secret_post"
+
+    def presented(self, req: TokenRequest) -> Presented | None:
+        secret = req.get("client_secret")
+        if secret is None:
+            return None
+        return Presented(self.name, req.get("client_id") or "", secret)
+
+
+class NoneMethod:
+    """RFC 6749 §2.1, OAuth 2.1 §2.4: a public client names itself with ``client_id``."""
+
+    name = "none"
+
+    def presented(self, req: TokenRequest) -> Presented | None:
+        client_id = req.get("client_id")
+        return Presented(self.name, client_id) if client_id else None
+
+    def verify(self, client: Client | None, presented: Presented) -> bool:
+        return client is not None and client.is_public
+
+
+# Credential-bearing methods first; "none" only when no credential was presented.
+METHODS = [ClientSecretBasic(), ClientSecretPost()]
+FALLBACK = NoneMethod()
+
+
+def _secret_matches(client: Client | None, secret: str) -> bool:
+    if not _UNKNOWN_CLIENT_HASH:
+        _UNKNOWN_CLIENT_HASH.append(secrets.hash_secret("\x00unknown client"))
+    stored = client.client_secret if client is not None else ""
+    # Compare even for an unknown client, so timing does not reveal which ids exist.
+    matched = secrets.check_secret(secret, stored or _UNKNOWN_CLIENT_HASH[0])
+    return matched and client is not None and not client.is_public
+
+
+def load_client(snap: Snapshot, client_id: str) -> Client | None:
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        return None
+    return snap.get(
+        ("client", client_id), lambda: Client.objects.filter(client_id=client_id).first()
+    )
+
+
+def authenticate(req: TokenRequest, snap: Snapshot) -> Client:
+    """The authenticated, active client, or InvalidClient (401) / InvalidRequest."""
+    used = [(m, p) for m in METHODS if (p := m.presented(req)) is not None]
+    if len(used) > 1:
+        raise InvalidRequest("use exactly one client authentication method")
+    method, presented = used[0] if used else (FALLBACK, FALLBACK.presented(req))
+    if presented is None:
+        raise InvalidClient("client authentication is required")
+    body_client_id = req.get("client_id")
+    # One client per request: a body client_id naming another client than the credentials
+    # is a failed authentication.
+    if body_client_id is not None and body_client_id != presented.client_id:
+        raise FailedAuthentication("client_id does not match the client credentials", presented)
+    client = load_client(snap, presented.client_id)
+    if not method.verify(client, presented) or client is None or not client.is_active:
+        raise FailedAuthentication("client authentication failed", presented)
+    return client
+
+
+class FailedAuthentication(InvalidClient):
+    """Credentials that did not authenticate; audited once the refusal is final."""
+
+    def __init__(self, description: str, presented: Presented) -> None:
+        super().__init__(description, detail=f"client {presented.client_id[:100]!r}")
+        self.client_id = presented.client_id[:100]
+
+
+def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
+    # The client_id as presented (truncated), never the secret or the header.
+    audit.record(
+        "client.auth_failed",
+        client_id=exc.client_id,
+        ip=req.ip,
+        detail={"grant_type": (req.get("grant_type") or "")[:40]},
+    )
