@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from authserver.introspection import introspect
+from authserver.introspection import introspect_row, lookup
 from authserver.models import AccessToken
 from tests.factories import make_client, make_resource
 
@@ -101,9 +102,12 @@ def test_audience_mismatch_and_failed_client_authentication_are_counted(client, 
     ).json()["access_token"]
     before = security_events("introspection_audience_mismatch")
     other = {"https://other.example.com/mcp"}
-    assert introspect(token, audiences=other, issuer="x") == {"active": False}
+    _generation, row = lookup(token)
+    now = timezone.now()
+    assert introspect_row(row, audiences=frozenset(other), issuer="x", now=now) == {"active": False}
     assert security_events("introspection_audience_mismatch") == before + 1
-    assert introspect(token, audiences={resource.identifier}, issuer="x")["active"] is True
+    mine = frozenset({resource.identifier})
+    assert introspect_row(row, audiences=mine, issuer="x", now=now)["active"] is True
     assert security_events("introspection_audience_mismatch") == before + 1
 
     before = security_events("client_auth_failed")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("authserver", "0006_drop_pattern_indexes"),
+        ("authserver", "0007_token_endpoint"),
     ]
 
     operations = [
