@@ -26,7 +26,12 @@ $(DEV_STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e '.[dev]'
 	touch $@
 
-test: $(DEV_STAMP)
+# The MCP TypeScript SDK (npm), driven by Node in tests/e2e/test_typescript_sdk.py.
+TS_SDK := tests/compat/ts_sdk
+$(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json
+	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+
+test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
 

@@ -117,6 +117,10 @@ class AuthorizeView(OAuthLibMixin, View):
                 "redirect_host": _host(credentials["redirect_uri"]),
                 "client_host": _host(client.client_uri) if client.client_uri else "",
                 "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
+                # The refresh-token rule of authserver.grants.refresh_token_policy, said aloud.
+                "stays_connected": resource.issue_refresh_tokens
+                and "offline_access" not in scopes
+                and "refresh_token" in (client.grant_types or []),
             },
         )
 

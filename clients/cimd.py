@@ -64,14 +64,26 @@ def validate_document(client_id: str, document: Any) -> ClientMetadata:
     # NOT appear, and the auth method can't be a client_secret one.
     if "client_secret" in document or "client_secret_expires_at" in document:
         raise InvalidClientMetadata("a metadata document must not carry a client secret")
-    # Omitted means "none" here (DOT agrees): a document cannot be a confidential client.
-    # private_key_jwt would be allowed by the draft but we do not support it.
-    metadata = registration.validate_client_metadata(document, default_auth_method="none")
-    if not metadata.is_public:
-        raise InvalidClientMetadata("a metadata document client must use auth method 'none'")
-    if "authorization_code" not in metadata.grant_types:
-        raise InvalidClientMetadata("a metadata document client must use authorization_code")
-    return metadata
+    # Negotiated (RFC 7591 §2, RP Metadata Choices): claude.ai lists the jwt-bearer grant,
+    # ChatGPT declares private_key_jwt and also supports "none"; both become public clients
+    # of the authorization code grant. Only a document with nothing usable is refused.
+    return registration.validate_client_metadata(document, offer=registration.CIMD_OFFER)
+
+
+def document_for_dot(client_id: str, metadata: ClientMetadata) -> dict[str, Any]:
+    """The negotiated metadata in the shape DOT's CIMD upsert accepts.
+
+    DOT re-reads the fetched document and refuses anything but ``none`` and exactly one
+    non-refresh grant (django-oauth-toolkit#1855, #1857): it gets what we registered, not
+    what the client wished for.
+    """
+    return {
+        "client_id": client_id,
+        "client_name": metadata.client_name,
+        "redirect_uris": list(metadata.redirect_uris),
+        "grant_types": list(metadata.grant_types),
+        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+    }
 
 
 def record_document(
@@ -129,7 +141,7 @@ class MetadataFetcher(dot_cimd.SafeMetadataFetcher):
         except OAuthError as exc:
             raise CIMDError(f"invalid client metadata: {exc.description}") from None
         record_document(client_id, metadata, max_age=max_age, now=timezone.now())
-        return document, max_age
+        return document_for_dot(client_id, metadata), max_age
 
     def _fetch_loopback(self, parsed) -> tuple[dict, int]:
         """Development only: https to a loopback address, certificate not verified."""

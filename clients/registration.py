@@ -32,7 +32,6 @@ MAX_CONTACT_LENGTH = 254
 MAX_SOFTWARE_LENGTH = 255
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 APPLICATION_TYPES = ("native", "web")
 URI_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
@@ -160,61 +159,104 @@ def validate_redirect_uris(value: Any, grant_types: list[str]) -> list[str]:
     return uris
 
 
-def validate_grant_types(value: Any) -> list[str]:
-    """RFC 7591 §2 ``grant_types``; default ``["authorization_code"]``.
+@dataclass(frozen=True)
+class Offer:
+    """What this server offers one kind of self-registered client.
 
-    We register only what we serve: no implicit, no password (OAuth 2.1), no device flow.
+    RFC 7591 §2: "The authorization server MAY reject or replace any of the client's
+    requested metadata values submitted during the registration and substitute them with
+    suitable values"; §3.2.1: the response carries the values actually registered. So we
+    negotiate, the way OpenID Connect RP Metadata Choices 1.0 describes for ``*_supported``
+    lists: a request is refused only when nothing usable is left.
     """
-    if value is None:
-        return ["authorization_code"]
-    grants = _string_list(value, "grant_types")
-    if not grants:
-        raise InvalidClientMetadata("grant_types must not be empty")
-    unknown = [g for g in grants if g not in GRANT_TYPES]
-    if unknown:
-        raise InvalidClientMetadata(f"unsupported grant type {unknown[0]!r}")
-    # A refresh token comes from an authorization code grant (client credentials get none).
-    if "refresh_token" in grants and "authorization_code" not in grants:
-        raise InvalidClientMetadata("refresh_token requires the authorization_code grant")
-    return grants
+
+    auth_methods: tuple[str, ...]
+    default_auth_method: str
+
+
+# Dynamic registration: public (PKCE) or confidential with a secret we generate.
+DCR_OFFER = Offer(auth_methods=AUTH_METHODS, default_auth_method="client_secret_basic")
+# CIMD draft §4.1: no shared secrets; omitted means "none" (DOT agrees). private_key_jwt
+# would be allowed by the draft but this server does not verify client assertions yet.
+CIMD_OFFER = Offer(auth_methods=("none",), default_auth_method="none")
+
+MACHINE_CLIENTS_ARE_ADMIN_CREATED = (
+    "client_credentials clients are not self-registered here: an administrator creates a "
+    "machine client and allows it its MCP servers (the admin, or manage.py add_client)"
+)
+
+
+def _optional_string_list(value: Any, name: str) -> list[str] | None:
+    return None if value is None else _string_list(value, name)
+
+
+def validate_grant_types(value: Any) -> list[str]:
+    """RFC 7591 §2 ``grant_types``, negotiated: what the client asks for ∩ what we serve.
+
+    Omitted means ``["authorization_code"]`` (RFC 7591 §2). Grants we do not serve
+    (``implicit``, ``password``, the device flow, the jwt-bearer grant that claude.ai lists)
+    are dropped, not fatal. Self-registered clients get only redirect-based grants: machine
+    clients (client credentials, RFC 6749 §4.4) are created by an administrator, who also
+    decides which MCP servers they may reach. A client that may use the authorization code
+    grant also gets ``refresh_token``: MCP leaves refresh-token issuance to the server, and
+    clients that never register it (the TypeScript SDK's default) would otherwise send
+    their user back to the browser every time an access token expires. Public clients'
+    refresh tokens rotate on every use (OAuth 2.1 §4.3.1), so this adds no standing secret.
+    """
+    requested = ["authorization_code"] if value is None else _string_list(value, "grant_types")
+    if "authorization_code" in requested:
+        return ["authorization_code", "refresh_token"]
+    if "client_credentials" in requested:
+        raise InvalidClientMetadata(MACHINE_CLIENTS_ARE_ADMIN_CREATED)
+    # RFC 7591 §3.2.2 invalid_client_metadata: nothing we support is left. A lone
+    # refresh_token is no grant of its own: refresh tokens come from a code (RFC 6749 §6).
+    shown = ", ".join(repr(g) for g in requested[:5]) or "none"
+    raise InvalidClientMetadata(
+        f"no supported grant type requested ({shown}); this server registers clients for "
+        "'authorization_code' with 'refresh_token'"
+    )
 
 
 def validate_response_types(value: Any, grant_types: list[str]) -> list[str]:
-    """RFC 7591 §2 ``response_types``; §2.1: consistent with ``grant_types``.
+    """RFC 7591 §2 ``response_types``, negotiated; §2.1: consistent with ``grant_types``.
 
-    "authorization_code" goes with "code"; client credentials alone uses no response type.
-    Omitted, it defaults to what the grant types need.
+    The authorization code grant goes with ``code``, the only response type served (OAuth
+    2.1 removed ``token``); other requested types are dropped. Omitted, it is what the
+    grant types need. Refused only when the client asks for response types and ``code``
+    is not among them: then no redirect-based flow it wants is left.
     """
     expected = ["code"] if "authorization_code" in grant_types else []
-    if value is None:
-        return expected
-    response_types = _string_list(value, "response_types")
-    unknown = [r for r in response_types if r != "code"]
-    if unknown:
-        raise InvalidClientMetadata(f"unsupported response type {unknown[0]!r}")
-    if response_types != expected:
+    requested = _optional_string_list(value, "response_types")
+    if requested is not None and expected and "code" not in requested:
         raise InvalidClientMetadata(
-            "response_types and grant_types are inconsistent (RFC 7591 §2.1): "
-            "authorization_code needs ['code'], other grants []"
+            "response_types must include 'code': the authorization code flow is the only "
+            "redirect-based flow served (RFC 7591 §2.1)"
         )
-    return response_types
+    return expected
 
 
-def validate_token_endpoint_auth_method(value: Any, grant_types: list[str], *, default: str) -> str:
-    """RFC 7591 §2: "If unspecified or omitted, the default is client_secret_basic".
+def validate_token_endpoint_auth_method(value: Any, supported: Any, *, offer: Offer) -> str:
+    """RFC 7591 §2 ``token_endpoint_auth_method``, negotiated with the client's
+    ``token_endpoint_auth_methods_supported`` (OpenID Connect RP Metadata Choices 1.0 §2).
 
-    ``none`` makes a public client (PKCE only); the client_secret methods a confidential one.
+    The declared method wins when we support it; otherwise the first method of the
+    client's supported list that we support (ChatGPT declares ``private_key_jwt`` and also
+    lists ``none``: it gets ``none``). Neither given: the offer's default (RFC 7591 §2:
+    ``client_secret_basic`` for registration; ``none`` for a metadata document).
     """
-    method = default if value is None else value
-    if not isinstance(method, str) or method not in AUTH_METHODS:
-        raise InvalidClientMetadata(
-            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
-        )
-    # RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential
-    # clients."
-    if method == "none" and "client_credentials" in grant_types:
-        raise InvalidClientMetadata("client_credentials needs a confidential auth method")
-    return method
+    if value is not None and not isinstance(value, str):
+        raise InvalidClientMetadata("token_endpoint_auth_method must be a string")
+    alternatives = _optional_string_list(supported, "token_endpoint_auth_methods_supported")
+    candidates = ([value] if value is not None else []) + (alternatives or [])
+    if not candidates:
+        return offer.default_auth_method
+    for method in candidates:
+        if method in offer.auth_methods:
+            return method
+    raise InvalidClientMetadata(
+        "no token endpoint authentication method in common: this server accepts "
+        f"{', '.join(offer.auth_methods)} for this kind of client"
+    )
 
 
 def validate_client_name(value: Any) -> str:
@@ -263,12 +305,32 @@ def validate_software_version(value: Any) -> str:
     return "" if value is None else _string(value, "software_version", MAX_SOFTWARE_LENGTH)
 
 
-def validate_application_type(value: Any) -> str:
-    """OIDC Dynamic Registration §2 ``application_type``: ``native`` or ``web`` (default)."""
+def _is_web_redirect(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme.lower() == "https" and not is_loopback_host(parts.hostname)
+
+
+def validate_application_type(value: Any, redirect_uris: list[str]) -> str:
+    """OIDC Dynamic Registration §2 ``application_type``, as MCP uses it (SEP-837).
+
+    ``web``: a remote browser-based client; its redirect URIs are https on a real host.
+    ``native``: desktop, CLI and mobile clients; loopback ``http``, private-use schemes and
+    claimed https URIs (RFC 8252 §7). Omitted, it follows from the redirect URIs instead of
+    OIDC's blanket ``web`` default, which would contradict a loopback redirect (SEP-837:
+    "non-OIDC servers safely ignore"; we record what the URIs say). A declared ``web``
+    with native-style redirect URIs is refused as ``invalid_redirect_uri``; SEP-837 has
+    clients retry with an adjusted ``application_type``.
+    """
+    inferred = "web" if redirect_uris and all(map(_is_web_redirect, redirect_uris)) else "native"
     if value is None:
-        return "web"
+        return inferred
     if value not in APPLICATION_TYPES:
         raise InvalidClientMetadata("application_type must be 'native' or 'web'")
+    if value == "web" and inferred == "native" and redirect_uris:
+        raise InvalidRedirectUri(
+            "application_type 'web' takes https redirect URIs only; loopback and "
+            "private-use redirect URIs belong to a 'native' client (SEP-837, OIDC Registration §2)"
+        )
     return value
 
 
@@ -288,20 +350,25 @@ def validate_scope(value: Any) -> str:
         raise InvalidClientMetadata(f"scope: {exc.description}") from None
 
 
-def validate_client_metadata(data: Any, *, default_auth_method: str = "client_secret_basic"):
+def validate_client_metadata(data: Any, *, offer: Offer = DCR_OFFER) -> ClientMetadata:
     """The whole RFC 7591 §2 document, each member by its own validator.
 
-    Order matters only where members depend on each other: grant_types first, then the
-    response types and auth method that must agree with it (RFC 7591 §2.1).
+    Order matters only where members depend on each other: the auth method first (a
+    public client's grants differ), then the grant types, then the response types and
+    redirect URIs that must agree with them (RFC 7591 §2.1).
     """
     if not isinstance(data, dict):
         raise InvalidClientMetadata("the request body must be a JSON object")
+    auth_method = validate_token_endpoint_auth_method(
+        data.get("token_endpoint_auth_method"),
+        data.get("token_endpoint_auth_methods_supported"),
+        offer=offer,
+    )
     grant_types = validate_grant_types(data.get("grant_types"))
+    redirect_uris = validate_redirect_uris(data.get("redirect_uris"), grant_types)
     return ClientMetadata(
-        redirect_uris=validate_redirect_uris(data.get("redirect_uris"), grant_types),
-        token_endpoint_auth_method=validate_token_endpoint_auth_method(
-            data.get("token_endpoint_auth_method"), grant_types, default=default_auth_method
-        ),
+        redirect_uris=redirect_uris,
+        token_endpoint_auth_method=auth_method,
         grant_types=grant_types,
         response_types=validate_response_types(data.get("response_types"), grant_types),
         client_name=validate_client_name(data.get("client_name")),
@@ -309,7 +376,7 @@ def validate_client_metadata(data: Any, *, default_auth_method: str = "client_se
         contacts=validate_contacts(data.get("contacts")),
         software_id=validate_software_id(data.get("software_id")),
         software_version=validate_software_version(data.get("software_version")),
-        application_type=validate_application_type(data.get("application_type")),
+        application_type=validate_application_type(data.get("application_type"), redirect_uris),
         scope=validate_scope(data.get("scope")),
     )
 

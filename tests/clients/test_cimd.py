@@ -10,6 +10,7 @@ import socket
 
 import pytest
 from django.utils import timezone
+from oauth2_provider import cimd as oauth2_provider_cimd
 from oauthlib.common import Request
 
 from authserver.validators import Validator
@@ -17,6 +18,7 @@ from clients import cimd
 from clients.cimd import CIMDError, DynamicClientCapPermission, MetadataFetcher
 from clients.models import Client
 from tests.clients.support import document
+from tests.compat.real_clients import CHATGPT, CLAUDE_AI
 from tests.factories import make_client
 
 pytestmark = [
@@ -247,3 +249,46 @@ def test_cap_permission_refuses_new_documents_when_full_but_keeps_known_ones(
     assert not permission.has_permission(None, "https://new.example/c.json")
     registration_policy(max_dynamic_clients=0, cimd_enabled=False)
     assert not permission.has_permission(None, "https://new.example/c.json")
+
+
+# --- the documents real clients serve (regressions: both were refused before negotiation) ---
+
+
+def _served(document_server, real) -> str:
+    url = document_server("/oauth/client-metadata.json", {})
+    body = {**real.metadata, "client_id": url}
+    document_server("/oauth/client-metadata.json", body)
+    return url
+
+
+def test_claude_ai_document_listing_the_jwt_bearer_grant_is_accepted_without_it(
+    document_server, development, dot_cimd
+):
+    # RFC 7591 §2: unsupported grant types are dropped, not fatal (claude-ai-mcp#487).
+    url = _served(document_server, CLAUDE_AI)
+    client = oauth2_provider_cimd.resolve_cimd_application(url, oauthlib_request())
+    assert client is not None
+    assert client.grant_types == ["authorization_code", "refresh_token"]
+    assert client.is_public
+    assert client.name == "Claude"
+
+
+def test_chatgpt_document_declaring_private_key_jwt_negotiates_none(
+    document_server, development, dot_cimd
+):
+    # OpenID Connect RP Metadata Choices: token_endpoint_auth_methods_supported lists "none".
+    url = _served(document_server, CHATGPT)
+    client = oauth2_provider_cimd.resolve_cimd_application(url, oauthlib_request())
+    assert client is not None
+    assert client.token_endpoint_auth_method == "none"
+    assert client.redirect_uris == "https://chatgpt.com/connector_platform_oauth_redirect"
+
+
+def test_document_declaring_only_private_key_jwt_is_refused_until_it_is_supported(
+    document_server, development
+):
+    url = document_server("/pkjwt.json", {})
+    document_server("/pkjwt.json", document(url, token_endpoint_auth_method="private_key_jwt"))
+    with pytest.raises(CIMDError, match="no token endpoint authentication method in common"):
+        MetadataFetcher().fetch(url)
+    assert not Client.objects.exists()

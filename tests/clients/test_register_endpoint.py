@@ -123,15 +123,38 @@ def test_omitted_auth_method_registers_confidential_client_with_hashed_secret(re
     assert secrets.check_secret(body["client_secret"], client.client_secret)
 
 
-def test_client_credentials_registration_gets_client_credentials_grant(register):
+def test_self_registered_machine_client_is_refused_and_nothing_is_stored(register):
+    # Open registration cannot approve a machine client for any MCP server; an admin does.
     doc = {
         "grant_types": ["client_credentials"],
         "token_endpoint_auth_method": "client_secret_post",
     }
-    body = register(doc).json()
+    response = register(doc)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_client_metadata"
+    assert "manage.py add_client" in body["error_description"]
+    assert not Client.objects.exists()
+
+
+def test_registration_response_shows_the_negotiated_values_rfc7591_s3_2_1(register):
+    doc = {
+        **MCP_PYTHON_SDK_BODY,
+        "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+        "response_types": ["code", "token"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
+    }
+    response = register(doc)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["grant_types"] == ["authorization_code", "refresh_token"]
+    assert body["response_types"] == ["code"]
+    assert body["token_endpoint_auth_method"] == "none"
+    assert "client_secret" not in body
     client = Client.objects.get(client_id=body["client_id"])
-    assert client.authorization_grant_type == Client.GRANT_CLIENT_CREDENTIALS
-    assert body["response_types"] == []
+    assert client.grant_types == body["grant_types"]
+    assert client.token_endpoint_auth_method == "none"
 
 
 def test_every_accepted_member_is_echoed(register):

@@ -105,52 +105,78 @@ def test_duplicate_redirect_uris_are_registered_once():
 
 @pytest.mark.parametrize(
     "grant_types",
-    [["implicit"], ["password"], ["urn:ietf:params:oauth:grant-type:device_code"], [], "code"],
+    [["implicit"], ["password"], ["urn:ietf:params:oauth:grant-type:device_code"], [], "code", [1]],
 )
-def test_unsupported_or_malformed_grant_types_are_invalid_client_metadata(grant_types):
+def test_grant_types_with_nothing_usable_or_malformed_are_invalid_client_metadata(grant_types):
     with pytest.raises(InvalidClientMetadata):
         validate_client_metadata(body(grant_types=grant_types))
 
 
 def test_refresh_token_without_authorization_code_is_invalid_client_metadata():
-    with pytest.raises(InvalidClientMetadata):
+    with pytest.raises(InvalidClientMetadata, match="no supported grant type"):
         validate_client_metadata(body(grant_types=["refresh_token"]))
 
 
 @pytest.mark.parametrize(
-    ("grant_types", "response_types"),
+    "grant_types",
     [
-        (["authorization_code"], []),
-        (["authorization_code"], ["token"]),
-        (["authorization_code"], ["code", "token"]),
-        (["client_credentials"], ["code"]),
+        ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+        ["authorization_code", "implicit", "password"],
+        ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
     ],
 )
-def test_response_types_inconsistent_with_grant_types_is_invalid_client_metadata(
-    grant_types, response_types
-):
-    doc = body(
-        grant_types=grant_types,
-        response_types=response_types,
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    with pytest.raises(InvalidClientMetadata):
+def test_unsupported_grant_types_are_dropped_not_fatal_rfc7591_s2(grant_types):
+    # RFC 7591 §2: the server may replace requested values; only an empty usable set fails.
+    assert validate_client_metadata(body(grant_types=grant_types)).grant_types == [
+        "authorization_code",
+        "refresh_token",
+    ]
+
+
+@pytest.mark.parametrize("grant_types", [..., ["authorization_code"]])
+def test_authorization_code_clients_are_granted_refresh_token_too(grant_types):
+    # The TypeScript SDK omits grant_types; RFC 7591 §2's default would leave its user
+    # signing in again every five minutes. The registered value says what was granted.
+    metadata = validate_client_metadata(body(grant_types=grant_types))
+    assert metadata.grant_types == ["authorization_code", "refresh_token"]
+    assert metadata.as_response()["grant_types"] == ["authorization_code", "refresh_token"]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"},
+        {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"},
+        {"grant_types": ["client_credentials", "refresh_token"]},
+    ],
+)
+def test_self_registered_machine_client_is_refused_with_how_to_get_one(doc):
+    with pytest.raises(InvalidClientMetadata, match="administrator creates a machine client"):
         validate_client_metadata(doc)
+
+
+def test_client_credentials_beside_authorization_code_is_dropped():
+    doc = body(grant_types=["authorization_code", "client_credentials"])
+    assert "client_credentials" not in validate_client_metadata(doc).grant_types
+
+
+@pytest.mark.parametrize("response_types", [[], ["token"], ["id_token", "token"]])
+def test_response_types_without_code_for_authorization_code_is_invalid_client_metadata(
+    response_types,
+):
+    with pytest.raises(InvalidClientMetadata, match="must include 'code'"):
+        validate_client_metadata(body(response_types=response_types))
+
+
+def test_unsupported_response_types_beside_code_are_dropped():
+    metadata = validate_client_metadata(body(response_types=["code", "token", "code id_token"]))
+    assert metadata.response_types == ["code"]
 
 
 def test_omitted_grant_and_response_types_default_to_authorization_code_and_code():
     metadata = validate_client_metadata(body(grant_types=..., response_types=...))
-    assert metadata.grant_types == ["authorization_code"]
+    assert metadata.grant_types == ["authorization_code", "refresh_token"]
     assert metadata.response_types == ["code"]
-
-
-def test_client_credentials_alone_needs_no_redirect_uri_or_response_type():
-    metadata = validate_client_metadata(
-        {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}
-    )
-    assert metadata.response_types == []
-    assert metadata.redirect_uris == []
-    assert not metadata.is_public
 
 
 def test_omitted_token_endpoint_auth_method_defaults_to_client_secret_basic():
@@ -159,16 +185,42 @@ def test_omitted_token_endpoint_auth_method_defaults_to_client_secret_basic():
     assert not metadata.is_public
 
 
-@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt", "tls_client_auth", 1])
-def test_unsupported_token_endpoint_auth_method_is_invalid_client_metadata(method):
-    with pytest.raises(InvalidClientMetadata):
+@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt", "tls_client_auth"])
+def test_unsupported_auth_method_without_alternatives_is_invalid_client_metadata(method):
+    with pytest.raises(InvalidClientMetadata, match="no token endpoint authentication method"):
         validate_client_metadata(body(token_endpoint_auth_method=method))
 
 
-def test_client_credentials_for_a_public_client_is_invalid_client_metadata():
-    doc = {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}
+@pytest.mark.parametrize(
+    ("declared", "supported", "chosen"),
+    [
+        ("private_key_jwt", ["none", "private_key_jwt"], "none"),
+        ("private_key_jwt", ["private_key_jwt", "client_secret_post"], "client_secret_post"),
+        ("client_secret_post", ["none"], "client_secret_post"),  # the declared one wins
+        (..., ["tls_client_auth", "client_secret_basic", "none"], "client_secret_basic"),
+    ],
+)
+def test_auth_method_is_negotiated_with_auth_methods_supported_rp_metadata_choices(
+    declared, supported, chosen
+):
+    doc = body(token_endpoint_auth_method=declared, token_endpoint_auth_methods_supported=supported)
+    assert validate_client_metadata(doc).token_endpoint_auth_method == chosen
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("token_endpoint_auth_method", 1),
+        ("token_endpoint_auth_method", ["none"]),
+        ("token_endpoint_auth_methods_supported", "none"),
+        ("token_endpoint_auth_methods_supported", [None]),
+        ("response_types", "code"),
+        ("grant_types", {"authorization_code": True}),
+    ],
+)
+def test_negotiated_member_of_the_wrong_type_is_still_invalid_client_metadata(name, value):
     with pytest.raises(InvalidClientMetadata):
-        validate_client_metadata(doc)
+        validate_client_metadata(body(**{name: value}))
 
 
 @pytest.mark.parametrize(
@@ -276,3 +328,29 @@ def test_metadata_validator_raises_only_rfc7591_errors(doc):
 def test_limits_are_documented_constants():
     assert registration.MAX_REDIRECT_URIS == 10
     assert registration.MAX_REDIRECT_URI_LENGTH == 2000
+
+
+@pytest.mark.parametrize(
+    ("redirect_uris", "inferred"),
+    [
+        (["http://127.0.0.1:34439/callback"], "native"),
+        (["cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/cb"], "native"),
+        (["https://claude.ai/api/mcp/auth_callback"], "web"),
+    ],
+)
+def test_omitted_application_type_follows_the_redirect_uris_sep837(redirect_uris, inferred):
+    doc = body(application_type=..., redirect_uris=redirect_uris)
+    assert validate_client_metadata(doc).application_type == inferred
+
+
+@pytest.mark.parametrize(
+    "redirect_uri", ["http://localhost:8787/callback", "cursor://anysphere.cursor-mcp/oauth/cb"]
+)
+def test_web_application_with_native_redirect_uri_is_invalid_redirect_uri_sep837(redirect_uri):
+    with pytest.raises(InvalidRedirectUri, match="application_type 'web'"):
+        validate_client_metadata(body(application_type="web", redirect_uris=[redirect_uri]))
+
+
+def test_native_application_may_use_claimed_https_redirects_rfc8252_s7_2():
+    doc = body(application_type="native", redirect_uris=["https://vscode.dev/redirect"])
+    assert validate_client_metadata(doc).application_type == "native"

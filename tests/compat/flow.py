@@ -1,0 +1,119 @@
+"""Drives one real MCP client's whole flow in-process, parameter for parameter as it sends them.
+
+registration (RFC 7591) or metadata-document resolution (CIMD) -> authorization with consent
+-> code exchange -> refresh -> revocation (RFC 7009) -> the revoked refresh token is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
+
+from tests.oauthflow import consent_request_id, pkce_pair, query_of
+
+
+@dataclass(frozen=True)
+class RealClient:
+    """What one client sends, from its public documentation and public issue reports."""
+
+    name: str
+    sources: str  # where the shapes below come from
+    seen: str  # date of the metadata used
+    registration: str  # "dcr" or "cimd"
+    metadata: dict  # the DCR body, or the CIMD document (its client_id is set at serve time)
+    redirect_uri: str  # the redirect URI it sends at /authorize (ports as it picks them)
+    resource: str | None  # the resource it sends, None when it sends none
+    scope: str | None = None  # the scope it asks for at /authorize
+    refresh_scope: str | None = None  # the scope it sends on refresh (None: omitted)
+    origin: str | None = None  # a browser-based client's Origin (CORS)
+    extra_authorize: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass
+class Registered:
+    client_id: str
+    client_secret: str | None
+    information: dict
+
+
+def _headers(real: RealClient, **more) -> dict:
+    headers = dict(more)
+    if real.origin:
+        headers["HTTP_ORIGIN"] = real.origin
+    return headers
+
+
+def basic(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1: form-urlencode each part, then Basic."""
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def authenticate(real: RealClient, registered: Registered, data: dict) -> tuple[dict, dict]:
+    """Public clients send client_id in the body; confidential ones Basic credentials."""
+    if registered.client_secret:
+        auth = basic(registered.client_id, registered.client_secret)
+        return data, _headers(real, HTTP_AUTHORIZATION=auth)
+    return {**data, "client_id": registered.client_id}, _headers(real)
+
+
+def authorize(browser, real: RealClient, client_id: str) -> tuple[str, str, dict]:
+    """The user's browser at /authorize, consenting; returns (code, verifier, callback query)."""
+    verifier, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": real.redirect_uri,
+        "state": "compat-state",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **real.extra_authorize,
+    }
+    if real.scope is not None:
+        params["scope"] = real.scope
+    if real.resource is not None:
+        params["resource"] = real.resource
+    response = browser.get("/authorize?" + urlencode(params))
+    assert response.status_code == 200, response.content[:400]  # the consent screen
+    response = browser.post(
+        "/authorize", {"request_id": consent_request_id(response), "allow": "1"}
+    )
+    assert response.status_code == 302, response.content[:400]
+    location = response["Location"]
+    assert location.split("?")[0] == real.redirect_uri.split("?")[0]
+    query = query_of(location)
+    return query["code"], verifier, query
+
+
+def exchange(http, real: RealClient, registered: Registered, code: str, verifier: str):
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": real.redirect_uri,
+        "code_verifier": verifier,
+    }
+    if real.resource is not None:
+        data["resource"] = real.resource
+    data, headers = authenticate(real, registered, data)
+    return http.post("/token", data, **headers)
+
+
+def refresh(http, real: RealClient, registered: Registered, refresh_token: str):
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if real.refresh_scope is not None:
+        data["scope"] = real.refresh_scope
+    if real.resource is not None:
+        data["resource"] = real.resource
+    data, headers = authenticate(real, registered, data)
+    return http.post("/token", data, **headers)
+
+
+def revoke(http, real: RealClient, registered: Registered, token: str):
+    data, headers = authenticate(
+        real, registered, {"token": token, "token_type_hint": "refresh_token"}
+    )
+    return http.post("/revoke", data, **headers)

@@ -1,0 +1,163 @@
+"""Every real MCP client, as it really registers and calls us, through the whole flow:
+registration or metadata-document resolution -> authorization with consent -> code exchange
+-> refresh -> revocation (tests/compat/real_clients.py says where each shape comes from)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from authserver.models import RefreshToken, Resource
+from clients.models import Client
+from tests.clients.support import document_server
+from tests.compat import flow
+from tests.compat.real_clients import CLAUDE_CODE_DCR, MCP_INSPECTOR, REAL_CLIENTS
+from tests.factories import MCP, make_resource
+from tests.oauthflow import claims_of, pkce_pair
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
+
+
+@pytest.fixture
+def server(settings, tmp_path):
+    """Open registration, CIMD documents served from loopback, one MCP server, and the
+    DEFAULT_RESOURCE that clients sending no ``resource`` (Codex) fall back to."""
+    settings.CONFIG = dataclasses.replace(
+        settings.CONFIG,
+        registration_mode="open",
+        registration_rate_limit=0,
+        max_dynamic_clients=0,
+        cimd_enabled=True,
+        cimd_allow_loopback=True,
+        default_resource=MCP,
+    )
+    make_resource()
+    with document_server(tmp_path) as serve:
+        yield serve
+
+
+def register(http, serve, real: flow.RealClient) -> flow.Registered:
+    if real.registration == "cimd":
+        url = serve("/oauth/client-metadata.json", {})
+        document = json.loads(json.dumps(real.metadata).replace("{url}", url))
+        serve("/oauth/client-metadata.json", document)
+        return flow.Registered(client_id=url, client_secret=None, information=document)
+    headers = {"HTTP_ORIGIN": real.origin} if real.origin else {}
+    response = http.post(
+        "/register", json.dumps(real.metadata), content_type="application/json", **headers
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    return flow.Registered(body["client_id"], body.get("client_secret"), body)
+
+
+@pytest.mark.parametrize("real", REAL_CLIENTS, ids=str)
+def test_real_client_completes_register_authorize_exchange_refresh_revoke(
+    client, user, server, settings, real
+):
+    registered = register(client, server, real)
+    client.force_login(user)
+
+    code, verifier, callback = flow.authorize(client, real, registered.client_id)
+    assert callback["state"] == "compat-state"
+    assert callback["iss"] == settings.ISSUER  # RFC 9207 §2
+
+    response = flow.exchange(client, real, registered, code, verifier)
+    assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
+    tokens = response.json()
+    assert tokens["token_type"] == "Bearer"
+    claims = claims_of(tokens["access_token"])
+    assert claims["aud"] == MCP
+    assert claims["sub"] == str(user.pk)
+    assert claims["client_id"] == registered.client_id
+    assert tokens["refresh_token"]  # every one of these clients keeps its user signed in
+
+    # RFC 6749 §6: no scope on refresh keeps the granted scope; the token rotates.
+    response = flow.refresh(client, real, registered, tokens["refresh_token"])
+    assert response.status_code == 200, response.content
+    refreshed = response.json()
+    assert refreshed["scope"] == tokens["scope"]
+    assert refreshed["refresh_token"] != tokens["refresh_token"]
+
+    # RFC 7009 §2.1: the client revokes its refresh token; it is dead afterwards.
+    response = flow.revoke(client, real, registered, refreshed["refresh_token"])
+    assert response.status_code == 200, response.content
+    response = flow.refresh(client, real, registered, refreshed["refresh_token"])
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    stored = Client.objects.get(client_id=registered.client_id)
+    assert "refresh_token" in stored.grant_types
+    assert not RefreshToken.objects.filter(application=stored, revoked__isnull=True).exists()
+
+
+def test_every_real_client_is_listed_once_with_its_sources():
+    names = [real.name for real in REAL_CLIENTS]
+    assert len(names) == len(set(names))
+    assert all(real.sources and real.seen for real in REAL_CLIENTS)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "headers"),
+    [
+        ("/.well-known/oauth-authorization-server", "GET", "mcp-protocol-version"),
+        ("/register", "POST", "content-type"),
+        ("/token", "POST", "authorization, content-type"),
+    ],
+)
+def test_mcp_inspector_preflight_from_its_origin_is_allowed(client, server, path, method, headers):
+    response = client.options(
+        path,
+        HTTP_ORIGIN=MCP_INSPECTOR.origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD=method,
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS=headers,
+    )
+    assert response.status_code in (200, 204)
+    assert response["Access-Control-Allow-Origin"] == "*"
+    allowed = {h.strip().lower() for h in response["Access-Control-Allow-Headers"].split(",")}
+    assert {h.strip() for h in headers.split(",")} <= allowed
+    assert method in response["Access-Control-Allow-Methods"]
+
+
+def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(client, user, server):
+    registered = register(client, server, MCP_INSPECTOR)
+    client.force_login(user)
+    code, verifier, _ = flow.authorize(client, MCP_INSPECTOR, registered.client_id)
+    response = flow.exchange(client, MCP_INSPECTOR, registered, code, verifier)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_consent_says_the_app_stays_connected_when_a_refresh_token_will_be_issued(
+    client, user, server
+):
+    # Claude Code asks no offline_access, yet gets a refresh token: the user is told so.
+    registered = register(client, server, CLAUDE_CODE_DCR)
+    client.force_login(user)
+    _verifier, challenge = pkce_pair()
+    response = client.get(
+        "/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered.client_id,
+                "redirect_uri": CLAUDE_CODE_DCR.redirect_uri,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": MCP,
+                "scope": "tools:read",
+            }
+        )
+    )
+    assert response.status_code == 200
+    assert b"It stays connected" in response.content
+    Resource.objects.update(issue_refresh_tokens=False)
+    response = client.get(response.wsgi_request.get_full_path())
+    assert b"It stays connected" not in response.content
