@@ -45,6 +45,8 @@ def credentials_from_request(request: HttpRequest) -> Credentials | None:
 
 def authenticate_confidential_client(request: HttpRequest) -> Client | None:
     """The confidential, active client whose credentials came with the request, or None."""
+    if "client_assertion" in request.POST or "client_assertion_type" in request.POST:
+        return _assertion_client(request)
     creds = credentials_from_request(request)
     if creds is None or len(creds.client_id) > 255:
         return None
@@ -54,4 +56,21 @@ def authenticate_confidential_client(request: HttpRequest) -> Client | None:
     matched = secrets.check_secret(creds.secret, stored or secrets.hash_secret("\x00unknown"))
     if client is None or not matched or client.is_public:
         return None
+    if client.token_endpoint_auth_method == Client.AuthMethod.PRIVATE_KEY_JWT:
+        return None  # the registered method is enforced: no secret fallback
     return client
+
+
+def _assertion_client(request: HttpRequest) -> Client | None:
+    """RFC 7523 §2.2 (enterprise/client_assertion.py); one method per request."""
+    from authserver.errors import OAuthError
+    from enterprise import client_assertion
+
+    if request.headers.get("Authorization") or "client_secret" in request.POST:
+        return None
+    try:
+        return client_assertion.authenticate(
+            request.POST.dict(), ip=request.META.get("REMOTE_ADDR")
+        )
+    except OAuthError:
+        return None
