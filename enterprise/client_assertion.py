@@ -111,6 +111,8 @@ def verify(client: Client | None, presented: AssertionPresented, *, now: float) 
             issuer, jti, exp = _verify_private_key_jwt(client, presented, now=now)
     except jose.RefusedAssertion as exc:
         raise InvalidClient(exc.description) from None
+    if jti is None:
+        return  # a workload rule that allows reuse (single_use off)
     if replay.seen(issuer, jti):
         raise InvalidClient("the client assertion was already used (jti)")
     try:
@@ -154,10 +156,11 @@ def _verify_workload(client: Client, presented: AssertionPresented, *, now: floa
         audiences={rule.audience},
         now=now,
         max_lifetime=WORKLOAD_MAX_LIFETIME,
+        require_jti=rule.single_use,
     )
     if not subject_matches(rule.subject_pattern, claims["sub"]):
         raise jose.RefusedAssertion("sub does not match the workload trust rule")
-    return rule.issuer, claims["jti"], int(claims["exp"])
+    return rule.issuer, claims.get("jti") if rule.single_use else None, int(claims["exp"])
 
 
 def authenticate(params: Mapping[str, str], *, now: float | None = None, ip=None) -> Client:

@@ -123,6 +123,7 @@ def check_claims(
     now: float,
     subject: str | None = None,
     max_lifetime: int = MAX_LIFETIME,
+    require_jti: bool = True,
 ) -> None:
     """RFC 7523 §3: iss, sub, aud, exp (required, near future), nbf and iat, jti present."""
     if claims.get("iss") != issuer:  # §3 item 1
@@ -153,6 +154,8 @@ def check_claims(
     if iat is not None and iat > now + LEEWAY:  # §3 item 6
         raise RefusedAssertion("iat is in the future")
     jti = claims.get("jti")
+    if jti is None and not require_jti:
+        return
     if not isinstance(jti, str) or not jti or len(jti) > 255:  # §3 item 7, single use
         raise RefusedAssertion("jti is required (at most 255 characters)")
 

@@ -81,6 +81,11 @@ class WorkloadTrustRule(models.Model):
         related_name="workload_trust_rules",
         help_text="The confidential client the workload acts as.",
     )
+    single_use = models.BooleanField(
+        default=True,
+        help_text="Refuse a token whose jti was seen before (RFC 7523 §3). Turn off for "
+        "Kubernetes projected tokens, which the kubelet reuses until it rotates them.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
