@@ -109,6 +109,10 @@ class Client(AbstractApplication):
         # Secrets are never stored in plaintext: DOT's default generator (or an admin form)
         # may hand us one; hash it with ours. Public clients keep no secret at all.
         self.hash_client_secret = False
+        if self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            # A key-holding client is confidential, even when DOT's CIMD upsert (which only
+            # knows public documents) sets it public after clients/cimd.py recorded it.
+            self.client_type = self.CLIENT_CONFIDENTIAL
         if self.client_type == self.CLIENT_PUBLIC:
             self.client_secret = ""
         elif self.client_secret and not secrets.is_hashed(self.client_secret):

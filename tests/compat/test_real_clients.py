@@ -9,6 +9,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from jwcrypto import jwk
 
 from authserver.models import RefreshToken, Resource
 from clients.models import Client
@@ -46,8 +47,16 @@ def register(http, serve, real: flow.RealClient) -> flow.Registered:
     if real.registration == "cimd":
         url = serve("/oauth/client-metadata.json", {})
         document = json.loads(json.dumps(real.metadata).replace("{url}", url))
+        key = None
+        if document.get("token_endpoint_auth_method") == "private_key_jwt":
+            # ChatGPT: its keys at its jwks_uri, served here on the same loopback server.
+            key = jwk.JWK.generate(kty="RSA", size=2048, kid="compat-1")
+            public = {"keys": [json.loads(key.export_public())]}
+            document["jwks_uri"] = serve("/oauth/jwks.json", public)
         serve("/oauth/client-metadata.json", document)
-        return flow.Registered(client_id=url, client_secret=None, information=document)
+        return flow.Registered(
+            client_id=url, client_secret=None, information=document, signing_key=key
+        )
     headers = {"HTTP_ORIGIN": real.origin} if real.origin else {}
     response = http.post(
         "/register", json.dumps(real.metadata), content_type="application/json", **headers
