@@ -294,3 +294,16 @@ def test_metadata_advertises_private_key_jwt_and_its_algorithms(client):
     assert doc["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256", "EdDSA"]
     assert "private_key_jwt" in doc["introspection_endpoint_auth_methods_supported"]
     assert "urn:ietf:params:oauth:grant-type:jwt-bearer" in doc["grant_types_supported"]
+
+
+def test_cleanup_removes_jtis_once_their_assertions_expired(client, machine, key):
+    from datetime import UTC, datetime
+
+    from authserver.cleanup import purge_expired
+
+    assert token(client, assertion(machine, key)).status_code == 200
+    used = UsedAssertion.objects.get()
+    assert purge_expired(now=used.expires_at)["assertion_jtis"] == 0  # not yet past exp
+    later = datetime.fromtimestamp(used.expires_at.timestamp() + 1, tz=UTC)
+    assert purge_expired(now=later)["assertion_jtis"] == 1
+    assert not UsedAssertion.objects.exists()
