@@ -69,6 +69,8 @@ def verify(assertion: str, idp: TrustedIdentityProvider, *, now: float) -> IdJag
 def local_user(jag: IdJag):
     """The user linked to (issuer, sub), an unsaved new one when the IdP may provision, or
     InvalidGrant. Linked by issuer and subject, never by email (which can be reassigned)."""
+    if len(jag.subject) > 255:
+        raise InvalidGrant("the assertion's sub is longer than 255 characters")
     link = (
         EnterpriseSubject.objects.filter(issuer=jag.idp.issuer, subject=jag.subject)
         .select_related("user")

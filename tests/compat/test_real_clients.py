@@ -13,6 +13,7 @@ from jwcrypto import jwk
 
 from authserver.models import RefreshToken, Resource
 from clients.models import Client
+from enterprise import jwks
 from tests.clients.support import document_server
 from tests.compat import flow
 from tests.compat.real_clients import CLAUDE_CODE_DCR, MCP_INSPECTOR, REAL_CLIENTS
@@ -39,6 +40,7 @@ def server(settings, tmp_path):
         default_resource=MCP,
     )
     make_resource()
+    jwks.clear()  # keys are cached by URL; a reused loopback port must not see old ones
     with document_server(tmp_path) as serve:
         yield serve
 
