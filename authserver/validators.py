@@ -39,6 +39,9 @@ class Validator(OAuth2Validator):
         # credentials is a failed authentication (401), not oauthlib's 400 server_error.
         if ok and request.client_id and request.client_id != request.client.client_id:
             ok = False
+        # The registered method is enforced: a private_key_jwt client has no secret.
+        if ok and request.client.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105
+            ok = False
         if not ok and (
             self._extract_basic_auth(request) or getattr(request, "client_secret", None)
         ):

@@ -307,3 +307,15 @@ def test_cleanup_removes_jtis_once_their_assertions_expired(client, machine, key
     later = datetime.fromtimestamp(used.expires_at.timestamp() + 1, tz=UTC)
     assert purge_expired(now=later)["assertion_jtis"] == 1
     assert not UsedAssertion.objects.exists()
+
+
+def test_old_secret_of_a_client_switched_to_private_key_jwt_cannot_revoke(client, resource):
+    machine, secret = make_client(access={resource: "tools:read"})
+    Client.objects.filter(pk=machine.pk).update(token_endpoint_auth_method="private_key_jwt")
+    basic = base64.b64encode(f"{machine.client_id}:{secret}".encode()).decode()
+    answer = client.post("/revoke", {"token": "x" * 40}, HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert answer.status_code == 401
+    introspection = client.post(
+        "/introspect", {"token": "x" * 40}, HTTP_AUTHORIZATION=f"Basic {basic}"
+    )
+    assert introspection.status_code == 401
