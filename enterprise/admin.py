@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider, WorkloadTrustRule
 
 
 @admin.register(TrustedIdentityProvider)
 class TrustedIdentityProviderAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "issuer", "enabled", "provision_users")
     list_filter = ("enabled", "provision_users")
     search_fields = ("name", "issuer")
@@ -17,6 +19,7 @@ class TrustedIdentityProviderAdmin(admin.ModelAdmin):
 
 @admin.register(WorkloadTrustRule)
 class WorkloadTrustRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "issuer", "subject_pattern", "audience", "client", "enabled")
     list_filter = ("enabled", "issuer")
     search_fields = ("name", "issuer", "subject_pattern")
