@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
+from enterprise import replay
 
 CODE_KEEP = timedelta(days=1)
 
@@ -78,4 +79,6 @@ def purge_expired(*, now: datetime, batch_size: int = 5000) -> dict[str, int]:
         batch_size=batch_size,
     )
     counts["dpop_proofs"] = DPoPProofJti.objects.filter(expires_at__lt=now).delete()[0]
+    # RFC 7523 §3: a jti is kept only until its assertion would be refused as expired.
+    counts["assertion_jtis"] = replay.purge_expired(now=now)
     return counts

@@ -12,16 +12,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 # RFC 9449 §4.2: asymmetric algorithms only; the list both sides check proofs against.
+from enterprise.jose import ALLOWED_ALGS as ASSERTION_ALGS
 from mcp_token_verifier.dpop import PROOF_ALGS as DPOP_SIGNING_ALGS
 
 # RFC 8414 §2 members that every document we publish carries.
 REQUIRED_MEMBERS = ("issuer", "response_types_supported")
 
-TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+# RFC 7523 §2.2 private_key_jwt (and workload tokens, sent the same way): enterprise/.
+TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
 # RFC 7009 §2.1: public clients revoke with their client_id only.
-REVOCATION_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
+REVOCATION_AUTH_METHODS = TOKEN_AUTH_METHODS
 # RFC 7662 §2.1: introspection callers must authenticate.
-INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 def issuer_path(issuer: str) -> str:
@@ -64,10 +66,14 @@ def authorization_server_metadata(
     doc["response_modes_supported"] = ["query"]
     doc["code_challenge_methods_supported"] = ["S256"]  # OAuth 2.1 §4.1.1; MCP requires it
     doc["token_endpoint_auth_methods_supported"] = list(TOKEN_AUTH_METHODS)
+    # RFC 8414 §2: the algorithms we accept on client assertions (enterprise/jose.py).
+    doc["token_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
     if "revocation_endpoint" in doc:
         doc["revocation_endpoint_auth_methods_supported"] = list(REVOCATION_AUTH_METHODS)
+        doc["revocation_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
     if "introspection_endpoint" in doc:
         doc["introspection_endpoint_auth_methods_supported"] = list(INTROSPECTION_AUTH_METHODS)
+        doc["introspection_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
     doc["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)  # RFC 9449 §5.1
     if registration_endpoint:
         doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3

@@ -166,6 +166,8 @@ CLIENT_UPDATED = {  # RFC 7592 §3: a PUT answers with a new registration access
 _CLIENT_AUTH_BODY = {  # RFC 6749 §2.3.1 client_secret_post; public clients send client_id
     "client_id": _STR,
     "client_secret": _STR,
+    "client_assertion": _STR,  # RFC 7523 §2.2 private_key_jwt / workload token
+    "client_assertion_type": _STR,
 }
 _RESOURCE = {"oneOf": [_STR, _STR_LIST]}  # RFC 8707 §2: may repeat
 
@@ -204,6 +206,9 @@ TOKEN_REQUEST = {
             actor_token=_STR,
             actor_token_type=_STR,
             audience=_STR,
+        ),
+        _grant(  # RFC 7523 §2.1 with an ID-JAG (enterprise/idjag.py)
+            "urn:ietf:params:oauth:grant-type:jwt-bearer", ["assertion"], assertion=_STR
         ),
     ]
 }

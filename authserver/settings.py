@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "authserver",
     "accounts",
     "clients",
+    "enterprise",
 ]
 
 MIDDLEWARE = [
@@ -183,11 +184,13 @@ OAUTH2_PROVIDER = {
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1, ID-JAG (enterprise/)
     ],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
         "none",
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",  # RFC 7523 §2.2 (enterprise/client_assertion.py)
     ],
     # RFC 9700 gates, all on: no implicit, no password grant, no PKCE plain, iss (RFC 9207)
     # on authorization responses, tokens never stored in plaintext.

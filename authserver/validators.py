@@ -12,9 +12,10 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from authserver import audit, revocation, scopes
-from authserver.errors import InvalidScope
+from authserver.errors import InvalidScope, OAuthError
 from authserver.models import AccessToken, RefreshToken
 from clients import secrets
+from enterprise import client_assertion
 
 log = logging.getLogger("authserver.tokens")
 
@@ -24,17 +25,40 @@ class Validator(OAuth2Validator):
         # HMAC-SHA-256, constant time; DOT's default is a 1,000,000-round PBKDF2.
         return secrets.check_secret(provided_secret, stored_secret)
 
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        if _assertion_params(request):
+            return True  # RFC 7523 §2.2: a client assertion is always checked
+        return super().client_authentication_required(request, *args, **kwargs)
+
     def authenticate_client(self, request, *args, **kwargs) -> bool:
+        params = _assertion_params(request)
+        if params:
+            return self._authenticate_assertion(request, params)
         ok = super().authenticate_client(request, *args, **kwargs)
         # One client per request: a body client_id naming another client than the Basic
         # credentials is a failed authentication (401), not oauthlib's 400 server_error.
         if ok and request.client_id and request.client_id != request.client.client_id:
+            ok = False
+        # The registered method is enforced: a private_key_jwt client has no secret.
+        if ok and request.client.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105
             ok = False
         if not ok and (
             self._extract_basic_auth(request) or getattr(request, "client_secret", None)
         ):
             self._audit_auth_failure(request)
         return ok
+
+    def _authenticate_assertion(self, request, params: dict) -> bool:
+        """RFC 7523 §2.2 at the revocation endpoint (enterprise/client_assertion.py)."""
+        if self._extract_basic_auth(request) or params.get("client_secret"):
+            return False  # RFC 6749 §2.3: one authentication method per request
+        try:
+            client = client_assertion.authenticate(params)
+        except OAuthError:
+            return False
+        request.client = client
+        request.client_id = client.client_id
+        return True
 
     def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         ok = super().authenticate_client_id(client_id, request, *args, **kwargs)
@@ -99,3 +123,10 @@ class Validator(OAuth2Validator):
 
     def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
         return []
+
+
+def _assertion_params(request) -> dict | None:
+    params = dict(request.decoded_body or [])
+    if "client_assertion" in params or "client_assertion_type" in params:
+        return params
+    return None

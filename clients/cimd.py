@@ -64,9 +64,10 @@ def validate_document(client_id: str, document: Any) -> ClientMetadata:
     # NOT appear, and the auth method can't be a client_secret one.
     if "client_secret" in document or "client_secret_expires_at" in document:
         raise InvalidClientMetadata("a metadata document must not carry a client secret")
-    # Negotiated (RFC 7591 §2, RP Metadata Choices): claude.ai lists the jwt-bearer grant,
-    # ChatGPT declares private_key_jwt and also supports "none"; both become public clients
-    # of the authorization code grant. Only a document with nothing usable is refused.
+    # Negotiated (RFC 7591 §2, RP Metadata Choices): claude.ai lists the jwt-bearer grant
+    # and becomes a public client of the authorization code grant; ChatGPT declares
+    # private_key_jwt with a jwks_uri (CIMD draft §8.2) and gets it. Only a document with
+    # nothing usable is refused.
     return registration.validate_client_metadata(document, offer=registration.CIMD_OFFER)
 
 
@@ -82,7 +83,9 @@ def document_for_dot(client_id: str, metadata: ClientMetadata) -> dict[str, Any]
         "client_name": metadata.client_name,
         "redirect_uris": list(metadata.redirect_uris),
         "grant_types": list(metadata.grant_types),
-        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+        # DOT knows only public documents; a private_key_jwt client recorded by
+        # record_document stays confidential (Client.save), whatever DOT's upsert sets.
+        "token_endpoint_auth_method": "none",
     }
 
 

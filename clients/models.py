@@ -39,6 +39,8 @@ class Client(AbstractApplication):
         NONE = "none", "none (public client)"
         CLIENT_SECRET_BASIC = "client_secret_basic", "client_secret_basic"
         CLIENT_SECRET_POST = "client_secret_post", "client_secret_post"
+        # RFC 7523 §2.2, OpenID Connect Core §9: a JWT signed with the client's own key.
+        PRIVATE_KEY_JWT = "private_key_jwt", "private_key_jwt"
 
     class ApplicationType(models.TextChoices):
         NATIVE = "native", "native"
@@ -57,6 +59,11 @@ class Client(AbstractApplication):
     )
     token_endpoint_auth_method = models.CharField(
         max_length=32, choices=AuthMethod.choices, default=AuthMethod.CLIENT_SECRET_BASIC
+    )
+    # RFC 7591 §2 ``jwks`` / ``jwks_uri``: the keys a private_key_jwt client signs with.
+    jwks = models.JSONField(null=True, blank=True, help_text="Public JWK Set (private_key_jwt).")
+    jwks_uri = models.URLField(
+        max_length=512, blank=True, help_text="Where the client publishes its public keys."
     )
     grant_types = models.JSONField(default=list, blank=True)
     response_types = models.JSONField(default=list, blank=True)
@@ -102,6 +109,10 @@ class Client(AbstractApplication):
         # Secrets are never stored in plaintext: DOT's default generator (or an admin form)
         # may hand us one; hash it with ours. Public clients keep no secret at all.
         self.hash_client_secret = False
+        if self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            # A key-holding client is confidential, even when DOT's CIMD upsert (which only
+            # knows public documents) sets it public after clients/cimd.py recorded it.
+            self.client_type = self.CLIENT_CONFIDENTIAL
         if self.client_type == self.CLIENT_PUBLIC:
             self.client_secret = ""
         elif self.client_secret and not secrets.is_hashed(self.client_secret):

@@ -33,7 +33,11 @@ MAX_CONTACT_LENGTH = 254
 MAX_SOFTWARE_LENGTH = 255
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+# RFC 7523 §2.2 private_key_jwt needs the client's public keys (``jwks_uri`` or ``jwks``).
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+MAX_JWKS_KEYS = 10
+MAX_JWKS_BYTES = 16 * 1024
 APPLICATION_TYPES = ("native", "web")
 URI_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
 
@@ -62,10 +66,16 @@ class ClientMetadata:
     software_version: str = ""
     application_type: str = "web"
     scope: str = ""
+    jwks_uri: str = ""
+    jwks: dict | None = None
 
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+
+    @property
+    def has_secret(self) -> bool:
+        return self.token_endpoint_auth_method in SECRET_METHODS
 
     def as_response(self) -> dict[str, Any]:
         """RFC 7591 §3.2.1: every registered member, empty optional strings left out."""
@@ -176,11 +186,12 @@ class Offer:
     default_auth_method: str
 
 
-# Dynamic registration: public (PKCE) or confidential with a secret we generate.
+# Dynamic registration: public (PKCE), confidential with a secret we generate, or
+# private_key_jwt with the client's own keys.
 DCR_OFFER = Offer(auth_methods=AUTH_METHODS, default_auth_method="client_secret_basic")
-# CIMD draft §4.1: no shared secrets; omitted means "none" (DOT agrees). private_key_jwt
-# would be allowed by the draft but this server does not verify client assertions yet.
-CIMD_OFFER = Offer(auth_methods=("none",), default_auth_method="none")
+# CIMD draft §4.1: no shared secrets; omitted means "none" (DOT agrees); §8.2 allows
+# private_key_jwt with keys published by the client (ChatGPT's document does this).
+CIMD_OFFER = Offer(auth_methods=("none", "private_key_jwt"), default_auth_method="none")
 
 MACHINE_CLIENTS_ARE_ADMIN_CREATED = (
     "client_credentials clients are not self-registered here: an administrator creates a "
@@ -237,7 +248,9 @@ def validate_response_types(value: Any, grant_types: list[str]) -> list[str]:
     return expected
 
 
-def validate_token_endpoint_auth_method(value: Any, supported: Any, *, offer: Offer) -> str:
+def validate_token_endpoint_auth_method(
+    value: Any, supported: Any, *, offer: Offer, has_keys: bool = False
+) -> str:
     """RFC 7591 §2 ``token_endpoint_auth_method``, negotiated with the client's
     ``token_endpoint_auth_methods_supported`` (OpenID Connect RP Metadata Choices 1.0 §2).
 
@@ -253,8 +266,11 @@ def validate_token_endpoint_auth_method(value: Any, supported: Any, *, offer: Of
     if not candidates:
         return offer.default_auth_method
     for method in candidates:
-        if method in offer.auth_methods:
+        # private_key_jwt without keys is unusable: negotiate on (RFC 7591 §2).
+        if method in offer.auth_methods and (method != "private_key_jwt" or has_keys):
             return method
+    if value == "private_key_jwt" and not has_keys:
+        raise InvalidClientMetadata("private_key_jwt needs jwks_uri or jwks")
     raise InvalidClientMetadata(
         "no token endpoint authentication method in common: this server accepts "
         f"{', '.join(offer.auth_methods)} for this kind of client"
@@ -372,7 +388,11 @@ def validate_client_metadata(data: Any, *, offer: Offer = DCR_OFFER) -> ClientMe
         data.get("token_endpoint_auth_method"),
         data.get("token_endpoint_auth_methods_supported"),
         offer=offer,
+        has_keys=data.get("jwks_uri") is not None or data.get("jwks") is not None,
     )
+    jwks_uri, jwks = "", None  # recorded only for the method that uses them
+    if auth_method == "private_key_jwt":
+        jwks_uri, jwks = validate_keys(data.get("jwks_uri"), data.get("jwks"))
     grant_types = validate_grant_types(data.get("grant_types"))
     redirect_uris = validate_redirect_uris(data.get("redirect_uris"), grant_types)
     return ClientMetadata(
@@ -387,7 +407,32 @@ def validate_client_metadata(data: Any, *, offer: Offer = DCR_OFFER) -> ClientMe
         software_version=validate_software_version(data.get("software_version")),
         application_type=validate_application_type(data.get("application_type"), redirect_uris),
         scope=validate_scope(data.get("scope")),
+        jwks_uri=jwks_uri,
+        jwks=jwks,
     )
+
+
+def validate_keys(jwks_uri: Any, jwks: Any) -> tuple[str, dict | None]:
+    """RFC 7591 §2 ``jwks_uri`` / ``jwks``: "MUST NOT both be present". The URI is https
+    and fetched with the SSRF rules of metadata documents (enterprise/jwks.py); an inline
+    set holds public keys only."""
+    if jwks_uri is not None and jwks is not None:
+        raise InvalidClientMetadata("jwks_uri and jwks must not both be present")
+    if jwks_uri is not None:
+        return validate_web_uri(jwks_uri, "jwks_uri"), None
+    if jwks is None:
+        return "", None
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys or len(keys) > MAX_JWKS_KEYS:
+        raise InvalidClientMetadata(f"jwks must hold 1 to {MAX_JWKS_KEYS} keys")
+    if len(json.dumps(jwks)) > MAX_JWKS_BYTES:
+        raise InvalidClientMetadata("jwks is too large")
+    for key in keys:
+        if not isinstance(key, dict) or not isinstance(key.get("kty"), str):
+            raise InvalidClientMetadata("each jwks key must be a JWK object")
+        if "d" in key or key["kty"] == "oct":
+            raise InvalidClientMetadata("jwks must hold public keys only")
+    return "", {"keys": keys}
 
 
 def _port_free(uri: str) -> str:

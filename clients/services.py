@@ -94,6 +94,8 @@ def metadata_of(client: Client) -> ClientMetadata:
         software_version=client.software_version,
         application_type=client.application_type,
         scope=client.scope,
+        jwks_uri=client.jwks_uri,
+        jwks=client.jwks,
     )
 
 
@@ -109,7 +111,7 @@ def client_information(
         "client_id_issued_at": int(client.created.timestamp()),
         **metadata_of(client).as_response(),
     }
-    if not client.is_public:
+    if not client.is_public and client.token_endpoint_auth_method in registration.SECRET_METHODS:
         body["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: 0 means it does not expire
         if client_secret:
             body["client_secret"] = client_secret
@@ -136,6 +138,7 @@ def apply_metadata(client: Client, metadata: ClientMetadata) -> None:
     client.software_version = metadata.software_version
     client.application_type = metadata.application_type
     client.scope = metadata.scope
+    client.jwks_uri, client.jwks = metadata.jwks_uri, metadata.jwks
     client.metadata_fingerprint = registration.fingerprint(metadata)
 
 
@@ -164,7 +167,7 @@ def register_client(data: dict, *, ip: str, bearer: str, now: datetime) -> Regis
     policy.check_capacity()
     token = secrets.generate_secret()
     client.registration_access_token = secrets.hash_secret(token)
-    client_secret = None if metadata.is_public else client.set_new_secret()
+    client_secret = client.set_new_secret() if metadata.has_secret else None
     with transaction.atomic():
         client.initial_access_token = policy.require_initial_access_token(
             bearer, now=now, consume=True

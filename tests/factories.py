@@ -50,7 +50,9 @@ def make_client(
         client_type=Client.CLIENT_CONFIDENTIAL if confidential else Client.CLIENT_PUBLIC,
         grant_types=list(grant_types),
         authorization_grant_type=GRANT_TYPE_TO_DOT[grant_types[0]],
-        token_endpoint_auth_method="client_secret_basic" if confidential else "none",
+        token_endpoint_auth_method=fields.pop(
+            "token_endpoint_auth_method", "client_secret_basic" if confidential else "none"
+        ),
         redirect_uris=redirect_uris,
         **fields,
     )

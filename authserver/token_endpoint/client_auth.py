@@ -2,13 +2,15 @@
 
 Each method says whether a request uses it and checks it. A request using more than one
 method is refused (RFC 6749 §2.3: "MUST NOT use more than one authentication method in each
-request"). A new method (e.g. RFC 7523 ``private_key_jwt``) is one more class in ``METHODS``.
+request"). A new method is one more class in ``METHODS``: RFC 7523 ``private_key_jwt`` and
+workload identity federation are :class:`ClientAssertion` (enterprise/client_assertion.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -18,6 +20,7 @@ from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
 from clients import secrets
 from clients.models import Client
+from enterprise import client_assertion
 
 MAX_CLIENT_ID = 255
 _UNKNOWN_CLIENT_HASH: list[str] = []  # computed on first use (needs SECRET_KEY)
@@ -79,8 +82,25 @@ class NoneMethod:
         return client is not None and client.is_public
 
 
+class ClientAssertion:
+    """RFC 7523 §2.2: ``client_assertion`` (``private_key_jwt`` or a workload's token)."""
+
+    name = "private_key_jwt"
+
+    def presented(self, req: TokenRequest) -> client_assertion.AssertionPresented | None:
+        return client_assertion.presented(req.params)
+
+    def verify(self, client: Client | None, presented) -> bool:
+        try:
+            client_assertion.verify(client, presented, now=time.time())
+        except InvalidClient as exc:
+            _audit_failure_detail(presented.client_id, presented.method, exc.description)
+            raise
+        return True
+
+
 # Credential-bearing methods first; "none" only when no credential was presented.
-METHODS = [ClientSecretBasic(), ClientSecretPost()]
+METHODS = [ClientSecretBasic(), ClientSecretPost(), ClientAssertion()]
 FALLBACK = NoneMethod()
 
 
@@ -90,7 +110,14 @@ def _secret_matches(client: Client | None, secret: str) -> bool:
     stored = client.client_secret if client is not None else ""
     # Compare even for an unknown client, so timing does not reveal which ids exist.
     matched = secrets.check_secret(secret, stored or _UNKNOWN_CLIENT_HASH[0])
-    return matched and client is not None and not client.is_public
+    # The registered method is enforced: a private_key_jwt client has no secret to fall
+    # back to (RFC 7591 §2 token_endpoint_auth_method).
+    return (
+        matched
+        and client is not None
+        and not client.is_public
+        and client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT
+    )
 
 
 def load_client(snap: Snapshot, client_id: str) -> Client | None:
@@ -135,4 +162,12 @@ def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
         client_id=exc.client_id,
         ip=req.ip,
         detail={"grant_type": (req.get("grant_type") or "")[:40]},
+    )
+
+
+def _audit_failure_detail(client_id: str, method: str, reason: str) -> None:
+    audit.record(
+        "client.auth_failed",
+        client_id=client_id[:100],
+        detail={"method": method, "reason": reason[:200]},
     )

@@ -101,4 +101,5 @@ def test_cleanup_task_is_idempotent(flows):
         "refresh_tokens": 0,
         "access_tokens": 0,
         "dpop_proofs": 0,
+        "assertion_jtis": 0,
     }

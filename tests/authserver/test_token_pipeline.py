@@ -198,6 +198,7 @@ def test_every_grant_plugs_in_through_the_registry():
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1 ID-JAG (issue 22)
     }
     assert all(issubclass(g, GrantBase) for g in GRANTS.values())
 

@@ -273,22 +273,52 @@ def test_claude_ai_document_listing_the_jwt_bearer_grant_is_accepted_without_it(
     assert client.name == "Claude"
 
 
-def test_chatgpt_document_declaring_private_key_jwt_negotiates_none(
+def test_chatgpt_document_declaring_private_key_jwt_registers_private_key_jwt(
     document_server, development, dot_cimd
 ):
-    # OpenID Connect RP Metadata Choices: token_endpoint_auth_methods_supported lists "none".
+    # CIMD draft §8.2: private_key_jwt with the keys at the document's jwks_uri.
     url = _served(document_server, CHATGPT)
     client = oauth2_provider_cimd.resolve_cimd_application(url, oauthlib_request())
     assert client is not None
-    assert client.token_endpoint_auth_method == "none"
+    client.refresh_from_db()
+    assert client.token_endpoint_auth_method == "private_key_jwt"
+    assert not client.is_public  # DOT's upsert sets public; the key-holding client is not
+    assert client.jwks_uri == "https://chatgpt.com/oauth/jwks.json"
     assert client.redirect_uris == "https://chatgpt.com/connector_platform_oauth_redirect"
 
 
-def test_document_declaring_only_private_key_jwt_is_refused_until_it_is_supported(
+def test_document_declaring_private_key_jwt_without_keys_is_refused(document_server, development):
+    url = document_server("/pkjwt.json", {})
+    document_server("/pkjwt.json", document(url, token_endpoint_auth_method="private_key_jwt"))
+    with pytest.raises(CIMDError, match="private_key_jwt needs jwks_uri or jwks"):
+        MetadataFetcher().fetch(url)
+    assert not Client.objects.exists()
+
+
+def test_document_with_private_key_jwt_and_inline_public_jwks_is_recorded(
     document_server, development
 ):
     url = document_server("/pkjwt.json", {})
-    document_server("/pkjwt.json", document(url, token_endpoint_auth_method="private_key_jwt"))
-    with pytest.raises(CIMDError, match="no token endpoint authentication method in common"):
+    key = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        "kid": "k1",
+    }
+    body = document(url, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key]})
+    document_server("/pkjwt.json", body)
+    MetadataFetcher().fetch(url)
+    client = Client.objects.get(client_id=url)
+    assert client.jwks == {"keys": [key]}
+    assert client.token_endpoint_auth_method == "private_key_jwt"
+
+
+def test_document_with_a_private_key_in_jwks_is_refused(document_server, development):
+    url = document_server("/pkjwt.json", {})
+    leaked = {"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "secret"}
+    body = document(url, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [leaked]})
+    document_server("/pkjwt.json", body)
+    with pytest.raises(CIMDError, match="public keys only"):
         MetadataFetcher().fetch(url)
     assert not Client.objects.exists()

@@ -239,3 +239,22 @@ def test_register_answers_cors_preflight(client):
     )
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_private_key_jwt_registration_gets_no_secret_and_keeps_its_jwks_uri(register):
+    body = {
+        "client_name": "Key-holding web app",
+        "redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": "https://app.example/jwks.json",
+    }
+    response = register(body)
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert answer["token_endpoint_auth_method"] == "private_key_jwt"
+    assert answer["jwks_uri"] == "https://app.example/jwks.json"
+    assert "client_secret" not in answer
+    assert "client_secret_expires_at" not in answer
+    client = Client.objects.get(client_id=answer["client_id"])
+    assert not client.is_public
+    assert client.jwks_uri == "https://app.example/jwks.json"

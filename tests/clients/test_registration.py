@@ -185,10 +185,44 @@ def test_omitted_token_endpoint_auth_method_defaults_to_client_secret_basic():
     assert not metadata.is_public
 
 
-@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt", "tls_client_auth"])
+@pytest.mark.parametrize("method", ["client_secret_jwt", "tls_client_auth"])
 def test_unsupported_auth_method_without_alternatives_is_invalid_client_metadata(method):
     with pytest.raises(InvalidClientMetadata, match="no token endpoint authentication method"):
         validate_client_metadata(body(token_endpoint_auth_method=method))
+
+
+def test_private_key_jwt_without_keys_is_invalid_client_metadata():
+    with pytest.raises(InvalidClientMetadata, match="private_key_jwt needs jwks_uri or jwks"):
+        validate_client_metadata(body(token_endpoint_auth_method="private_key_jwt"))
+
+
+def test_private_key_jwt_with_jwks_uri_is_a_confidential_client_without_secret():
+    metadata = validate_client_metadata(
+        body(token_endpoint_auth_method="private_key_jwt", jwks_uri="https://app.example/jwks")
+    )
+    assert metadata.token_endpoint_auth_method == "private_key_jwt"
+    assert not metadata.is_public
+    assert not metadata.has_secret
+    assert metadata.as_response()["jwks_uri"] == "https://app.example/jwks"
+
+
+def test_jwks_and_jwks_uri_together_are_invalid_client_metadata():
+    # RFC 7591 §2: "The jwks_uri and jwks parameters MUST NOT both be present".
+    with pytest.raises(InvalidClientMetadata, match="must not both be present"):
+        validate_client_metadata(
+            body(
+                token_endpoint_auth_method="private_key_jwt",
+                jwks_uri="https://app.example/jwks",
+                jwks={"keys": [{"kty": "EC"}]},
+            )
+        )
+
+
+def test_plain_http_jwks_uri_is_invalid_client_metadata():
+    with pytest.raises(InvalidClientMetadata, match="jwks_uri must be an https URL"):
+        validate_client_metadata(
+            body(token_endpoint_auth_method="private_key_jwt", jwks_uri="http://app.example/j")
+        )
 
 
 @pytest.mark.parametrize(

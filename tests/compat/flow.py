@@ -7,8 +7,15 @@ registration (RFC 7591) or metadata-document resolution (CIMD) -> authorization 
 from __future__ import annotations
 
 import base64
+import json
+import time
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from jwcrypto import jwk, jws
+from jwcrypto.common import json_encode
 
 from tests.oauthflow import consent_request_id, pkce_pair, query_of
 
@@ -38,6 +45,26 @@ class Registered:
     client_id: str
     client_secret: str | None
     information: dict
+    signing_key: jwk.JWK | None = None  # private_key_jwt: the key behind its jwks_uri
+
+
+def client_assertion(registered: Registered) -> str:
+    """RFC 7523 §2.2 / §3, as ChatGPT signs one: RS256, iss = sub = client_id, aud = issuer."""
+    now = int(time.time())
+    claims = {
+        "iss": registered.client_id,
+        "sub": registered.client_id,
+        "aud": settings.ISSUER,
+        "iat": now,
+        "exp": now + 60,
+        "jti": str(uuid.uuid4()),
+    }
+    key = registered.signing_key
+    token = jws.JWS(json.dumps(claims).encode())
+    token.add_signature(
+        key, alg="RS256", protected=json_encode({"alg": "RS256", "kid": key["kid"]})
+    )
+    return token.serialize(compact=True)
 
 
 def _headers(real: RealClient, **more) -> dict:
@@ -54,7 +81,14 @@ def basic(client_id: str, secret: str) -> str:
 
 
 def authenticate(real: RealClient, registered: Registered, data: dict) -> tuple[dict, dict]:
-    """Public clients send client_id in the body; confidential ones Basic credentials."""
+    """Public clients send client_id in the body; confidential ones Basic credentials, or a
+    signed client assertion (private_key_jwt)."""
+    if registered.signing_key is not None:
+        assertion = {
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion(registered),
+        }
+        return {**data, **assertion}, _headers(real)
     if registered.client_secret:
         auth = basic(registered.client_id, registered.client_secret)
         return data, _headers(real, HTTP_AUTHORIZATION=auth)

@@ -9,9 +9,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from jwcrypto import jwk
 
 from authserver.models import RefreshToken, Resource
 from clients.models import Client
+from enterprise import jwks
 from tests.clients.support import document_server
 from tests.compat import flow
 from tests.compat.real_clients import CLAUDE_CODE_DCR, MCP_INSPECTOR, REAL_CLIENTS
@@ -38,6 +40,7 @@ def server(settings, tmp_path):
         default_resource=MCP,
     )
     make_resource()
+    jwks.clear()  # keys are cached by URL; a reused loopback port must not see old ones
     with document_server(tmp_path) as serve:
         yield serve
 
@@ -46,8 +49,16 @@ def register(http, serve, real: flow.RealClient) -> flow.Registered:
     if real.registration == "cimd":
         url = serve("/oauth/client-metadata.json", {})
         document = json.loads(json.dumps(real.metadata).replace("{url}", url))
+        key = None
+        if document.get("token_endpoint_auth_method") == "private_key_jwt":
+            # ChatGPT: its keys at its jwks_uri, served here on the same loopback server.
+            key = jwk.JWK.generate(kty="RSA", size=2048, kid="compat-1")
+            public = {"keys": [json.loads(key.export_public())]}
+            document["jwks_uri"] = serve("/oauth/jwks.json", public)
         serve("/oauth/client-metadata.json", document)
-        return flow.Registered(client_id=url, client_secret=None, information=document)
+        return flow.Registered(
+            client_id=url, client_secret=None, information=document, signing_key=key
+        )
     headers = {"HTTP_ORIGIN": real.origin} if real.origin else {}
     response = http.post(
         "/register", json.dumps(real.metadata), content_type="application/json", **headers

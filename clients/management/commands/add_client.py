@@ -35,11 +35,17 @@ class Command(BaseCommand):
         parser.add_argument("--redirect-uri", action="append", default=[], metavar="URI")
         parser.add_argument("--rotate-secret", action="store_true")
         parser.add_argument("--trusted", action="store_true", help="skip the consent screen")
+        # RFC 7523 §2.2: the client authenticates with a JWT signed by its own key; no secret.
+        parser.add_argument("--jwks-uri", metavar="URL", help="private_key_jwt with these keys")
+        parser.add_argument("--jwks", metavar="FILE", help="private_key_jwt with a JWK Set file")
 
     def handle(self, *args, **opts) -> None:
         grants = opts["grant"] or ["client_credentials"]
         if "client_credentials" in grants and not opts["confidential"]:
             raise CommandError("client_credentials needs --confidential (RFC 6749 §4.4)")
+        jwks = self.jwks(opts)
+        if (jwks or opts["jwks_uri"]) and not opts["confidential"]:
+            raise CommandError("--jwks/--jwks-uri need --confidential")
         resources = []
         for uri in opts["resource"]:
             try:
@@ -68,11 +74,15 @@ class Command(BaseCommand):
                 if opts["confidential"]
                 else Client.AuthMethod.NONE
             )
+            client.jwks, client.jwks_uri = jwks, opts["jwks_uri"] or ""
+            if jwks or opts["jwks_uri"]:
+                client.token_endpoint_auth_method = Client.AuthMethod.PRIVATE_KEY_JWT
             client.redirect_uris = " ".join(opts["redirect_uri"])
             client.skip_authorization = opts["trusted"]
             client.verified = True  # created by an operator
             secret = None
-            if opts["confidential"] and (created or opts["rotate_secret"]):
+            wants_secret = client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT
+            if opts["confidential"] and wants_secret and (created or opts["rotate_secret"]):
                 secret = client.set_new_secret()
             client.save()
             for resource, scopes in resources:
@@ -83,3 +93,20 @@ class Command(BaseCommand):
         if secret:
             out["client_secret"] = secret
         self.stdout.write(json.dumps(out))
+
+    @staticmethod
+    def jwks(opts) -> dict | None:
+        if opts["jwks"] and opts["jwks_uri"]:
+            raise CommandError("give --jwks or --jwks-uri, not both (RFC 7591 §2)")
+        if not opts["jwks"]:
+            return None
+        from enterprise.jose import RefusedAssertion, keyset_from_json
+
+        with open(opts["jwks"], encoding="utf-8") as handle:
+            document = json.load(handle)
+        try:
+            if not keyset_from_json(document)["keys"]:
+                raise CommandError("the JWK Set has no usable public key")
+        except RefusedAssertion as exc:
+            raise CommandError(exc.description) from None
+        return document
