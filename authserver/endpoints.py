@@ -60,9 +60,10 @@ def introspect(request: HttpRequest) -> HttpResponse:
             resources=(),
             authorization=request.META.get("HTTP_AUTHORIZATION", ""),
         )
+    verified: set = set()  # a client assertion is spent once, not again on a retry
     for _attempt in range(MAX_ATTEMPTS):
         snap = hotcache.snapshot()
-        client = introspecting_client(req, snap)
+        client = introspecting_client(req, snap, verified)
         if client is None:
             if not hotcache.is_current(snap):
                 continue
@@ -91,10 +92,10 @@ def introspect(request: HttpRequest) -> HttpResponse:
     return to_response(TemporarilyUnavailable("configuration is changing; try again"))
 
 
-def introspecting_client(req: params.TokenRequest, snap: hotcache.Snapshot):
+def introspecting_client(req: params.TokenRequest, snap: hotcache.Snapshot, verified: set):
     """The confidential, active client that authenticated this request, or None."""
     try:
-        client = client_auth.authenticate(req, snap)
+        client = client_auth.authenticate(req, snap, verified=verified)
     except OAuthError:
         return None
     return None if client.is_public else client

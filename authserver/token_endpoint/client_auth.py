@@ -86,6 +86,7 @@ class ClientAssertion:
     """RFC 7523 §2.2: ``client_assertion`` (``private_key_jwt`` or a workload's token)."""
 
     name = "private_key_jwt"
+    single_use = True  # RFC 7523 §3 item 7: a jti is accepted once
 
     def presented(self, req: TokenRequest) -> client_assertion.AssertionPresented | None:
         return client_assertion.presented(req.params)
@@ -94,8 +95,10 @@ class ClientAssertion:
         try:
             client_assertion.verify(client, presented, now=time.time())
         except InvalidClient as exc:
-            _audit_failure_detail(presented.client_id, presented.method, exc.description)
-            raise
+            # Audited once the refusal is final (a retry on fresh rows may decide again).
+            raise FailedAuthentication(
+                exc.description, presented, reason=f"{presented.method}: {exc.description}"
+            ) from None
         return True
 
 
@@ -128,8 +131,12 @@ def load_client(snap: Snapshot, client_id: str) -> Client | None:
     )
 
 
-def authenticate(req: TokenRequest, snap: Snapshot) -> Client:
-    """The authenticated, active client, or InvalidClient (401) / InvalidRequest."""
+def authenticate(req: TokenRequest, snap: Snapshot, *, verified: set | None = None) -> Client:
+    """The authenticated, active client, or InvalidClient (401) / InvalidRequest.
+
+    ``verified`` remembers, across the pipeline's retries of one request, which single-use
+    credentials (a client assertion's ``jti``) were already checked and spent: a retry
+    re-reads the client, it does not present the same assertion twice."""
     used = [(m, p) for m in METHODS if (p := m.presented(req)) is not None]
     if len(used) > 1:
         raise InvalidRequest("use exactly one client authentication method")
@@ -142,7 +149,14 @@ def authenticate(req: TokenRequest, snap: Snapshot) -> Client:
     if body_client_id is not None and body_client_id != presented.client_id:
         raise FailedAuthentication("client_id does not match the client credentials", presented)
     client = load_client(snap, presented.client_id)
-    if not method.verify(client, presented) or client is None or not client.is_active:
+    spent = (method.name, presented.client_id)
+    if getattr(method, "single_use", False) and verified is not None and spent in verified:
+        ok = True
+    else:
+        ok = method.verify(client, presented)
+        if ok and verified is not None:
+            verified.add(spent)
+    if not ok or client is None or not client.is_active:
         raise FailedAuthentication("client authentication failed", presented)
     return client
 
@@ -150,9 +164,10 @@ def authenticate(req: TokenRequest, snap: Snapshot) -> Client:
 class FailedAuthentication(InvalidClient):
     """Credentials that did not authenticate; audited once the refusal is final."""
 
-    def __init__(self, description: str, presented: Presented) -> None:
+    def __init__(self, description: str, presented, *, reason: str = "") -> None:
         super().__init__(description, detail=f"client {presented.client_id[:100]!r}")
         self.client_id = presented.client_id[:100]
+        self.reason = reason[:200]  # what failed, never the credential
 
 
 def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
@@ -161,13 +176,8 @@ def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
         "client.auth_failed",
         client_id=exc.client_id,
         ip=req.ip,
-        detail={"grant_type": (req.get("grant_type") or "")[:40]},
-    )
-
-
-def _audit_failure_detail(client_id: str, method: str, reason: str) -> None:
-    audit.record(
-        "client.auth_failed",
-        client_id=client_id[:100],
-        detail={"method": method, "reason": reason[:200]},
+        detail={
+            "grant_type": (req.get("grant_type") or "")[:40],
+            **({"reason": exc.reason} if exc.reason else {}),
+        },
     )

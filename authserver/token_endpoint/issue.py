@@ -11,6 +11,7 @@ Metrics are counted only once the write is committed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -70,12 +71,25 @@ class StaleCache(Exception):
 def issue(binding: Binding, snap: Snapshot, *, now: datetime) -> Issued:
     """Sign, then write everything at once; raises StaleCache, or the claim's refusal."""
     key = signing_key(snap)
-    token = tokens.sign_access_token(binding, now=now, key=key)
-    refresh = tokens.new_refresh_token() if binding.issue_refresh_token else None
-    if single_statement():
-        write_one_statement(binding, token, refresh, snap, now=now)
+    if binding.claim is not None and not hasattr(binding.claim, "sql"):
+        # A claim with no single-statement form (an ID-JAG that provisions its user): claim
+        # first, then sign what it settled (the new user's id is the token's sub), all in one
+        # transaction.
+        with transaction.atomic():
+            binding.claim.apply(now=now)
+            binding = binding.claim.settle(binding)
+            token = tokens.sign_access_token(binding, now=now, key=key)
+            refresh = tokens.new_refresh_token() if binding.issue_refresh_token else None
+            write_in_transaction(
+                dataclasses.replace(binding, claim=None), token, refresh, snap, now=now
+            )
     else:
-        write_in_transaction(binding, token, refresh, snap, now=now)
+        token = tokens.sign_access_token(binding, now=now, key=key)
+        refresh = tokens.new_refresh_token() if binding.issue_refresh_token else None
+        if single_statement():
+            write_one_statement(binding, token, refresh, snap, now=now)
+        else:
+            write_in_transaction(binding, token, refresh, snap, now=now)
     metrics.token_issued(binding.grant_type, binding.resource.identifier)  # after commit
     return Issued(
         access_token=token.value,

@@ -62,11 +62,12 @@ def token_response(req: params.TokenRequest) -> issue.Issued:
     if grant_class is None:
         raise UnsupportedGrantType("this grant type is not supported")
     req = check_dpop_proof(req)
+    verified: set = set()  # single-use credentials are checked once, not again on a retry
     for _attempt in range(MAX_ATTEMPTS):
         now = timezone.now()
         snap = hotcache.snapshot()
         try:
-            client = client_auth.authenticate(req, snap)
+            client = client_auth.authenticate(req, snap, verified=verified)
             grant = grant_class(snap)
             grant.check_client(client)
             binding = grant.validate(req, client, now=now)

@@ -225,3 +225,24 @@ def test_public_client_cannot_use_id_jag(client, idp, trust, employee):
         {"grant_type": GRANT_TYPE, "assertion": "x.y.z", "client_id": public.client_id},
     )
     assert response.json()["error"] == "unauthorized_client"
+
+
+def test_group_policy_narrows_and_refuses_enterprise_grants_too(
+    client, idp, app, employee, resource
+):
+    from django.contrib.auth.models import Group
+
+    from authserver.models import Scope
+
+    writers = Group.objects.create(name="writers")
+    Scope.objects.get(resource=resource, name="tools:write").allowed_groups.add(writers)
+    response = grant(client, app, jag(idp, app))
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "tools:read"  # tools:write is for writers only
+
+    staff = Group.objects.create(name="staff")
+    resource.allowed_groups.add(staff)
+    response = grant(client, app, jag(idp, app))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert "limited to members of: staff" in response.json()["error_description"]

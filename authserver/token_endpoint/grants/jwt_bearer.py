@@ -60,7 +60,7 @@ class JwtBearer(Grant):
             client=client,
             resource=resource,
             scopes=tuple(granted),
-            user=user,
+            user_pk=user.pk,  # None until a provisioned user is saved (ConsumeIdJag.settle)
             jkt=jkt,
             claim=idjag.ConsumeIdJag(
                 idp.issuer, claims["jti"], int(claims["exp"]), jag.subject, new_user
