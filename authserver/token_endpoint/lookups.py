@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
@@ -25,6 +25,18 @@ def digest(value: str) -> str:
 
 def _resource(value) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+def _plain(row: tuple, family: int) -> list:
+    """Raw rows as PostgreSQL returns them, whatever the database: SQLite (the embedded
+    default) gives naive UTC datetimes, and the family UUID as 32 hex characters."""
+    values = [
+        v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+        for v in row  # USE_TZ: stored in UTC
+    ]
+    if isinstance(values[family], str):
+        values[family] = UUID(hex=values[family])
+    return values
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ def find_code(code: str, client_pk: int) -> CodeRow | None:
     row = statements.fetchone(sql, [digest(code), client_pk])
     if row is None:
         return None
+    row = _plain(row, family=9)
     return CodeRow(*row[:8], _resource(row[8]), *row[9:])
 
 
@@ -91,4 +104,5 @@ def find_refresh_token(value: str) -> RefreshRow | None:
     row = statements.fetchone(sql, [digest(value)])
     if row is None:
         return None
+    row = _plain(row, family=6)
     return RefreshRow(*row[:7], _resource(row[7]), *row[8:])
