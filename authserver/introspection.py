@@ -53,4 +53,6 @@ def introspect(token: str, *, audiences: set[str], issuer: str) -> dict:
         claims["auth_time"] = int(row.auth_time.timestamp())
     if row.jkt:
         claims["cnf"] = {"jkt": row.jkt}
+    if row.authorization_details is not None:
+        claims["authorization_details"] = row.authorization_details  # RFC 9396 §9.2
     return claims

@@ -9,6 +9,7 @@ family is touched. Metrics are counted only after commit.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ class Issued:
     scope: str
     refresh_token: str | None = None
     extras: tuple[tuple[str, str], ...] = ()
+    authorization_details: str = ""
 
     def as_json(self) -> dict:
         """RFC 6749 §5.1 (and RFC 8693 §2.2.1 extras)."""
@@ -45,6 +47,8 @@ class Issued:
         if self.refresh_token:
             body["refresh_token"] = self.refresh_token
         body.update(self.extras)
+        if self.authorization_details:  # RFC 9396 §7: what was granted
+            body["authorization_details"] = json.loads(self.authorization_details)
         return body
 
 
@@ -75,6 +79,7 @@ def issue(binding: Binding, snap: Snapshot, *, now: datetime) -> Issued:
         scope=" ".join(binding.scopes),
         refresh_token=refresh,
         extras=binding.response_extras,
+        authorization_details=binding.authorization_details,
     )
 
 
@@ -91,6 +96,9 @@ def insert_access_token(binding: Binding, token: tokens.IssuedToken) -> AccessTo
         token_family=binding.family,
         auth_time=binding.auth_time,
         jkt=binding.jkt,
+        authorization_details=(
+            json.loads(binding.authorization_details) if binding.authorization_details else None
+        ),
     )
     set_token_value(row, token.value)  # DOT: only the checksum is stored (RFC 9700)
     row.save(force_insert=True)

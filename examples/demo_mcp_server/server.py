@@ -48,10 +48,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from examples.demo_mcp_server.tool_gate import first_refusal, tool_calls
 from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
 from mcp_token_verifier.dpop import PROOF_ALGS, InvalidDPoPProof
 from mcp_token_verifier.fetch import FetchError, make_urllib_fetch
 from mcp_token_verifier.jwks import loads_json_object, metadata_url
+from mcp_token_verifier.tools import PolicyHook
 
 log = logging.getLogger("demo_mcp_server")
 
@@ -203,8 +205,15 @@ class RequireBearerToken:
     ``access_token.claims`` are the verified claims (``act``, ``cnf``, ...).
     """
 
-    def __init__(self, app: ASGIApp, settings: DemoSettings, verifier: LazyVerifier) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: DemoSettings,
+        verifier: LazyVerifier,
+        policy_hook: PolicyHook | None = None,
+    ) -> None:
         self.app = app
+        self.policy_hook = policy_hook  # e.g. a Cedar engine, for rules beyond the token
         self.settings = settings
         self.verifier = verifier
 
@@ -255,7 +264,27 @@ class RequireBearerToken:
             )
         )
         scope["auth"] = AuthCredentials(claims.get("scope", "").split())
+        if await self._refuse_tool_calls(send, body, claims):
+            return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _refuse_tool_calls(self, send: Send, body: bytes, claims: dict) -> bool:
+        """Each tools/call must be allowed by the token's tool grants (RFC 9396 mcp_tool).
+
+        Where a scope would allow it, a 403 insufficient_scope challenge naming that scope (the
+        SDK steps up); otherwise a 403 carrying a JSON-RPC error that names the rule.
+        """
+        calls, batch = tool_calls(body)
+        refusal = first_refusal(calls, claims, TOOL_SCOPES, self.policy_hook)
+        if refusal is None:
+            return False
+        log.info("tool call refused: %s", refusal.rule)
+        challenge = ""
+        if refusal.scope:
+            error = TokenError(refusal.rule, scope=refusal.scope)
+            challenge = www_authenticate(error, resource_metadata=self.settings.metadata_url)
+        await _send_json(send, 403, refusal.jsonrpc_error(batch), www_authenticate=challenge)
+        return True
 
     def _verify(
         self, authorization: str, request: _RequestLine, needed: list[str]

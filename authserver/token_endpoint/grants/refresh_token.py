@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import F
 
-from authserver import revocation, scopes
+from authserver import revocation, scopes, tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
 from authserver.token_endpoint.binding import Binding
@@ -76,6 +76,15 @@ class RefreshTokenGrant(Grant):
         jkt = self.dpop_key(req, resource, bound=rt.jkt)
         # RFC 6749 §6: narrower or equal to what was granted, never wider.
         granted = scopes.narrow(scopes.parse_scope(req.get("scope")), previous.scope.split())
+        # Only narrower tool grants; today's policy applies (a change reaches refreshed tokens).
+        details = tool_grants.compute(
+            resource,
+            granted,
+            client=client,
+            user=rt.user,
+            requested=req.get(tool_grants.PARAMETER),
+            ceiling=previous.authorization_details,
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
@@ -85,6 +94,7 @@ class RefreshTokenGrant(Grant):
             family=rt.token_family,
             auth_time=previous.auth_time,
             jkt=jkt or rt.jkt,
+            authorization_details=details,
             claim=RotateRefreshToken(rt.pk),
             issue_refresh_token=refresh_wanted(client, resource, granted),
             refresh_absolute_expires=rt.absolute_expires,
