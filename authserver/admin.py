@@ -195,3 +195,5 @@ class TokenExchangePolicyAdmin(admin.ModelAdmin):
 
 
 admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)
+
+from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it

@@ -127,6 +127,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 "resource": resource,
                 "scopes": _describe(resource, scopes, decision, tools),
                 "removed_tools": tools["removed"] if tools else [],
+                "tools_shown": bool(tools),
                 "redirect_host": _host(credentials["redirect_uri"]),
                 "client_host": _host(client.client_uri) if client.client_uri else "",
                 "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
@@ -162,7 +163,8 @@ class AuthorizeView(OAuthLibMixin, View):
             consent.record_denial(request.user, client, resource, pending["scopes"])
             return self.deny(credentials, client)
         consent.record(request.user, client, resource, pending["scopes"])
-        ticked = request.POST.getlist("tool")
+        # The screen lists tools as checkboxes; without that list (no tools shown) the offer.
+        ticked = request.POST.getlist("tool") if "tools_shown" in request.POST else None
         tool_consent.remember_choice(request.user, client, resource, pending.get("tools"), ticked)
         details = tool_consent.approved_details(pending.get("tools"), resource, ticked)
         return self.approve(request, client, pending["scopes"], credentials, details)

@@ -83,11 +83,11 @@ def declined_tools(user, client, resource) -> list[str]:
     return list(row.declined_tools) if row else []
 
 
-def remember_choice(user, client, resource, offered: dict | None, ticked: list[str]) -> None:
+def remember_choice(user, client, resource, offered: dict | None, ticked: list[str] | None):
     """Record which offered tools the user unticked (and which they now allow again)."""
     from accounts.models import Consent
 
-    if offered is None:
+    if offered is None or ticked is None:
         return
     shown = set(offered["grants"])
     with transaction.atomic():
