@@ -132,3 +132,35 @@ def test_malformed_constraint_is_refused(constraint):
 def test_constraints_for_a_tool_not_in_actions_are_malformed():
     with pytest.raises(MalformedDetails):
         grants_of({"type": "mcp_tool", "actions": ["a"], "constraints": {"b": {}}})
+
+
+# --- the optional Cedar hook (mcp_token_verifier.cedar) ----------------------------------
+
+CEDAR = """
+permit(principal, action, resource);
+forbid(principal, action == Action::"add_note", resource)
+  when { context.arguments.text like "*password*" };
+"""
+
+
+def test_cedar_forbid_refuses_a_call_the_token_allows():
+    from mcp_token_verifier.cedar import cedar_policy_hook
+
+    hook = cedar_policy_hook(CEDAR)
+    granted = claims(tool(["add_note"]))
+    granted.update(sub="42", client_id="agent")
+    assert authorize_tool_call(granted, "add_note", {"text": "milk"}, policy_hook=hook)
+    refused = authorize_tool_call(granted, "add_note", {"text": "my password"}, policy_hook=hook)
+    assert not refused.allowed
+    assert refused.rule.startswith("cedar: denied (policy1")
+
+
+def test_cedar_evaluation_error_refuses_instead_of_skipping_the_forbid():
+    from mcp_token_verifier.cedar import cedar_policy_hook
+
+    hook = cedar_policy_hook(CEDAR)
+    granted = claims(tool(["add_note"]))
+    granted.update(sub="42", client_id="agent")
+    # No text: Cedar skips the erroring forbid and would permit; we refuse.
+    assert not authorize_tool_call(granted, "add_note", {}, policy_hook=hook)
+    assert not authorize_tool_call(granted, "add_note", {"text": 1.5}, policy_hook=hook)
