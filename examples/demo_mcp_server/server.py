@@ -8,7 +8,9 @@ What it does, in the order an MCP client meets it (MCP authorization spec, 2025-
 3. Tokens are checked with ``mcp_token_verifier``: signature, ``iss``, ``aud`` = this server's
    resource URL exactly, expiry, and the issuer's signed revocation list.
 4. Each tool needs a scope (``TOOL_SCOPES``); a valid token without it gets ``403`` with
-   ``error="insufficient_scope"`` and the scope to ask for (the MCP step-up).
+   ``error="insufficient_scope"`` and the scope to ask for (the MCP step-up). Each call must
+   also pass ``authorize_tool_call`` (the token's RFC 9396 tool grants, tool_gate.py): a
+   refusal is a ``403`` carrying a JSON-RPC error that names the rule.
 5. DPoP (RFC 9449): ``Authorization: DPoP <token>`` with a ``DPoP`` proof header is accepted,
    the proof checked against the token's ``cnf.jkt`` and this very request; with
    ``require_dpop`` bearer tokens are refused (``WWW-Authenticate: DPoP error=...``).
@@ -534,8 +536,9 @@ def build_mcp_server(notes: NoteBook, downstream: Downstream | None = None) -> M
     return mcp
 
 
-def create_app(settings: DemoSettings) -> ASGIApp:
-    """The whole server as one ASGI app (run it with uvicorn)."""
+def create_app(settings: DemoSettings, policy_hook: PolicyHook | None = None) -> ASGIApp:
+    """The whole server as one ASGI app (run it with uvicorn). ``policy_hook``: extra rules per
+    tool call (e.g. ``mcp_token_verifier.cedar.cedar_policy_hook(policies)``)."""
     verifier = LazyVerifier(settings)
     downstream = Downstream(settings, verifier) if settings.downstream_url else None
     mcp = build_mcp_server(NoteBook(), downstream)
@@ -558,7 +561,7 @@ def create_app(settings: DemoSettings) -> ASGIApp:
     app = mcp.streamable_http_app(
         streamable_http_path=settings.path, transport_security=_transport_security(settings)
     )
-    return RequireBearerToken(app, settings, verifier)
+    return RequireBearerToken(app, settings, verifier, policy_hook)
 
 
 def _transport_security(settings: DemoSettings) -> TransportSecuritySettings:
