@@ -28,15 +28,17 @@ def compute(
     user,
     requested: str | list | None = None,
     ceiling: list | None = None,
-    policy_rules=None,
+    snap=None,
 ) -> str:
     """The ``authorization_details`` a token will carry, as compact JSON ("" for none).
 
     ``requested`` is the request's parameter (JSON text or parsed); ``ceiling`` what an
     earlier grant holds (a code, the token being refreshed): never widened. A resource that
     registered no tools gets no ``authorization_details`` and refuses a request for them.
+    ``snap``: the token endpoint's per-request cache snapshot, which holds policy rules as long
+    as no rule changed (a trigger renews the generation, migration 0008).
     """
-    from authserver.tool_grants.policy import evaluate
+    from authserver.tool_grants.policy import evaluate, load_rules
 
     details = parse_request(requested)
     if not uses_tool_grants(resource):
@@ -53,7 +55,10 @@ def compute(
                 f"authorization_details exceed the grant: {', '.join(beyond)[:200]}"
             )
     by_scope = {tool: {} for tool in registered_tools(resource, set(scopes))}
-    policy = evaluate(resource, list(by_scope), client=client, user=user, rules=policy_rules)
+    rules = None
+    if snap is not None:
+        rules = snap.get(("tool-policy", resource.pk), lambda: load_rules(resource))
+    policy = evaluate(resource, list(by_scope), client=client, user=user, rules=rules)
     granted = intersect(intersect(intersect(by_scope, policy.grants), before), wanted)
     return json.dumps(to_details(granted, resource), separators=(",", ":"), sort_keys=True)
 

@@ -328,3 +328,25 @@ def test_policy_change_reaches_the_next_refresh(client, user, app, resource):
     ToolPolicy.objects.create(resource=resource, effect="deny", tools=["whoami"])
     again = refresh(client, app.client_id, body["refresh_token"]).json()
     assert again["authorization_details"] == [detail(["list_notes"])]
+
+
+def test_admin_adds_a_tool_policy_and_refuses_an_unregistered_tool(client, admin_user, resource):
+    client.force_login(admin_user)
+    url = "/admin/authserver/toolpolicy/add/"
+    form = {
+        "resource": resource.pk,
+        "effect": "allow",
+        "tools": '["add_note"]',
+        "constraints": '{"text": {"prefix": "todo:"}}',
+        "enabled": "on",
+        "note": "",
+    }
+    refused = client.post(url, {**form, "tools": '["rm_rf"]'})
+    assert refused.status_code == 200
+    assert "not registered by this resource" in refused.content.decode()
+    assert client.post(url, form).status_code == 302
+    rule = ToolPolicy.objects.get()
+    assert rule.constraints == {"text": {"prefix": "todo:"}}
+    listing = client.get("/admin/authserver/toolpolicy/")
+    assert listing.status_code == 200
+    assert "add_note" in listing.content.decode()

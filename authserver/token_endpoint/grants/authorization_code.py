@@ -88,6 +88,7 @@ class AuthorizationCode(Grant):
             client=client,
             user=grant.user,
             requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
             ceiling=grant.authorization_details,  # RFC 9396 §6.1: at most what was approved
         )
         return Binding(

@@ -45,7 +45,12 @@ class ClientCredentials(Grant):
             )
         granted = scopes.for_client_credentials(requested, resource, allowed.split())
         details = tool_grants.compute(
-            resource, granted, client=client, user=None, requested=req.get(tool_grants.PARAMETER)
+            resource,
+            granted,
+            client=client,
+            user=None,
+            requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
         )
         return Binding(
             grant_type=self.grant_type,

@@ -83,6 +83,7 @@ class RefreshTokenGrant(Grant):
             client=client,
             user=rt.user,
             requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
             ceiling=previous.authorization_details,
         )
         return Binding(

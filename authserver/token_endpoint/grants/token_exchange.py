@@ -88,6 +88,7 @@ class TokenExchange(Grant):
             client=client,
             user=row.user,
             requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
         )
         return Binding(
             grant_type=self.grant_type,
