@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from authserver.models import AccessToken, Grant, Scope, ToolPolicy
+from tests.authserver.test_token_exchange import do_exchange, world  # noqa: F401 - a fixture
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import (
     authorize_url,
@@ -350,3 +351,24 @@ def test_admin_adds_a_tool_policy_and_refuses_an_unregistered_tool(client, admin
     listing = client.get("/admin/authserver/toolpolicy/")
     assert listing.status_code == 200
     assert "add_note" in listing.content.decode()
+
+
+# --- token exchange: the target's tools under the target's policy ------------------------
+
+
+def test_token_exchange_carries_the_targets_tools_and_refuses_unknown_ones(client, world):  # noqa: F811
+    _, target, _ = world["resources"]
+    body = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()
+    granted = [{"type": "mcp_tool", "locations": [OTHER_MCP], "actions": ["read_note"]}]
+    assert claims_of(body["access_token"])["authorization_details"] == granted
+    unknown = do_exchange(
+        client,
+        world["a"],
+        world["user_token"],
+        OTHER_MCP,
+        authorization_details=json.dumps([detail(["rm_rf"], locations=[OTHER_MCP])]),
+    )
+    assert unknown.json()["error"] == "invalid_authorization_details"
+    ToolPolicy.objects.create(resource=target, effect="deny", tools=["read_note"])
+    body = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()
+    assert claims_of(body["access_token"])["authorization_details"] == []
