@@ -417,8 +417,8 @@ class DPoPProofJti(models.Model):
 class CacheGeneration(models.Model):
     """A number PostgreSQL triggers renew (from a sequence) on every change to what the token
     endpoint caches per process (clients, resource access, resources, scopes, signing keys, exchange
-    policies). A worker compares it once per request, so a change made anywhere, by any
-    code path (queryset ``update()`` included), is seen on the very next request."""
+    policies, tool policies). A worker compares it once per request, so a change made anywhere,
+    by any code path (queryset ``update()`` included), is seen on the very next request."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     value = models.BigIntegerField(default=0)
