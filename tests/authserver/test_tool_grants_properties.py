@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from authserver.errors import InvalidAuthorizationDetails
+from authserver.tool_grants import check_request
 from authserver.tool_grants.details import IMPOSSIBLE, intersect, merge_constraint
-from mcp_token_verifier.tools import check_call, validate_constraint
+from mcp_token_verifier.tools import Decision, authorize_tool_call, check_call, validate_constraint
+
+MCP = "https://mcp.example.com/mcp"
 
 TOOLS = ["list_notes", "add_note", "whoami"]
 ARGS = ["text", "n"]
@@ -75,3 +82,57 @@ def test_merged_constraint_holds_only_where_both_hold(a, b, value):
 @given(grants, calls)
 def test_intersecting_with_no_ceiling_changes_nothing(a, call):
     assert allowed(intersect(a, None), call) == allowed(a, call)
+
+
+# --- parsers: any input is either accepted or refused with the RFC 9396 error -----------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+mcp_tool_like = st.fixed_dictionaries(
+    {"type": st.just("mcp_tool")},
+    optional={
+        "locations": st.one_of(st.just([MCP]), json_values),
+        "actions": st.one_of(st.lists(st.sampled_from([*TOOLS, "rm_rf"]), max_size=3), json_values),
+        "constraints": st.one_of(
+            st.dictionaries(
+                st.sampled_from(TOOLS), st.dictionaries(st.sampled_from(ARGS), json_values)
+            ),
+            json_values,
+        ),
+    },
+)
+
+
+class StubResource:
+    """What the parser reads of a resource: identifier, canonical form, scopes with tools."""
+
+    identifier = canonical = MCP
+
+    class scopes:  # mimics the related manager
+        @staticmethod
+        def all():
+            return [SimpleNamespace(name="notes:read", tools=list(TOOLS))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, st.lists(mcp_tool_like, max_size=3)))
+def test_request_parser_raises_only_invalid_authorization_details(value):
+    with contextlib.suppress(InvalidAuthorizationDetails):
+        check_request(json.dumps(value), StubResource)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(json_values, st.lists(mcp_tool_like, max_size=3)),
+    st.sampled_from([*TOOLS, "rm_rf"]),
+    json_values,
+)
+def test_authorize_tool_call_answers_any_claims_without_raising(details, tool, arguments):
+    claims = {"aud": MCP, "authorization_details": details}
+    args = arguments if isinstance(arguments, dict) else {}
+    assert isinstance(authorize_tool_call(claims, tool, args), Decision)
