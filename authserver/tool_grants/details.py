@@ -25,13 +25,22 @@ IMPOSSIBLE = object()  # two constraints no value satisfies together
 
 def registered_tools(resource, scope_names=None) -> dict[str, list[str]]:
     """Tool name -> the scopes of ``resource`` that unlock it (of ``scope_names`` if given)."""
-    tools: dict[str, list[str]] = {}
-    for scope in resource.scopes.all():
-        if scope_names is not None and scope.name not in scope_names:
-            continue
-        for tool in scope.tools or []:
-            tools.setdefault(tool, []).append(scope.name)
-    return tools
+    # Kept on the instance: it lives as long as its prefetched scopes (the token endpoint's
+    # cache replaces the resource object when any scope changes).
+    tools = resource.__dict__.get("_mcp_tool_map")
+    if tools is None:
+        tools = {}
+        for scope in resource.scopes.all():
+            for tool in scope.tools or []:
+                tools.setdefault(tool, []).append(scope.name)
+        resource.__dict__["_mcp_tool_map"] = tools
+    if scope_names is None:
+        return dict(tools)
+    return {
+        tool: [s for s in owners if s in scope_names]
+        for tool, owners in tools.items()
+        if any(s in scope_names for s in owners)
+    }
 
 
 def uses_tool_grants(resource) -> bool:

@@ -123,7 +123,7 @@ class StubResource:
 @given(st.one_of(json_values, st.lists(mcp_tool_like, max_size=3)))
 def test_request_parser_raises_only_invalid_authorization_details(value):
     with contextlib.suppress(InvalidAuthorizationDetails):
-        check_request(json.dumps(value), StubResource)
+        check_request(json.dumps(value), StubResource())
 
 
 @settings(max_examples=300, deadline=None)
