@@ -19,6 +19,9 @@ class Consent(models.Model):
         "authserver.Resource", on_delete=models.CASCADE, related_name="consents"
     )
     scope = models.TextField(help_text="Space-separated scopes the user allowed.")
+    declined_tools = models.JSONField(
+        default=list, blank=True, help_text="Tools the user unticked (authserver.tool_grants)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

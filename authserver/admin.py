@@ -42,7 +42,13 @@ class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
     list_display = ("pk", "user", "application", "scope", "expires", "consumed_at")
     list_select_related = ("user", "application")
     raw_id_fields = ("user", "application")
-    readonly_fields = ("token_family", "resource", "redirect_uri", "created")
+    readonly_fields = (
+        "token_family",
+        "resource",
+        "redirect_uri",
+        "created",
+        "authorization_details",  # RFC 9396: as the user approved it
+    )
 
 
 class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
@@ -50,7 +56,15 @@ class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
     list_filter = ("revoked_at", "application")
     search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
     raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
-    readonly_fields = ("jti", "kid", "token_family", "resource", "auth_time", "created")
+    readonly_fields = (
+        "jti",
+        "kid",
+        "token_family",
+        "resource",
+        "auth_time",
+        "created",
+        "authorization_details",  # as signed into the JWT: editing it would lie in introspection
+    )
 
 
 class RefreshTokenAdmin(_NoSecrets, dot_admin.RefreshTokenAdmin):
@@ -254,3 +268,5 @@ class TokenExchangePolicyAdmin(admin.ModelAdmin):
 
 
 admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)
+
+from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it

@@ -29,6 +29,7 @@ from accounts import consent
 from authserver import grouppolicy
 from authserver.models import Resource
 from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
+from authserver.tool_grants import consent as tool_consent
 from clients.models import Client
 
 PENDING_TTL = 600  # seconds a consent screen stays answerable
@@ -40,6 +41,7 @@ _CREDENTIAL_KEYS = (
     "code_challenge",
     "code_challenge_method",
     "resource",
+    "authorization_details",  # RFC 9396, as requested (authserver.tool_grants)
 )
 
 
@@ -117,8 +119,17 @@ class AuthorizeView(OAuthLibMixin, View):
                 prompt_none="none" in prompt,
             )
         decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
-        if not decision.needs_consent:
-            return self.approve(request, client, scopes, credentials)
+        tools = tool_consent.offer(
+            resource,
+            scopes,
+            client=client,
+            user=request.user,
+            requested=credentials.get("authorization_details"),
+            declined=tool_consent.declined_tools(request.user, client, resource),
+        )
+        if not decision.needs_consent and not (tools and tools["asks_declined"]):
+            details = tool_consent.approved_details(tools, resource, None)
+            return self.approve(request, client, scopes, credentials, details)
         if "none" in prompt:
             return self.deny(credentials, client, "consent_required")
 
@@ -128,6 +139,7 @@ class AuthorizeView(OAuthLibMixin, View):
             "expires": time.time() + PENDING_TTL,
             "scopes": scopes,
             "resource_id": resource.pk,
+            "tools": tools,
             "credentials": {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials},
         }
         return render(
@@ -137,7 +149,9 @@ class AuthorizeView(OAuthLibMixin, View):
                 "request_id": request_id,
                 "client": client,
                 "resource": resource,
-                "scopes": _describe(resource, scopes, decision),
+                "scopes": _describe(resource, scopes, decision, tools),
+                "removed_tools": tools["removed"] if tools else [],
+                "tools_shown": bool(tools),
                 "redirect_host": _host(credentials["redirect_uri"]),
                 "client_host": _host(client.client_uri) if client.client_uri else "",
                 "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
@@ -177,10 +191,17 @@ class AuthorizeView(OAuthLibMixin, View):
             consent.record_denial(request.user, client, resource, pending["scopes"])
             return self.deny(credentials, client)
         consent.record(request.user, client, resource, pending["scopes"])
-        return self.approve(request, client, pending["scopes"], credentials)
+        # The screen lists tools as checkboxes; without that list (no tools shown) the offer.
+        ticked = request.POST.getlist("tool") if "tools_shown" in request.POST else None
+        tool_consent.remember_choice(request.user, client, resource, pending.get("tools"), ticked)
+        details = tool_consent.approved_details(pending.get("tools"), resource, ticked)
+        return self.approve(request, client, pending["scopes"], credentials, details)
 
-    def approve(self, request, client, scopes: list[str], credentials: dict) -> HttpResponse:
+    def approve(
+        self, request, client, scopes: list[str], credentials: dict, details: list | None = None
+    ) -> HttpResponse:
         creds = {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials}
+        creds["approved_authorization_details"] = details  # what the code carries (RFC 9396)
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
                 request=request, scopes=" ".join(scopes), credentials=creds, allow=True
@@ -231,7 +252,8 @@ def _without_reauth_params(request: HttpRequest) -> str:
     return f"{request.path}?{params.urlencode()}"
 
 
-def _describe(resource, scopes: list[str], decision) -> list[dict]:
+def _describe(resource, scopes: list[str], decision, tools=None) -> list[dict]:
+    rows = {g["scope"]: g["tools"] for g in (tools or {}).get("groups", [])}
     defined = {s.name: s for s in resource.scopes.all()}
     described = []
     for name in scopes:
@@ -243,6 +265,7 @@ def _describe(resource, scopes: list[str], decision) -> list[dict]:
                 if scope
                 else "Stay connected: refresh access without asking you again",
                 "tools": scope.tools if scope else [],
+                "tool_rows": rows.get(name, []),  # with tool grants: checkboxes
                 "new": name in decision.new_scopes,
             }
         )

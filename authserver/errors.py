@@ -60,6 +60,10 @@ class InvalidTarget(OAuthError):
     error, status = "invalid_target", 400  # RFC 8707 §2
 
 
+class InvalidAuthorizationDetails(OAuthError):
+    error, status = "invalid_authorization_details", 400  # RFC 9396 §5
+
+
 class AccessDenied(OAuthError):
     error, status = "access_denied", 403  # RFC 6749 §4.1.2.1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from authserver import pkce, resources, scopes
+from authserver import pkce, resources, scopes, tool_grants
 from authserver.errors import InvalidRequest, OAuthError, to_oauthlib
 
 
@@ -37,8 +37,27 @@ def bind_authorization_request(request) -> dict:
             default=lambda: resources.default_resource_for_client(request.client),
         )
         requested = scopes.parse_scope(request.scopes or [])
+        details = authorization_details_value(request)
+        # RFC 9396 §5: checked here, so errors go back to the client's redirect URI.
+        tool_grants.check_request(details, resource)
     except OAuthError as exc:
         raise to_oauthlib(exc, request) from None
     request.scopes = scopes.for_authorization(requested, resource)
     request.resource = [resource.identifier]
-    return {"resource": [resource.identifier], "resource_id": resource.pk}
+    return {
+        "resource": [resource.identifier],
+        "resource_id": resource.pk,
+        "authorization_details": details,
+    }
+
+
+def authorization_details_value(request):
+    """RFC 9396 §3: the ``authorization_details`` query parameter (JSON), or None."""
+    carried = getattr(request, "authorization_details", None)
+    if carried is not None:  # re-validation on consent: credentials carry it
+        return carried
+    query = urlsplit(request.uri).query
+    values = [
+        v for k, v in parse_qsl(query, keep_blank_values=True) if k == "authorization_details"
+    ]
+    return values[0] if values else None

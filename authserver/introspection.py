@@ -19,7 +19,8 @@ INACTIVE = {"active": False}
 LOOKUP = (
     "SELECT (SELECT value FROM authserver_cachegeneration WHERE id = 1), t.* FROM (SELECT 1) "
     "one LEFT JOIN (SELECT t.scope, t.expires, t.created, t.revoked_at, t.resource, t.jti, "
-    "t.jkt, t.auth_time, t.user_id, a.client_id, a.is_active FROM authserver_accesstoken t "
+    "t.jkt, t.auth_time, t.user_id, a.client_id, a.is_active, t.authorization_details "
+    "FROM authserver_accesstoken t "
     "JOIN clients_client a ON a.id = t.application_id WHERE t.token_checksum = %s) t ON true"
 )
 
@@ -40,9 +41,11 @@ def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str,
     if row is None or not audiences:
         return dict(INACTIVE)
     scope, expires, created, revoked_at, resource, jti, jkt, auth_time, user_id = row[:9]
-    client_id, client_active = row[9:]
+    client_id, client_active, details = row[9:12]
     if isinstance(resource, str):
         resource = json.loads(resource)
+    if isinstance(details, str):
+        details = json.loads(details)
     if revoked_at is not None or expires <= now or not client_active or len(resource) != 1:
         return dict(INACTIVE)
     if resource[0] not in audiences:
@@ -68,4 +71,6 @@ def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str,
         claims["auth_time"] = int(auth_time.timestamp())
     if jkt:
         claims["cnf"] = {"jkt": jkt}
+    if details is not None:
+        claims["authorization_details"] = details  # RFC 9396 §9.2
     return claims

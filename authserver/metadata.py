@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 # RFC 9449 §4.2: asymmetric algorithms only; the list both sides check proofs against.
 from enterprise.jose import ALLOWED_ALGS as ASSERTION_ALGS
 from mcp_token_verifier.dpop import PROOF_ALGS as DPOP_SIGNING_ALGS
+from mcp_token_verifier.tools import TYPE as MCP_TOOL_TYPE
 
 # RFC 8414 §2 members that every document we publish carries.
 REQUIRED_MEMBERS = ("issuer", "response_types_supported")
@@ -75,6 +76,7 @@ def authorization_server_metadata(
         doc["introspection_endpoint_auth_methods_supported"] = list(INTROSPECTION_AUTH_METHODS)
         doc["introspection_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
     doc["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)  # RFC 9449 §5.1
+    doc["authorization_details_types_supported"] = [MCP_TOOL_TYPE]  # RFC 9396 §10
     if registration_endpoint:
         doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3
     # Not registered with IANA: our signed revocation list (README, "Revocation list").

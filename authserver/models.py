@@ -28,6 +28,8 @@ class Grant(AbstractGrant):
     token_family = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
     auth_time = models.DateTimeField(null=True, blank=True)
     consumed_at = models.DateTimeField(null=True, blank=True)
+    # RFC 9396: the tools the user approved (authserver.tool_grants); None: none registered.
+    authorization_details = models.JSONField(null=True, blank=True)
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
@@ -45,6 +47,7 @@ class AccessToken(AbstractAccessToken):
     jkt = models.CharField(
         max_length=64, blank=True, help_text="RFC 9449 cnf.jkt: the DPoP key it is bound to"
     )
+    authorization_details = models.JSONField(null=True, blank=True)  # RFC 9396, as signed
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -420,11 +423,14 @@ class DPoPProofJti(models.Model):
 class CacheGeneration(models.Model):
     """A number PostgreSQL triggers renew (from a sequence) on every change to what the token
     endpoint caches per process (clients, resource access, resources, scopes, signing keys, exchange
-    policies). A worker compares it once per request, so a change made anywhere, by any
-    code path (queryset ``update()`` included), is seen on the very next request."""
+    policies, tool policies). A worker compares it once per request, so a change made anywhere,
+    by any code path (queryset ``update()`` included), is seen on the very next request."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     value = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"cache generation {self.value}"
+
+
+from authserver.tool_grants.models import ToolPolicy  # noqa: E402, F401 - one of this app's models

@@ -35,6 +35,7 @@ TOKEN_ERRORS = (  # RFC 6749 §5.2, RFC 8707 §2, RFC 9449 §5 and §8
     "invalid_target",
     "invalid_dpop_proof",
     "use_dpop_nonce",
+    "invalid_authorization_details",  # RFC 9396 §5
 )
 REGISTRATION_ERRORS = ("invalid_client_metadata", "invalid_redirect_uri")  # RFC 7591 §3.2.2
 REVOCATION_ERRORS = ("invalid_request", "unsupported_token_type")  # RFC 7009 §2.2.1
@@ -181,6 +182,7 @@ def _grant(name: str, required: list[str], **params: dict) -> dict[str, Any]:
             **params,
             "scope": _STR,
             "resource": _RESOURCE,
+            "authorization_details": _STR,  # RFC 9396 §6: a JSON array, form-encoded
             **_CLIENT_AUTH_BODY,
         },
     }
@@ -222,6 +224,7 @@ TOKEN_RESPONSE = {  # RFC 6749 §5.1; the access token is an RFC 9068 JWT
         "scope": _STR,
         "refresh_token": {"type": "string", "minLength": 1},
         "issued_token_type": _STR,  # RFC 8693 §2.2.1
+        "authorization_details": {"type": "array", "items": {"type": "object"}},  # RFC 9396 §7
     },
 }
 INTROSPECTION_RESPONSE = {  # RFC 7662 §2.2
@@ -247,6 +250,7 @@ INTROSPECTION_RESPONSE = {  # RFC 7662 §2.2
                 "aud": _STR,
                 "iss": _STR,
                 "jti": _STR,
+                "authorization_details": {"type": "array"},  # RFC 9396 §9.2
             },
         },
     ]

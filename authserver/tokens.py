@@ -56,6 +56,8 @@ def access_token_claims(binding, *, iat: int, exp: int, jti: str) -> dict:
         claims["act"] = json.loads(binding.act_json)  # RFC 8693 §4.1, nested per hop
     if binding.jkt:
         claims["cnf"] = {"jkt": binding.jkt}  # RFC 9449 §6.1
+    if binding.authorization_details:
+        claims["authorization_details"] = json.loads(binding.authorization_details)  # RFC 9396 §9
     return claims
 
 

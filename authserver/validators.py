@@ -107,9 +107,11 @@ class Validator(OAuth2Validator):
         digest = hashlib.sha256(code["code"].encode()).hexdigest()
         grant = super()._create_authorization_code(request, {**code, "code": digest}, expires)
         last_login = getattr(request.user, "last_login", None)
-        if last_login is not None:
+        # RFC 9396: the tool grants the user approved (authserver.tool_grants.consent).
+        grant.authorization_details = getattr(request, "approved_authorization_details", None)
+        if last_login is not None or grant.authorization_details is not None:
             grant.auth_time = last_login
-            grant.save(update_fields=["auth_time"])
+            grant.save(update_fields=["auth_time", "authorization_details"])
         return grant
 
     def validate_scopes(self, client_id, scopes_, client, request, *args, **kwargs) -> bool:

@@ -17,11 +17,25 @@ Depends on the standard library and jwcrypto only. Usage::
         except TokenError as exc:  # 401 invalid_token or 403 insufficient_scope
             raise Unauthorized(exc.status, www_authenticate(exc, resource_metadata=PRM))
 
+Per tool call, the token's tool grants (RFC 9396 ``authorization_details``, ``mcp_tool``)::
+
+    decision = authorize_tool_call(claims, "add_note", {"text": "todo: milk"})
+    if not decision.allowed:  # decision.rule names what refused it
+        raise Forbidden(403, decision.rule)
+
 One ``TokenVerifier`` per (issuer, resource) pair, shared across threads: it caches the
 issuer's JWKS.
 """
 
 from mcp_token_verifier.errors import TokenError, www_authenticate
+from mcp_token_verifier.tools import Decision, authorize_tool_call
 from mcp_token_verifier.verifier import SUPPORTED_ALGORITHMS, TokenVerifier
 
-__all__ = ["SUPPORTED_ALGORITHMS", "TokenError", "TokenVerifier", "www_authenticate"]
+__all__ = [
+    "SUPPORTED_ALGORITHMS",
+    "Decision",
+    "TokenError",
+    "TokenVerifier",
+    "authorize_tool_call",
+    "www_authenticate",
+]

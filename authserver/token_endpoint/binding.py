@@ -37,6 +37,8 @@ class Binding:
     auth_time: datetime | None = None
     jkt: str = ""  # RFC 9449 §6.1: thumbprint of the DPoP key the token is bound to
     act_json: str = ""  # RFC 8693 §4.1 act claim, JSON (kept as text: the binding is frozen)
+    # RFC 9396 authorization_details (authserver.tool_grants), JSON text; "" for none.
+    authorization_details: str = ""
     not_after: int | None = None  # epoch seconds the token must not outlive
     claim: Claim | None = None
     issue_refresh_token: bool = False

@@ -40,6 +40,7 @@ class Issued:
     scope: str
     refresh_token: str | None = None
     extras: tuple[tuple[str, str], ...] = ()
+    authorization_details: str = ""
 
     def as_json(self) -> dict:
         """RFC 6749 §5.1 (and RFC 8693 §2.2.1 extras)."""
@@ -52,6 +53,8 @@ class Issued:
         if self.refresh_token:
             body["refresh_token"] = self.refresh_token
         body.update(self.extras)
+        if self.authorization_details:  # RFC 9396 §7: what was granted
+            body["authorization_details"] = json.loads(self.authorization_details)
         return body
 
 
@@ -98,6 +101,7 @@ def issue(binding: Binding, snap: Snapshot, *, now: datetime) -> Issued:
         scope=" ".join(binding.scopes),
         refresh_token=refresh,
         extras=binding.response_extras,
+        authorization_details=binding.authorization_details,
     )
 
 
@@ -149,6 +153,8 @@ def write_params(binding: Binding, token, refresh: str | None, *, now: datetime)
         "family": family,
         "auth_time": binding.auth_time,
         "jkt": binding.jkt,
+        # RFC 9396: the details as signed (JSON text, or NULL for none).
+        "authorization_details": binding.authorization_details or None,
         "refresh_checksum": checksum(refresh) if refresh is not None else None,
         "refresh_family": refresh_family,
         "absolute_expires": refresh_expires(binding, now=now),
@@ -203,6 +209,9 @@ def insert_access_token(binding: Binding, token: tokens.IssuedToken) -> AccessTo
         token_family=binding.family,
         auth_time=binding.auth_time,
         jkt=binding.jkt,
+        authorization_details=(
+            json.loads(binding.authorization_details) if binding.authorization_details else None
+        ),
     )
     set_token_value(row, token.value)  # DOT: only the checksum is stored (RFC 9700)
     row.save(force_insert=True)

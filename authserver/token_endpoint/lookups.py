@@ -27,6 +27,10 @@ def _resource(value) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _plain(row: tuple, family: int) -> list:
     """Raw rows as PostgreSQL returns them, whatever the database: SQLite (the embedded
     default) gives naive UTC datetimes, and the family UUID as 32 hex characters."""
@@ -53,6 +57,7 @@ class CodeRow:
     token_family: UUID
     auth_time: datetime | None
     consumed_at: datetime | None
+    authorization_details: list | None  # RFC 9396: what the user approved
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class RefreshRow:
     access_expires: datetime | None  # None: its access token is gone
     access_scope: str
     access_auth_time: datetime | None
+    access_authorization_details: list | None  # RFC 9396: the ceiling for a refresh
 
 
 def user_table() -> str:
@@ -81,14 +87,15 @@ def find_code(code: str, client_pk: int) -> CodeRow | None:
     sql = (
         "SELECT g.id, g.application_id, g.user_id, COALESCE(u.is_active, false), g.expires, "  # noqa: S608
         "g.redirect_uri, g.scope, g.code_challenge, g.resource, g.token_family, g.auth_time, "
-        f"g.consumed_at FROM authserver_grant g LEFT JOIN {user_table()} u ON u.id = g.user_id "
+        f"g.consumed_at, g.authorization_details FROM authserver_grant g "
+        f"LEFT JOIN {user_table()} u ON u.id = g.user_id "
         "WHERE g.code = %s AND g.application_id = %s"
     )
     row = statements.fetchone(sql, [digest(code), client_pk])
     if row is None:
         return None
     row = _plain(row, family=9)
-    return CodeRow(*row[:8], _resource(row[8]), *row[9:])
+    return CodeRow(*row[:8], _resource(row[8]), *row[9:12], _json(row[12]))
 
 
 def find_refresh_token(value: str) -> RefreshRow | None:
@@ -96,7 +103,8 @@ def find_refresh_token(value: str) -> RefreshRow | None:
     sql = (
         "SELECT rt.id, rt.application_id, rt.user_id, COALESCE(u.is_active, false), "  # noqa: S608
         "rt.revoked, rt.absolute_expires, rt.token_family, rt.resource, rt.jkt, at.expires, "
-        "COALESCE(at.scope, ''), at.auth_time FROM authserver_refreshtoken rt "
+        "COALESCE(at.scope, ''), at.auth_time, at.authorization_details "
+        "FROM authserver_refreshtoken rt "
         "LEFT JOIN authserver_accesstoken at ON at.id = rt.access_token_id "
         f"LEFT JOIN {user_table()} u ON u.id = rt.user_id "
         "WHERE rt.token_checksum = %s ORDER BY rt.revoked DESC NULLS FIRST LIMIT 1"
@@ -105,4 +113,4 @@ def find_refresh_token(value: str) -> RefreshRow | None:
     if row is None:
         return None
     row = _plain(row, family=6)
-    return RefreshRow(*row[:7], _resource(row[7]), *row[8:])
+    return RefreshRow(*row[:7], _resource(row[7]), *row[8:12], _json(row[12]))

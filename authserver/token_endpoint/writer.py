@@ -38,6 +38,7 @@ ACCESS = {
     "token_family": "%(family)s",
     "auth_time": "%(auth_time)s",
     "jkt": "%(jkt)s",
+    "authorization_details": "%(authorization_details)s::jsonb",
 }
 REFRESH = {
     "user_id": "%(user_id)s",

@@ -8,7 +8,9 @@ What it does, in the order an MCP client meets it (MCP authorization spec, 2025-
 3. Tokens are checked with ``mcp_token_verifier``: signature, ``iss``, ``aud`` = this server's
    resource URL exactly, expiry, and the issuer's signed revocation list.
 4. Each tool needs a scope (``TOOL_SCOPES``); a valid token without it gets ``403`` with
-   ``error="insufficient_scope"`` and the scope to ask for (the MCP step-up).
+   ``error="insufficient_scope"`` and the scope to ask for (the MCP step-up). Each call must
+   also pass ``authorize_tool_call`` (the token's RFC 9396 tool grants, tool_gate.py): a
+   refusal is a ``403`` carrying a JSON-RPC error that names the rule.
 5. DPoP (RFC 9449): ``Authorization: DPoP <token>`` with a ``DPoP`` proof header is accepted,
    the proof checked against the token's ``cnf.jkt`` and this very request; with
    ``require_dpop`` bearer tokens are refused (``WWW-Authenticate: DPoP error=...``).
@@ -48,10 +50,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from examples.demo_mcp_server.tool_gate import first_refusal, tool_calls
 from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
 from mcp_token_verifier.dpop import PROOF_ALGS, InvalidDPoPProof
 from mcp_token_verifier.fetch import FetchError, make_urllib_fetch
 from mcp_token_verifier.jwks import loads_json_object, metadata_url
+from mcp_token_verifier.tools import PolicyHook
 
 log = logging.getLogger("demo_mcp_server")
 
@@ -203,8 +207,15 @@ class RequireBearerToken:
     ``access_token.claims`` are the verified claims (``act``, ``cnf``, ...).
     """
 
-    def __init__(self, app: ASGIApp, settings: DemoSettings, verifier: LazyVerifier) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: DemoSettings,
+        verifier: LazyVerifier,
+        policy_hook: PolicyHook | None = None,
+    ) -> None:
         self.app = app
+        self.policy_hook = policy_hook  # e.g. a Cedar engine, for rules beyond the token
         self.settings = settings
         self.verifier = verifier
 
@@ -255,7 +266,27 @@ class RequireBearerToken:
             )
         )
         scope["auth"] = AuthCredentials(claims.get("scope", "").split())
+        if await self._refuse_tool_calls(send, body, claims):
+            return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _refuse_tool_calls(self, send: Send, body: bytes, claims: dict) -> bool:
+        """Each tools/call must be allowed by the token's tool grants (RFC 9396 mcp_tool).
+
+        Where a scope would allow it, a 403 insufficient_scope challenge naming that scope (the
+        SDK steps up); otherwise a 403 carrying a JSON-RPC error that names the rule.
+        """
+        calls, batch = tool_calls(body)
+        refusal = first_refusal(calls, claims, TOOL_SCOPES, self.policy_hook)
+        if refusal is None:
+            return False
+        log.info("tool call refused: %s", refusal.rule)
+        challenge = ""
+        if refusal.scope:
+            error = TokenError(refusal.rule, scope=refusal.scope)
+            challenge = www_authenticate(error, resource_metadata=self.settings.metadata_url)
+        await _send_json(send, 403, refusal.jsonrpc_error(batch), www_authenticate=challenge)
+        return True
 
     def _verify(
         self, authorization: str, request: _RequestLine, needed: list[str]
@@ -505,8 +536,9 @@ def build_mcp_server(notes: NoteBook, downstream: Downstream | None = None) -> M
     return mcp
 
 
-def create_app(settings: DemoSettings) -> ASGIApp:
-    """The whole server as one ASGI app (run it with uvicorn)."""
+def create_app(settings: DemoSettings, policy_hook: PolicyHook | None = None) -> ASGIApp:
+    """The whole server as one ASGI app (run it with uvicorn). ``policy_hook``: extra rules per
+    tool call (e.g. ``mcp_token_verifier.cedar.cedar_policy_hook(policies)``)."""
     verifier = LazyVerifier(settings)
     downstream = Downstream(settings, verifier) if settings.downstream_url else None
     mcp = build_mcp_server(NoteBook(), downstream)
@@ -529,7 +561,7 @@ def create_app(settings: DemoSettings) -> ASGIApp:
     app = mcp.streamable_http_app(
         streamable_http_path=settings.path, transport_security=_transport_security(settings)
     )
-    return RequireBearerToken(app, settings, verifier)
+    return RequireBearerToken(app, settings, verifier, policy_hook)
 
 
 def _transport_security(settings: DemoSettings) -> TransportSecuritySettings:

@@ -34,7 +34,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DEMO_TOOLS = {"notes:read": ["list_notes", "whoami"], "notes:write": ["add_note"]}
+# The registry lists every tool the demo server offers under the scope it needs (TOOL_SCOPES):
+# tokens carry the tools of their scopes, and the server refuses any tool they do not list.
+DEMO_TOOLS = {
+    "notes:read": ["list_notes", "whoami", "call_downstream"],
+    "notes:write": ["add_note"],
+}
 
 
 @pytest.fixture

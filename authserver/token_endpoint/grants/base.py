@@ -79,13 +79,17 @@ class Grant:
             raise dpop.InvalidDPoPProof("refresh token is bound to another DPoP key")
         return jkt
 
+    @staticmethod
+    def user_of(user_pk):
+        """The resource owner as a policy reads it (only its groups), without a query."""
+        return None if user_pk is None else get_user_model()(pk=user_pk)
+
     def group_policy(self, user_pk, resource: Resource, granted: list[str]) -> list[str]:
         """The central policy by group, on every user token request (refresh and exchange
         included): lost scopes are dropped, a grant left with none is ``invalid_grant``."""
         if user_pk is None:
             return granted  # client credentials: the client's own resource access applies
-        user = get_user_model()(pk=user_pk)  # only its groups are read
-        return grouppolicy.scopes_for_token(user, resource, list(granted))
+        return grouppolicy.scopes_for_token(self.user_of(user_pk), resource, list(granted))
 
 
 def token_endpoint_url() -> str:

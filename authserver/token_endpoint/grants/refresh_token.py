@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from authserver import revocation, scopes
+from authserver import revocation, scopes, tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
 from authserver.token_endpoint import lookups
@@ -73,6 +73,16 @@ class RefreshTokenGrant(Grant):
         # RFC 6749 §6: narrower or equal to what was granted, never wider.
         granted = scopes.narrow(scopes.parse_scope(req.get("scope")), rt.access_scope.split())
         granted = self.group_policy(rt.user_pk, resource, granted)
+        # Only narrower tool grants; today's policy applies (a change reaches refreshed tokens).
+        details = tool_grants.compute(
+            resource,
+            granted,
+            client=client,
+            user=self.user_of(rt.user_pk),
+            requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
+            ceiling=rt.access_authorization_details,
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
@@ -82,6 +92,7 @@ class RefreshTokenGrant(Grant):
             family=rt.token_family,
             auth_time=rt.access_auth_time,
             jkt=jkt or rt.jkt,
+            authorization_details=details,
             claim=RotateRefreshToken(rt.pk),
             issue_refresh_token=refresh_wanted(client, resource, granted),
             refresh_absolute_expires=rt.absolute_expires,

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver import exchange, resources, scopes
+from authserver import exchange, resources, scopes, tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
 from authserver.token_endpoint.binding import Binding
@@ -91,6 +91,15 @@ class TokenExchange(Grant):
         if exchange.chain_depth(act) > exchange.MAX_CHAIN:
             raise InvalidRequest("delegation chain too long")
         family = row.token_family or uuid.uuid4()
+        # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for.
+        details = tool_grants.compute(
+            target,
+            granted,
+            client=client,
+            user=row.user,
+            requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
@@ -102,6 +111,7 @@ class TokenExchange(Grant):
             auth_time=row.auth_time,
             jkt=jkt,
             act_json=json.dumps(act, separators=(",", ":")),
+            authorization_details=details,
             # RFC 8693 §2.2.1 leaves the lifetime to us: never outlive the subject token.
             not_after=int(claims["exp"]),
             claim=None if row.token_family else AssignFamily(row.pk, family),

@@ -1,0 +1,103 @@
+"""The consent screen's part of tool grants: what is offered, in plain words, grouped by
+scope; what the policy removed; what the user unticked (remembered with the consent)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from authserver.tool_grants.details import (
+    intersect,
+    parse_request,
+    registered_tools,
+    requested_grants,
+    to_details,
+    uses_tool_grants,
+)
+from authserver.tool_grants.policy import evaluate
+
+
+def describe_constraint(argument: str, constraint: dict) -> str:
+    """One argument constraint in plain words, for people."""
+    words = []
+    if "const" in constraint:
+        words.append(f"exactly {constraint['const']!r}")
+    if "enum" in constraint:
+        words.append("one of " + ", ".join(repr(v) for v in constraint["enum"]))
+    if "prefix" in constraint:
+        words.append(f"starting with {constraint['prefix']!r}")
+    if "pattern" in constraint:
+        words.append(f"matching the pattern {constraint['pattern']!r}")
+    if "maximum" in constraint:
+        words.append(f"at most {constraint['maximum']!r}")
+    return f"{argument}: " + " and ".join(words)
+
+
+def offer(resource, scopes: list[str], *, client, user, requested, declined=()) -> dict | None:
+    """What the user is asked about: tools per scope (with constraints in words, ticked
+    unless declined before), and the tools the policy removed. None when the resource
+    registered no tools. JSON-serialisable: it waits in the session with the request."""
+    if not uses_tool_grants(resource):
+        return None
+    by_scope = registered_tools(resource, set(scopes))
+    base = {tool: {} for tool in by_scope}
+    policy = evaluate(resource, list(base), client=client, user=user)
+    wanted = None
+    if requested is not None:
+        wanted = requested_grants(parse_request(requested), resource)
+    grants = intersect(intersect(base, policy.grants), wanted)
+    groups = []
+    for scope in scopes:
+        rows = [
+            {
+                "name": tool,
+                "constraints": [describe_constraint(a, c) for a, c in grants[tool].items()],
+                "checked": tool not in declined,
+            }
+            for tool, owners in by_scope.items()
+            if tool in grants and owners[0] == scope  # each tool once, under its first scope
+        ]
+        groups.append({"scope": scope, "tools": rows})
+    return {
+        "grants": grants,
+        "checked": [t for t in grants if t not in declined],
+        "groups": groups,
+        "removed": [{"name": t, "why": why} for t, why in sorted(policy.removed.items())],
+        # A request naming a tool the user unticked before asks again (a step-up).
+        "asks_declined": bool(wanted and set(wanted) & set(declined)),
+    }
+
+
+def approved_details(offered: dict | None, resource, ticked: list[str] | None) -> list | None:
+    """The details the code will carry: the offer, less the tools not ticked (with no form
+    answer, less the tools the user unticked before)."""
+    if offered is None:
+        return None
+    ticked = offered["checked"] if ticked is None else ticked
+    return to_details({t: c for t, c in offered["grants"].items() if t in ticked}, resource)
+
+
+def declined_tools(user, client, resource) -> list[str]:
+    from accounts.models import Consent
+
+    row = Consent.objects.filter(user=user, client=client, resource=resource).first()
+    return list(row.declined_tools) if row else []
+
+
+def remember_choice(user, client, resource, offered: dict | None, ticked: list[str] | None):
+    """Record which offered tools the user unticked (and which they now allow again)."""
+    from accounts.models import Consent
+
+    if offered is None or ticked is None:
+        return
+    shown = set(offered["grants"])
+    with transaction.atomic():
+        row = Consent.objects.select_for_update().filter(
+            user=user, client=client, resource=resource
+        )
+        row = row.first()
+        if row is None:
+            return
+        declined = [t for t in row.declined_tools if t not in shown or t not in ticked]
+        declined += sorted(t for t in shown if t not in ticked and t not in declined)
+        row.declined_tools = declined
+        row.save(update_fields=["declined_tools", "updated_at"])
