@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "authserver",
     "accounts",
     "clients",
+    "connections",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "rotate-signing-keys": {
         "task": "authserver.tasks.rotate_signing_keys",
         "schedule": timedelta(minutes=15),
+    },
+    # Issue 24: upstream tokens refreshed ahead of expiry (connections.tasks).
+    "refresh-upstream-connections": {
+        "task": "connections.tasks.refresh_due_connections",
+        "schedule": timedelta(seconds=60),
     },
     "clear-expired-grants": {
         "task": "authserver.tasks.clear_expired_tokens",

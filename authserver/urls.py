@@ -19,5 +19,6 @@ urlpatterns = [
     path("admin/overview/", admin.site.admin_view(overview.overview), name="admin-overview"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("", include("connections.urls")),  # /accounts/connections/ (issue 24)
     path("", include("accounts.urls")),
 ]

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from authserver import dpop, keys, secretbox
+from authserver import dpop, exchange, keys, secretbox
 from authserver.errors import (
     InvalidRequest,
     OAuthError,
@@ -26,6 +26,7 @@ from authserver.errors import (
 )
 from authserver.token_endpoint import client_auth, hotcache, issue, params
 from authserver.token_endpoint.grants import GRANTS
+from connections import vending
 
 log = logging.getLogger("authserver.tokens")
 RETRY_AFTER = "5"
@@ -44,7 +45,7 @@ def basic_challenge() -> str:
     return BASIC_CHALLENGE.format(realm=settings.ISSUER)
 
 
-def token_response(req: params.TokenRequest) -> issue.Issued:
+def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
     """The pipeline. Everything before ``issue`` only reads (DPoP replay cache and the
     reuse responses aside, which must happen whatever follows)."""
     now = timezone.now()
@@ -58,6 +59,10 @@ def token_response(req: params.TokenRequest) -> issue.Issued:
     client = client_auth.authenticate(req, snap)
     grant = grant_class(snap)
     grant.check_client(client)
+    if grant_type == exchange.GRANT_TYPE and vending.is_vend_request(req):
+        # Issue 24: the target is an upstream connection; the answer is the user's upstream
+        # token (connections.vending), not one of our JWTs, so it skips issue().
+        return vending.vend(req, client, now=now)
     binding = grant.validate(req, client, now=now)
     return issue.issue(binding, snap, now=now)
 
