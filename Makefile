@@ -26,9 +26,13 @@ $(DEV_STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e '.[dev]'
 	touch $@
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) tests/upstream/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The real upstream OAuth provider of the connection tests (issue 24), from npm.
+tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
+	cd tests/upstream && npm ci --no-audit --no-fund --silent
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 
 from connections import services, upstream, vault
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
+
+
+def url_fields_assume_https(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
 
 
 class ProviderForm(forms.ModelForm):
@@ -21,6 +28,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = UpstreamProvider
+        formfield_callback = url_fields_assume_https
         fields = (
             "slug",
             "name",
