@@ -33,7 +33,8 @@ def test_connecting_stores_tokens_encrypted_and_usable(client, user, provider, u
     assert conn.scopes == "api:read api:write"
     access = vault.open_(conn, "access_token_encrypted")
     refresh = vault.open_(conn, "refresh_token_encrypted")
-    assert access and refresh
+    assert access
+    assert refresh
     assert access not in conn.access_token_encrypted
     assert refresh not in conn.refresh_token_encrypted
     assert upstream.call_api(access).json()["sub"] == "alice"
