@@ -80,6 +80,7 @@ class ProviderForm(forms.ModelForm):
 @admin.register(UpstreamProvider)
 class UpstreamProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "slug", "enabled", "rotates_refresh_tokens", "updated_at")
     list_filter = ("enabled",)
     exclude = ("client_secret_encrypted",)
