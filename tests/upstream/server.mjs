@@ -63,14 +63,12 @@ provider.use(async (ctx, next) => {
     return;
   }
   await next();
+  if (ctx.path === '/token/revocation' && ctx.status === 200) state.revocations += 1;
 });
 provider.on('grant.success', (ctx) => {
   const type = ctx.oidc.params.grant_type;
   if (type === 'refresh_token') state.refreshes += 1;
   if (type === 'authorization_code') state.codes += 1;
-});
-provider.on('revocation.success', () => {
-  state.revocations += 1;
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 provider.listen(port, '127.0.0.1');
