@@ -68,6 +68,11 @@ soak: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# Issue 24: vending an upstream token vs a cached-token read (bench/connections.py).
+.PHONY: bench-connections
+bench-connections: $(DEV_STAMP) tests/upstream/node_modules/.package-lock.json
+	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) bench/connections.py $(BENCH_ARGS)
+
 # Supply chain (issue 12): ruff check (its "S" security rules included) and pip-audit on the
 # locked dependencies (requirements.lock); a finding fails. pip-audit asks PyPI's JSON API per
 # package and version; where that cannot be reached (no route, or a mirror without per-version

@@ -287,5 +287,7 @@ LOGGING = {
         # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # httpx logs every request URL at INFO (connections' upstream calls): keep them out.
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -156,3 +156,39 @@ def test_reconnecting_a_broken_connection_makes_it_active(client, user, upstream
     conn = connection_of(user, provider)
     assert conn.status == Connection.Status.ACTIVE
     assert conn.failures == 0
+
+
+@pytest.mark.django_db
+def test_vend_during_backoff_with_an_expired_token_is_temporarily_unavailable(
+    client, world, user, upstream, provider
+):
+    connect(client, upstream)
+    upstream.control("token-down")
+    now = timezone.now()
+    Connection.objects.update(access_expires_at=now + timedelta(seconds=5), refresh_at=now)
+    first = vend(client, world["auth"], world["user_token"])
+    # The inline refresh failed once; the token is still valid for 5 s, so it is handed out
+    # with its true remaining lifetime. Once expired, the vend says "try later" instead.
+    conn = connection_of(user, provider)
+    assert conn.failures == 1
+    assert conn.status == Connection.Status.ACTIVE
+    assert first.status_code == 200
+    assert first.json()["expires_in"] <= 5
+    Connection.objects.update(access_expires_at=now - timedelta(seconds=1))
+    second = vend(client, world["auth"], world["user_token"])
+    assert second.status_code == 503
+    assert second.json()["error"] == "temporarily_unavailable"
+    assert connection_of(user, provider).failures == 1  # backing off: no retry per vend
+
+
+@pytest.mark.django_db
+def test_deleting_the_user_revokes_upstream(
+    client, user, upstream, provider, django_capture_on_commit_callbacks
+):
+    client.force_login(user)
+    connect(client, upstream)
+    refresh = vault.open_(connection_of(user, provider), "refresh_token_encrypted")
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert not Connection.objects.exists()
+    assert upstream.refresh_directly(refresh).json()["error"] == "invalid_grant"

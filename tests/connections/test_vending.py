@@ -165,3 +165,14 @@ def test_disabling_the_provider_stops_vends_at_once(
     assert vend(client, world["auth"], world["user_token"]).json()["error"] == "invalid_target"
     assert connection_of(user, provider).status == Connection.Status.DISCONNECTED
     assert upstream.refresh_directly(refresh).json()["error"] == "invalid_grant"
+
+
+def test_a_vend_with_a_fresh_token_makes_no_upstream_call_and_few_queries(
+    client, world, upstream, django_assert_max_num_queries
+):
+    connect(client, upstream)
+    vend(client, world["auth"], world["user_token"])
+    # cache generation, signing key, subject token row, policy, connection, audit INSERT
+    with django_assert_max_num_queries(6):
+        assert vend(client, world["auth"], world["user_token"]).status_code == 200
+    assert upstream.control("stats")["refreshes"] == 0
