@@ -87,15 +87,17 @@ def _lock(pk: int) -> Connection:
 
 
 def needs_refresh(conn: Connection, *, now: datetime, vend: bool) -> bool:
+    """The job refreshes what is due (80% of the lifetime, or a backoff elapsed). A vend
+    refreshes only a token about to expire, and not while backing off."""
     if conn.status != Connection.Status.ACTIVE or not conn.provider.enabled:
         return False
     if not conn.refresh_token_encrypted:
         return False
-    if conn.refresh_at is not None and conn.refresh_at <= now:
-        return True  # due (80% of the lifetime), or a backoff has elapsed
-    # A vend that would hand out an expiring token refreshes now, unless backing off.
+    due = conn.refresh_at is not None and conn.refresh_at <= now
+    if not vend:
+        return due
     expiring = conn.access_expires_at is not None and conn.access_expires_at - now < MIN_REMAINING
-    return vend and expiring and conn.failures == 0
+    return expiring and (due or conn.failures == 0)
 
 
 def refresh_connection(pk: int, *, now: datetime, vend: bool = False) -> Connection:

@@ -192,3 +192,15 @@ def test_deleting_the_user_revokes_upstream(
         user.delete()
     assert not Connection.objects.exists()
     assert upstream.refresh_directly(refresh).json()["error"] == "invalid_grant"
+
+
+@pytest.mark.django_db
+def test_a_vend_past_80_percent_leaves_the_refresh_to_the_job(
+    client, world, user, upstream, provider
+):
+    connect(client, upstream)
+    Connection.objects.update(refresh_at=timezone.now() - timedelta(seconds=1))
+    before = vault.open_(connection_of(user, provider), "access_token_encrypted")
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.json()["access_token"] == before
+    assert upstream.control("stats")["refreshes"] == 0
