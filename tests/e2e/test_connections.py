@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+from django.test import Client as DjangoClient
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -18,12 +19,14 @@ from mcp.shared.auth import OAuthClientMetadata
 from playwright.async_api import async_playwright
 
 from authserver.exchange import GRANT_TYPE
-from connections.models import Connection, ConnectionPolicy
+from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 from connections.views import callback_url
+from mcp_token_verifier.upstream import ConnectionRequired, VendError, vend_upstream_token
 from tests.connections.conftest import make_provider
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread
-from tests.factories import make_client
+from tests.factories import make_client, make_resource
+from tests.oauthflow import exchange, get_code
 from tests.upstream.harness import Upstream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,3 +124,53 @@ def test_user_connects_in_the_browser_and_the_mcp_server_calls_upstream_as_them(
     assert message.endswith("/accounts/connections/upstream/connect")
     assert Connection.objects.get().status == Connection.Status.DISCONNECTED
     assert upstream.control("stats")["revocations"] >= 1
+
+
+def test_verifier_helper_reports_the_connect_url_and_refusals(issuer, make_user):
+    """``mcp_token_verifier.upstream`` over real HTTP against the live server (no upstream
+    needed: every answer here is a refusal the helper must map)."""
+    user = make_user("alice")
+    resource = make_resource("http://127.0.0.1:9/mcp")
+    provider = UpstreamProvider.objects.create(
+        slug="github",
+        name="GitHub",
+        authorization_endpoint="https://github.com/login/oauth/authorize",
+        token_endpoint="https://github.com/login/oauth/access_token",
+        client_id="Iv1.x",
+    )
+    server, secret = make_client(name="MCP server", grant_types=(GRANT_TYPE,))
+    ConnectionPolicy.objects.create(
+        client=server, resource=resource, provider=provider, scopes="repo"
+    )
+    app, _ = make_client(
+        confidential=False,
+        grant_types=("authorization_code",),
+        redirect_uris="http://127.0.0.1/callback",
+        skip_authorization=True,
+    )
+    browser = DjangoClient()
+    browser.force_login(user)
+    code, verifier, _ = get_code(browser, app.client_id, resource=resource.identifier)
+    subject = exchange(browser, app.client_id, code, verifier).json()["access_token"]
+
+    def call(**overrides):
+        args = {
+            "token_endpoint": f"{issuer}/token",
+            "client_id": server.client_id,
+            "client_secret": secret,
+            "subject_token": subject,
+            "audience": "github",
+            **overrides,
+        }
+        return vend_upstream_token(**args)
+
+    with pytest.raises(ConnectionRequired) as needed:
+        call()
+    assert needed.value.connect_url == f"{issuer}/accounts/connections/github/connect"
+    with pytest.raises(VendError) as refused:
+        call(audience="slack")
+    assert refused.value.error == "invalid_target"
+    with pytest.raises(VendError) as bad_secret:
+        call(client_secret="wrong")
+    assert (bad_secret.value.error, bad_secret.value.status) == ("invalid_client", 401)
+    assert "wrong" not in repr(bad_secret.value)
