@@ -32,10 +32,14 @@ TS_SDK := tests/compat/ts_sdk
 $(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json
 	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
 
-test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json
+test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The real upstream OAuth provider of the connection tests (issue 24), from npm.
+tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
+	cd tests/upstream && npm ci --no-audit --no-fund --silent
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -70,6 +74,11 @@ soak: $(DEV_STAMP)
 .PHONY: bench
 bench: $(DEV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# Vending an upstream token vs a cached-token read (bench/connections.py).
+.PHONY: bench-connections
+bench-connections: $(DEV_STAMP) tests/upstream/node_modules/.package-lock.json
+	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) bench/connections.py $(BENCH_ARGS)
 
 # Supply chain: ruff check (its "S" security rules included) and pip-audit on the
 # locked dependencies (requirements.lock); a finding fails. pip-audit asks PyPI's JSON API per

@@ -29,6 +29,7 @@ def description_text(description: str) -> str:
 
 class OAuthError(Exception):
     error, status = "server_error", 500
+    error_uri = ""  # RFC 6749 §5.2: a page about the error (e.g. where to connect an account)
 
     def __init__(self, description: str = "", *, detail: str = "") -> None:
         super().__init__(detail or description)
@@ -96,6 +97,8 @@ def to_response(exc: OAuthError, *, www_authenticate: str | None = None) -> Json
     body = {"error": exc.error}
     if exc.status < 500 and exc.description:
         body["error_description"] = exc.description
+    if exc.status < 500 and exc.error_uri:
+        body["error_uri"] = exc.error_uri
     response = JsonResponse(body, status=exc.status)
     response["Cache-Control"] = "no-store"
     if www_authenticate:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "accounts",
     "clients",
     "enterprise",
+    "connections",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "authserver.tasks.rotate_signing_keys",
         "schedule": timedelta(minutes=15),
     },
+    # Issue 24: upstream tokens refreshed ahead of expiry (connections.tasks).
+    "refresh-upstream-connections": {
+        "task": "connections.tasks.refresh_due_connections",
+        "schedule": timedelta(seconds=60),
+    },
     "clear-expired-grants": {
         "task": "authserver.tasks.clear_expired_tokens",
         "schedule": timedelta(hours=1),
@@ -299,6 +305,8 @@ LOGGING = {
         # oauthlib and DOT debug-log request bodies, secrets included: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # httpx logs every request URL at INFO (connections' upstream calls): keep them out.
+        "httpx": {"level": "WARNING"},
     },
 }
 

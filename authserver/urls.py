@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/overview/", admin.site.admin_view(overview.overview), name="admin-overview"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("", include("connections.urls")),  # /accounts/connections/ (issue 24)
     path("", include("accounts.urls")),
     path("scim/v2/", include("accounts.scim.urls")),  # issue 21: SCIM 2.0 (RFC 7644)
     path("accounts/", include("accounts.upstream.urls")),  # issue 21: upstream sign-in

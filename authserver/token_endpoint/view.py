@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from authserver import dpop, keys, secretbox
+from authserver import dpop, exchange, keys, secretbox
 from authserver.errors import (
     InvalidRequest,
     OAuthError,
@@ -29,6 +29,7 @@ from authserver.errors import (
 from authserver.token_endpoint import client_auth, hotcache, issue, params
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants.base import token_endpoint_url
+from connections import vending
 
 log = logging.getLogger("authserver.tokens")
 RETRY_AFTER = "5"
@@ -48,7 +49,7 @@ def basic_challenge() -> str:
     return BASIC_CHALLENGE.format(realm=settings.ISSUER)
 
 
-def token_response(req: params.TokenRequest) -> issue.Issued:
+def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
     """The pipeline. Everything before ``issue`` only reads (the DPoP replay cache and the
     answers to a replayed code or refresh token aside, which must happen whatever follows).
 
@@ -70,6 +71,10 @@ def token_response(req: params.TokenRequest) -> issue.Issued:
             client = client_auth.authenticate(req, snap, verified=verified)
             grant = grant_class(snap)
             grant.check_client(client)
+            if grant_type == exchange.GRANT_TYPE and vending.is_vend_request(req):
+                # The target is an upstream connection: the answer is the user's upstream
+                # token (connections.vending), not one of our JWTs, so it skips issue().
+                return vending.vend(req, client, now=now)
             binding = grant.validate(req, client, now=now)
         except OAuthError:
             if hotcache.is_current(snap):

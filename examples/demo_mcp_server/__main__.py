@@ -67,9 +67,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env("DEMO_EXCHANGE_CLIENT_SECRET"),
         help="its secret (DEMO_EXCHANGE_CLIENT_SECRET; prefer the variable)",
     )
+    parser.add_argument(
+        "--upstream-api-url",
+        default=env("DEMO_UPSTREAM_API_URL"),
+        help="an upstream API URL the call_upstream tool GETs with the user's vended upstream "
+        "token (DEMO_UPSTREAM_API_URL; docs/CONNECTIONS.md)",
+    )
+    parser.add_argument(
+        "--upstream-audience",
+        default=env("DEMO_UPSTREAM_AUDIENCE"),
+        help="the upstream provider's slug at the issuer (DEMO_UPSTREAM_AUDIENCE)",
+    )
     args = parser.parse_args(argv)
-    if args.downstream_url and not (args.exchange_client_id and args.exchange_client_secret):
-        parser.error("--downstream-url needs --exchange-client-id and --exchange-client-secret")
+    if args.upstream_api_url and not args.upstream_audience:
+        parser.error("--upstream-api-url needs --upstream-audience")
+    if (args.downstream_url or args.upstream_api_url) and not (
+        args.exchange_client_id and args.exchange_client_secret
+    ):
+        parser.error("token exchange needs --exchange-client-id and --exchange-client-secret")
     return args
 
 
@@ -84,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         downstream_url=args.downstream_url,
         exchange_client_id=args.exchange_client_id,
         exchange_client_secret=args.exchange_client_secret,
+        upstream_api_url=args.upstream_api_url,
+        upstream_audience=args.upstream_audience,
     )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     extras = ", DPoP required" if args.require_dpop else ""

@@ -51,6 +51,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examples.demo_mcp_server.tool_gate import first_refusal, tool_calls
+from examples.demo_mcp_server.upstream_tool import register_upstream_tool
 from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
 from mcp_token_verifier.dpop import PROOF_ALGS, InvalidDPoPProof
 from mcp_token_verifier.fetch import FetchError, make_urllib_fetch
@@ -68,6 +69,7 @@ TOOL_SCOPES = {
     "add_note": "notes:write",
     "whoami": "notes:read",
     "call_downstream": "notes:read",  # only offered when a downstream server is configured
+    "call_upstream": "notes:read",  # only offered when an upstream API is configured
 }
 BASE_SCOPE = "notes:read"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -92,10 +94,15 @@ class DemoSettings:
     downstream_url: str | None = None
     exchange_client_id: str | None = None
     exchange_client_secret: str | None = None
+    # Issue 24: an upstream API ``call_upstream`` reaches with the user's connected account,
+    # and the provider's slug at the issuer (the token exchange's ``audience``).
+    upstream_api_url: str | None = None
+    upstream_audience: str | None = None
 
     def __post_init__(self) -> None:
-        if self.downstream_url and not (self.exchange_client_id and self.exchange_client_secret):
-            raise ValueError("a downstream server needs the exchange client's id and secret")
+        needs_client = self.downstream_url or self.upstream_api_url
+        if needs_client and not (self.exchange_client_id and self.exchange_client_secret):
+            raise ValueError("token exchange needs the exchange client's id and secret")
 
     @property
     def path(self) -> str:
@@ -542,6 +549,8 @@ def create_app(settings: DemoSettings, policy_hook: PolicyHook | None = None) ->
     verifier = LazyVerifier(settings)
     downstream = Downstream(settings, verifier) if settings.downstream_url else None
     mcp = build_mcp_server(NoteBook(), downstream)
+    if settings.upstream_api_url and settings.upstream_audience:
+        register_upstream_tool(mcp, settings, verifier, _principal)
     document = protected_resource_metadata(settings)
 
     async def metadata(request: Request) -> JSONResponse:

@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 # The registry lists every tool the demo server offers under the scope it needs (TOOL_SCOPES):
 # tokens carry the tools of their scopes, and the server refuses any tool they do not list.
 DEMO_TOOLS = {
-    "notes:read": ["list_notes", "whoami", "call_downstream"],
+    "notes:read": ["list_notes", "whoami", "call_downstream", "call_upstream"],
     "notes:write": ["add_note"],
 }
 

@@ -1,4 +1,4 @@
-"""Re-encrypt stored private keys under the first KEY_ENCRYPTION_KEY (after rotating it)."""
+"""Re-encrypt stored private keys and upstream secrets under the first KEY_ENCRYPTION_KEY."""
 
 from __future__ import annotations
 
@@ -33,4 +33,8 @@ class Command(BaseCommand):
                 )
                 key.save(update_fields=["private_jwk_encrypted"])
                 done += 1
-        self.stdout.write(json.dumps({"reencrypted": done}))
+            # Issue 24: upstream client secrets and users' upstream tokens too.
+            from connections import vault
+
+            upstream = vault.reseal_all()
+        self.stdout.write(json.dumps({"reencrypted": done, "upstream_secrets": upstream}))

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ConnectionsConfig(AppConfig):
+    name = "connections"
+    verbose_name = "Connections (upstream APIs)"
+
+    def ready(self) -> None:
+        from connections import signals  # noqa: F401 - connects the receivers

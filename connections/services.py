@@ -1,0 +1,231 @@
+"""Connecting, refreshing and cutting off connections: every write to a Connection.
+
+Refresh is serialized per connection by a row lock (``select_for_update``) taken for the
+duration of the upstream call, and re-checked once the lock is held: concurrent vends and
+several workers do one refresh, and a rotated refresh token is stored in the same
+transaction that consumed the old one. The upstream call inside the lock is deliberate: it
+is the one thing that must not run twice. Everything else validates first, then writes in
+one transaction, with network calls after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import connection as db_connection
+from django.db import transaction
+
+from authserver import audit
+from connections import upstream, vault
+from connections.models import Connection, UpstreamProvider
+
+log = logging.getLogger("connections")
+
+REFRESH_FRACTION = 0.8  # refresh ahead of expiry, at 80% of the token's lifetime
+MIN_REMAINING = timedelta(seconds=60)  # a vend never hands out a token closer to expiry
+MAX_FAILURES = 3  # consecutive refresh failures before the connection is broken
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+LOCK_TIMEOUT = "20s"
+
+
+def backoff(failures: int) -> timedelta:
+    """Exponential: 30 s, 60 s, 120 s... capped at an hour."""
+    return min(BACKOFF_BASE * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+
+
+def store_tokens(conn: Connection, tokens: upstream.UpstreamTokens, *, now: datetime) -> None:
+    """Put fresh tokens on ``conn`` (not saved). RFC 6749 §6: a refresh response without
+    a refresh token leaves the old one in force."""
+    vault.seal(conn, "access_token_encrypted", tokens.access_token)
+    if tokens.refresh_token:
+        vault.seal(conn, "refresh_token_encrypted", tokens.refresh_token)
+    lifetime = tokens.expires_in
+    if not lifetime and conn.refresh_token_encrypted:
+        lifetime = conn.provider.default_access_lifetime
+    conn.access_expires_at = now + timedelta(seconds=lifetime) if lifetime else None
+    can_refresh = bool(conn.refresh_token_encrypted and lifetime)
+    conn.refresh_at = now + timedelta(seconds=lifetime * REFRESH_FRACTION) if can_refresh else None
+    conn.scopes = tokens.scope
+    conn.status = Connection.Status.ACTIVE
+    conn.failures = 0
+    conn.last_error = ""
+    conn.last_refreshed_at = now
+    conn.upstream_revoke_pending = False
+
+
+def complete_connect(
+    user, provider: UpstreamProvider, *, code: str, redirect_uri: str, verifier: str, now: datetime
+) -> Connection:
+    """The user came back from the provider with a code: redeem it, then store the result."""
+    tokens = upstream.exchange_code(
+        provider, code=code, redirect_uri=redirect_uri, verifier=verifier
+    )
+    account = upstream.fetch_account(provider, access_token=tokens.access_token)
+    with transaction.atomic():
+        conn, _ = Connection.objects.select_for_update().get_or_create(user=user, provider=provider)
+        conn.refresh_token_encrypted = ""  # a new grant: never keep the old refresh token
+        store_tokens(conn, tokens, now=now)
+        conn.account = account
+        conn.save()
+        audit.record(
+            "connection.connected",
+            user_id=user.pk,
+            scope=conn.scopes,
+            detail={"provider": provider.slug, "connection": str(conn.uid)},
+            at=now,
+        )
+    return conn
+
+
+def _lock(pk: int) -> Connection:
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    return Connection.objects.select_for_update().select_related("provider").get(pk=pk)
+
+
+def needs_refresh(conn: Connection, *, now: datetime, vend: bool) -> bool:
+    """The job refreshes what is due (80% of the lifetime, or a backoff elapsed). A vend
+    refreshes only a token about to expire, and not while backing off."""
+    if conn.status != Connection.Status.ACTIVE or not conn.provider.enabled:
+        return False
+    if not conn.refresh_token_encrypted:
+        return False
+    due = conn.refresh_at is not None and conn.refresh_at <= now
+    if not vend:
+        return due
+    expiring = conn.access_expires_at is not None and conn.access_expires_at - now < MIN_REMAINING
+    return expiring and (due or conn.failures == 0)
+
+
+def refresh_connection(pk: int, *, now: datetime, vend: bool = False) -> Connection:
+    """Refresh if (re-checked under the row lock) still needed; idempotent."""
+    with transaction.atomic():
+        conn = _lock(pk)
+        if not needs_refresh(conn, now=now, vend=vend):
+            return conn
+        try:
+            tokens = upstream.refresh(
+                conn.provider,
+                refresh_token=vault.open_(conn, "refresh_token_encrypted"),
+                scope=conn.scopes,
+            )
+        except upstream.UpstreamError as exc:
+            record_failure(conn, exc, now=now)
+            return conn
+        store_tokens(conn, tokens, now=now)
+        conn.save()
+        audit.record(
+            "connection.refreshed",
+            user_id=conn.user_id,
+            scope=conn.scopes,
+            detail={"provider": conn.provider.slug, "connection": str(conn.uid)},
+            at=now,
+        )
+    return conn
+
+
+def record_failure(conn: Connection, exc: upstream.UpstreamError, *, now: datetime) -> None:
+    """Back off; after MAX_FAILURES in a row, or a grant the provider says is gone
+    (RFC 6749 §5.2 invalid_grant), the connection is broken and its tokens wiped."""
+    conn.failures += 1
+    conn.last_error = exc.code
+    broken = exc.permanent or conn.failures >= MAX_FAILURES
+    if broken:
+        conn.status = Connection.Status.BROKEN
+        conn.refresh_at = None
+        conn.access_token_encrypted = ""
+        conn.refresh_token_encrypted = ""
+        conn.access_expires_at = None
+    else:
+        conn.refresh_at = now + backoff(conn.failures)
+    conn.save()
+    log.warning(
+        "upstream refresh failed: connection %s, provider %s, error %s, failures %d",
+        conn.uid,
+        conn.provider.slug,
+        exc.code,
+        conn.failures,
+    )
+    audit.record(
+        "connection.broken" if broken else "connection.refresh_failed",
+        user_id=conn.user_id,
+        detail={
+            "provider": conn.provider.slug,
+            "connection": str(conn.uid),
+            "error": exc.code,
+            "failures": conn.failures,
+        },
+        at=now,
+    )
+
+
+def disconnect(conn: Connection, *, now: datetime, actor: str) -> None:
+    """Stop every future vend at once; the upstream revocation runs after commit."""
+    with transaction.atomic():
+        conn = _lock(conn.pk)
+        had_tokens = bool(conn.access_token_encrypted or conn.refresh_token_encrypted)
+        conn.status = Connection.Status.DISCONNECTED
+        conn.refresh_at = None
+        conn.upstream_revoke_pending = had_tokens
+        conn.save()
+        audit.record(
+            "connection.disconnected",
+            actor=actor,
+            user_id=conn.user_id,
+            detail={"provider": conn.provider.slug, "connection": str(conn.uid)},
+            at=now,
+        )
+        if had_tokens:
+            transaction.on_commit(lambda: _queue_revocation(conn.pk))
+
+
+def disconnect_all(queryset, *, now: datetime, actor: str) -> int:
+    done = 0
+    for conn in queryset.exclude(status=Connection.Status.DISCONNECTED):
+        disconnect(conn, now=now, actor=actor)
+        done += 1
+    return done
+
+
+def _queue_revocation(pk: int) -> None:
+    from connections.tasks import revoke_upstream_tokens
+
+    try:
+        revoke_upstream_tokens.delay(pk)
+    except Exception:
+        log.warning("job queue unavailable; revoking upstream tokens inline")
+        revoke_upstream(pk)
+
+
+def revoke_upstream(pk: int) -> bool:
+    """RFC 7009 at the provider for a disconnected connection's tokens, then wipe them.
+    Idempotent: a connection reconnected meanwhile keeps its new tokens."""
+    with transaction.atomic():
+        conn = _lock(pk)
+        if conn.status == Connection.Status.ACTIVE or not conn.upstream_revoke_pending:
+            return False
+        refresh = vault.open_(conn, "refresh_token_encrypted")
+        access = vault.open_(conn, "access_token_encrypted")
+        provider = conn.provider
+    # RFC 7009 §2.1: revoking the refresh token also invalidates its access tokens where
+    # the provider supports it; the access token is revoked too for providers that don't.
+    revoked = upstream.revoke(provider, token=refresh, hint="refresh_token") if refresh else False
+    if access:
+        revoked = upstream.revoke(provider, token=access, hint="access_token") or revoked
+    Connection.objects.filter(pk=pk, upstream_revoke_pending=True).exclude(
+        status=Connection.Status.ACTIVE
+    ).update(access_token_encrypted="", refresh_token_encrypted="", upstream_revoke_pending=False)
+    return revoked
+
+
+def due_connections(*, now: datetime, limit: int = 500) -> list[int]:
+    return list(
+        Connection.objects.filter(
+            status=Connection.Status.ACTIVE, provider__enabled=True, refresh_at__lte=now
+        )
+        .order_by("refresh_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,56 @@
+"""``call_upstream``: the demo calls an upstream API (GitHub, Google... or the test API) for
+the user, with the user's upstream token vended by the authorization server (issue 24).
+
+The MCP token the client sent is exchanged (RFC 8693, ``audience`` = the provider's slug)
+with ``mcp_token_verifier.upstream``; the upstream token is used for this one call and never
+returned to the client. A user without the connection gets the URL to connect it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import httpx2
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from mcp_token_verifier.upstream import ConnectionRequired, VendError, vend_upstream_token
+
+
+def register_upstream_tool(mcp, settings, verifier, principal) -> None:
+    """Adds the tool to ``mcp`` (the demo's MCPServer); ``principal(ctx)`` is the verified
+    MCP access token of the current request."""
+
+    @mcp.tool(
+        description=f"Call {settings.upstream_api_url} as you, with your connected "
+        f"{settings.upstream_audience} account (needs notes:read here)."
+    )
+    async def call_upstream(ctx: Context) -> dict[str, Any]:
+        endpoint = verifier.token_endpoint
+        if endpoint is None:
+            raise ToolError("the issuer advertises no token endpoint")
+        try:
+            upstream = await anyio.to_thread.run_sync(
+                lambda: vend_upstream_token(
+                    token_endpoint=endpoint,
+                    client_id=settings.exchange_client_id,
+                    client_secret=settings.exchange_client_secret,
+                    subject_token=principal(ctx).token,
+                    audience=settings.upstream_audience,
+                )
+            )
+        except ConnectionRequired as exc:
+            raise ToolError(f"connect your account first: {exc.connect_url}") from None
+        except VendError as exc:
+            raise ToolError(f"no upstream token: {exc.error}") from None
+        async with httpx2.AsyncClient(timeout=10) as http:
+            response = await http.get(
+                settings.upstream_api_url,
+                headers={"Authorization": f"Bearer {upstream.access_token}"},
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        return {"status": response.status_code, "body": body if isinstance(body, dict) else {}}

@@ -1,0 +1,206 @@
+"""Refresh is the server's job: ahead of expiry, once per connection, rotation never lost,
+backoff, and broken after three failures or invalid_grant. ``now`` is passed in."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections as db_connections
+from django.test import Client
+from django.utils import timezone
+
+from connections import services, tasks, vault
+from connections.models import Connection
+from tests.connections.conftest import connect, connection_of, vend
+
+CONNECT_PATH = "/accounts/connections/upstream/connect"
+
+
+@pytest.mark.django_db
+def test_job_refreshes_at_80_percent_of_the_lifetime(client, user, upstream, provider):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    lifetime = conn.access_expires_at - conn.last_refreshed_at
+    assert conn.refresh_at == conn.last_refreshed_at + lifetime * 0.8
+    before = conn.refresh_at - timedelta(seconds=1)
+    assert services.due_connections(now=before) == []
+    assert services.due_connections(now=conn.refresh_at) == [conn.pk]
+
+
+@pytest.mark.django_db
+def test_proactive_refresh_rotates_and_keeps_the_new_refresh_token(
+    client, user, upstream, provider
+):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    old_access = vault.open_(conn, "access_token_encrypted")
+    old_refresh = vault.open_(conn, "refresh_token_encrypted")
+    now = conn.refresh_at + timedelta(seconds=1)
+    services.refresh_connection(conn.pk, now=now)
+    conn.refresh_from_db()
+    new_refresh = vault.open_(conn, "refresh_token_encrypted")
+    assert vault.open_(conn, "access_token_encrypted") != old_access
+    assert new_refresh != old_refresh
+    assert conn.last_refreshed_at == now
+    assert conn.refresh_at > now
+    assert upstream.control("stats")["refreshes"] == 1
+    # The provider rotated: only the stored (new) refresh token still works there.
+    assert upstream.refresh_directly(old_refresh).json()["error"] == "invalid_grant"
+    assert services.refresh_connection(conn.pk, now=now).refresh_at == conn.refresh_at
+
+
+@pytest.mark.django_db
+def test_beat_task_refreshes_what_is_due(client, user, upstream, provider):
+    client.force_login(user)
+    connect(client, upstream)
+    Connection.objects.update(refresh_at=timezone.now() - timedelta(seconds=1))
+    assert tasks.refresh_due_connections.delay().get() == 1
+    assert upstream.control("stats")["refreshes"] == 1
+    assert tasks.refresh_due_connections.delay().get() == 0  # idempotent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_vends_refresh_once_and_lose_no_rotation(
+    client, world, user, upstream, provider
+):
+    connect(client, upstream)
+    # The access token is about to expire and the job has not run: vends must refresh.
+    soon = timezone.now() + timedelta(seconds=10)
+    Connection.objects.update(access_expires_at=soon, refresh_at=soon)
+    results: list[tuple[int, str]] = []
+    start = threading.Barrier(20)
+
+    def one_vend() -> None:
+        try:
+            start.wait()
+            response = vend(Client(), world["auth"], world["user_token"])
+            results.append((response.status_code, response.json().get("access_token", "")))
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=one_vend) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [status for status, _ in results] == [200] * 20
+    assert len({token for _, token in results}) == 1
+    assert upstream.control("stats")["refreshes"] == 1
+    conn = connection_of(user, provider)
+    assert upstream.call_api(results[0][1]).status_code == 200
+    # The rotated refresh token was stored: it still works at the provider.
+    stored = vault.open_(conn, "refresh_token_encrypted")
+    assert upstream.refresh_directly(stored).status_code == 200
+
+
+@pytest.mark.django_db
+def test_three_consecutive_failures_break_the_connection(client, world, user, upstream, provider):
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    upstream.control("token-down")
+    now = conn.refresh_at
+    for failures, wait in ((1, 30), (2, 60)):
+        conn = services.refresh_connection(conn.pk, now=now)
+        assert conn.status == Connection.Status.ACTIVE
+        assert conn.failures == failures
+        assert conn.refresh_at == now + timedelta(seconds=wait)  # exponential backoff
+        assert services.refresh_connection(conn.pk, now=now).failures == failures  # not due
+        now = conn.refresh_at
+    conn = services.refresh_connection(conn.pk, now=now)
+    assert conn.status == Connection.Status.BROKEN
+    assert conn.refresh_token_encrypted == ""
+    assert conn.last_error == "temporarily_unavailable"
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.json()["error_uri"].endswith(CONNECT_PATH)
+    assert "access_token" not in response.json()
+    page = client.get("/accounts/connections/").content.decode()
+    assert "Broken: reconnect" in page
+
+
+@pytest.mark.django_db
+def test_a_success_resets_the_failure_count(client, user, upstream, provider):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    upstream.control("token-down")
+    conn = services.refresh_connection(conn.pk, now=conn.refresh_at)
+    upstream.control("token-up")
+    conn = services.refresh_connection(conn.pk, now=conn.refresh_at)
+    assert conn.failures == 0
+    assert conn.status == Connection.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_invalid_grant_breaks_the_connection_at_once(client, user, upstream, provider):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    # Someone else used the refresh token: the provider rotated it away from us.
+    upstream.refresh_directly(vault.open_(conn, "refresh_token_encrypted"))
+    conn = services.refresh_connection(conn.pk, now=conn.refresh_at)
+    assert conn.status == Connection.Status.BROKEN
+    assert conn.failures == 1
+    assert conn.last_error == "invalid_grant"
+
+
+@pytest.mark.django_db
+def test_reconnecting_a_broken_connection_makes_it_active(client, user, upstream, provider):
+    client.force_login(user)
+    connect(client, upstream)
+    Connection.objects.update(status=Connection.Status.BROKEN, failures=3)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    assert conn.status == Connection.Status.ACTIVE
+    assert conn.failures == 0
+
+
+@pytest.mark.django_db
+def test_vend_during_backoff_with_an_expired_token_is_temporarily_unavailable(
+    client, world, user, upstream, provider
+):
+    connect(client, upstream)
+    upstream.control("token-down")
+    now = timezone.now()
+    Connection.objects.update(access_expires_at=now + timedelta(seconds=5), refresh_at=now)
+    first = vend(client, world["auth"], world["user_token"])
+    # The inline refresh failed once; the token is still valid for 5 s, so it is handed out
+    # with its true remaining lifetime. Once expired, the vend says "try later" instead.
+    conn = connection_of(user, provider)
+    assert conn.failures == 1
+    assert conn.status == Connection.Status.ACTIVE
+    assert first.status_code == 200
+    assert first.json()["expires_in"] <= 5
+    Connection.objects.update(access_expires_at=now - timedelta(seconds=1))
+    second = vend(client, world["auth"], world["user_token"])
+    assert second.status_code == 503
+    assert second.json()["error"] == "temporarily_unavailable"
+    assert connection_of(user, provider).failures == 1  # backing off: no retry per vend
+
+
+@pytest.mark.django_db
+def test_deleting_the_user_revokes_upstream(
+    client, user, upstream, provider, django_capture_on_commit_callbacks
+):
+    client.force_login(user)
+    connect(client, upstream)
+    refresh = vault.open_(connection_of(user, provider), "refresh_token_encrypted")
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert not Connection.objects.exists()
+    assert upstream.refresh_directly(refresh).json()["error"] == "invalid_grant"
+
+
+@pytest.mark.django_db
+def test_a_vend_past_80_percent_leaves_the_refresh_to_the_job(
+    client, world, user, upstream, provider
+):
+    connect(client, upstream)
+    Connection.objects.update(refresh_at=timezone.now() - timedelta(seconds=1))
+    before = vault.open_(connection_of(user, provider), "access_token_encrypted")
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.json()["access_token"] == before
+    assert upstream.control("stats")["refreshes"] == 0
