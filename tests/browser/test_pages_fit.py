@@ -145,3 +145,59 @@ def test_client_list_key_columns_are_visible_at_1280(page, live_server, world, m
         assert box is not None, column
         assert box["x"] + box["width"] <= 1280, f"{column} is off screen"
     assert Client.objects.count() == 2
+
+
+def connections_of(user, resource, app) -> None:
+    """Two upstream accounts with long names: one working, one broken."""
+    from connections.models import Connection, ConnectionPolicy, UpstreamProvider
+
+    for slug, name, status in (
+        ("github", "GitHub Enterprise (acme-corporation-engineering)", "active"),
+        ("google", "Google Workspace for acme-corporation.example", "broken"),
+    ):
+        provider = UpstreamProvider.objects.create(
+            slug=slug,
+            name=name,
+            authorization_endpoint=f"https://{slug}.example.com/oauth/authorize",
+            token_endpoint=f"https://{slug}.example.com/oauth/token",
+            client_id="upstream-client",
+            scopes="repo read:org user:email workflow",
+        )
+        Connection.objects.create(
+            user=user,
+            provider=provider,
+            status=status,
+            account="alice.with-a-rather-long-login-name@acme-corporation.example",
+            scopes="repo read:org user:email workflow admin:repo_hook",
+        )
+        ConnectionPolicy.objects.create(
+            client=app, resource=resource, provider=provider, scopes="repo read:org"
+        )
+
+
+def test_connections_page_fits(sized_page, live_server, world, make_user, screenshot):
+    page = sized_page
+    resource, app = world
+    connections_of(make_user("alice"), resource, app)
+    page.goto(f"{live_server.url}/accounts/connections/")
+    sign_in(page, "alice")
+    page.wait_for_selector("text=GitHub Enterprise")
+    assert "broken" in page.inner_text("main").lower()
+    assert_fits(page, screenshot, "connections")
+
+
+def test_connected_apps_and_connections_fit_a_1100_px_window(
+    page, live_server, world, callback, make_user
+):
+    # The width at which Connected apps once spilled out of its card.
+    page.set_viewport_size({"width": 1100, "height": 800})
+    resource, app = world
+    connections_of(make_user("alice"), resource, app)
+    page.goto(authorize_url(live_server, app, callback))
+    sign_in(page, "alice")
+    page.wait_for_selector("text=wants access to")
+    page.click("button[name=allow]")
+    callback.next_query()
+    for path in ("/accounts/apps/", "/accounts/connections/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate(OVERFLOW) <= 0, path

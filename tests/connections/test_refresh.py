@@ -118,7 +118,8 @@ def test_three_consecutive_failures_break_the_connection(client, world, user, up
     assert response.json()["error_uri"].endswith(CONNECT_PATH)
     assert "access_token" not in response.json()
     page = client.get("/accounts/connections/").content.decode()
-    assert "Broken: reconnect" in page
+    assert "Broken · <a" in page
+    assert CONNECT_PATH in page  # the way back: reconnect
 
 
 @pytest.mark.django_db
