@@ -49,8 +49,9 @@ def current_nonce(now: float | None = None, *, offset: int = 0) -> str:
 
 
 def nonce_is_valid(nonce: object, now: float) -> bool:
+    # Bytes: compare_digest refuses str with non-ASCII characters (a client-chosen value).
     return isinstance(nonce, str) and any(
-        hmac.compare_digest(nonce, current_nonce(now, offset=o)) for o in (0, -1)
+        hmac.compare_digest(nonce.encode(), current_nonce(now, offset=o).encode()) for o in (0, -1)
     )
 
 

@@ -66,7 +66,10 @@ def check_tenant(rules: dict, claims: dict) -> Verdict:
     if not tenant:
         return ADMITTED
     tid = claims.get("tid")
-    if isinstance(tid, str) and hmac.compare_digest(tid.lower(), str(tenant).lower()):
+    # Bytes: compare_digest refuses str with non-ASCII characters (claims are provider data).
+    if isinstance(tid, str) and hmac.compare_digest(
+        tid.lower().encode(), str(tenant).lower().encode()
+    ):
         return ADMITTED
     return Verdict(False, "your account belongs to another Microsoft Entra tenant")
 

@@ -226,3 +226,10 @@ def test_bound_refresh_token_is_useless_without_its_key(client, user, resource, 
     good = refresh(proof(key, "POST", TOKEN_URL))
     assert good.status_code == 200
     assert good.json()["token_type"] == "DPoP"
+
+
+def test_non_ascii_nonce_is_refused_not_a_server_error():
+    # A client-chosen nonce with non-ASCII characters once reached compare_digest as str.
+    from authserver.dpop import nonce_is_valid
+
+    assert nonce_is_valid("nonce-\u00e9\u00e8", time.time()) is False

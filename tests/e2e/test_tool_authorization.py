@@ -117,7 +117,7 @@ def test_sdk_client_policy_denied_tool_refused_sibling_works_argument_constraint
         {
             "type": "mcp_tool",
             "locations": [demo_server.url],
-            "actions": ["add_note", "call_downstream", "list_notes"],
+            "actions": ["add_note", "call_downstream", "call_upstream", "list_notes"],
             "constraints": {"add_note": {"text": {"prefix": "todo:"}}},
         }
     ]
