@@ -7,26 +7,8 @@ verifier or a registration access token in a query string never reaches the term
 Production uses deploy/gunicorn.conf.py, which does the same with JSON output.
 """
 
-accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+from authserver.logging import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
 
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "redact": {"()": "authserver.logging.RedactionFilter"},
-        "request_id": {"()": "authserver.logging.RequestIdFilter"},
-    },
-    "formatters": {"text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "text",
-            "filters": ["request_id", "redact"],
-        }
-    },
-    "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+accesslog = "-"
+access_log_format = GUNICORN_ACCESS_FORMAT
+logconfig_dict = gunicorn_logconfig({"format": "%(asctime)s %(levelname)s %(name)s %(message)s"})

@@ -105,3 +105,33 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+# gunicorn's access line: who, what, status, size, time; the query string is redacted.
+GUNICORN_ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+
+
+def gunicorn_logconfig(formatter: dict) -> dict:
+    """gunicorn's own logs (access and error) through the request-id and redaction filters,
+    like every other log; ``formatter`` is the one difference between the embedded default
+    (text) and production (JSON)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "redact": {"()": "authserver.logging.RedactionFilter"},
+            "request_id": {"()": "authserver.logging.RequestIdFilter"},
+        },
+        "formatters": {"main": formatter},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "main",
+                "filters": ["request_id", "redact"],
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }

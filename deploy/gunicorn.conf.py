@@ -6,6 +6,8 @@ With several workers, PROMETHEUS_MULTIPROC_DIR lets /metrics aggregate all of th
 
 import os
 
+from authserver.logging import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -16,28 +18,8 @@ graceful_timeout = 20
 keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
-
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "redact": {"()": "authserver.logging.RedactionFilter"},
-        "request_id": {"()": "authserver.logging.RequestIdFilter"},
-    },
-    "formatters": {"json": {"()": "authserver.logging.JsonLogFormatter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "filters": ["request_id", "redact"],
-        }
-    },
-    "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+access_log_format = GUNICORN_ACCESS_FORMAT
+logconfig_dict = gunicorn_logconfig({"()": "authserver.logging.JsonLogFormatter"})
 
 
 def child_exit(server, worker):

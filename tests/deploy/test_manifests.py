@@ -117,3 +117,14 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root():
         assert not base.endswith(":latest")
     assert re.search(r"^USER\s+(?!root)\S+", text, re.M)
     assert "collectstatic" in text
+
+
+def test_dockerfile_ships_every_package_the_project_installs():
+    # INSTALLED_APPS names enterprise/ and connections/: an image without them cannot start.
+    import tomllib
+
+    text = (DEPLOY / "compose" / "Dockerfile").read_text()
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    for package in packages:
+        assert re.search(rf"^COPY {package} \./{package}$", text, re.M), package
