@@ -246,3 +246,18 @@ def test_group_policy_narrows_and_refuses_enterprise_grants_too(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert "limited to members of: staff" in response.json()["error_description"]
+
+
+def test_tool_policy_binds_enterprise_managed_tokens_too(client, idp, app, employee, resource):
+    # RFC 9396: a deny rule of the admin's tool policy is not bypassed by an ID-JAG.
+    from authserver.models import Scope
+    from authserver.tool_grants.models import ToolPolicy
+
+    Scope.objects.filter(resource=resource, name="tools:read").update(
+        tools=["list_notes", "whoami"]
+    )
+    ToolPolicy.objects.create(resource=resource, effect="deny", tools=["whoami"])
+    response = grant(client, app, jag(idp, app, scope="tools:read"))
+    assert response.status_code == 200, response.content
+    details = claims_of(response.json()["access_token"])["authorization_details"]
+    assert [d["actions"] for d in details] == [["list_notes"]]

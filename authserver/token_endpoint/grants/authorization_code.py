@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver import pkce, revocation, scopes, tool_grants
+from authserver import pkce, revocation, scopes
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
 from authserver.token_endpoint import lookups
@@ -83,13 +83,12 @@ class AuthorizationCode(Grant):
         jkt = self.dpop_key(req, resource)
         granted = scopes.narrow(scopes.parse_scope(req.get("scope")), grant.scope.split())
         granted = self.group_policy(grant.user_pk, resource, granted)
-        details = tool_grants.compute(
+        details = self.tool_details(
+            req,
             resource,
             granted,
             client=client,
             user=self.user_of(grant.user_pk),
-            requested=req.get(tool_grants.PARAMETER),
-            snap=self.snap,
             ceiling=grant.authorization_details,  # RFC 9396 §6.1: at most what was approved
         )
         return Binding(

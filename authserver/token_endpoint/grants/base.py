@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from authserver import dpop, grouppolicy, metadata, resources
+from authserver import dpop, grouppolicy, metadata, resources, tool_grants
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
 from authserver.models import Resource
 from authserver.token_endpoint.binding import Binding
@@ -83,6 +83,22 @@ class Grant:
     def user_of(user_pk):
         """The resource owner as a policy reads it (only its groups), without a query."""
         return None if user_pk is None else get_user_model()(pk=user_pk)
+
+    def tool_details(
+        self, req: TokenRequest, resource: Resource, granted, *, client, user, ceiling=None
+    ) -> str:
+        """RFC 9396: the tools the token may call (granted scopes ∩ the admin's tool policy ∩
+        the request, never beyond ``ceiling``, what an earlier grant approved), for every
+        grant that mints a token; JSON text, "" when the resource registered no tools."""
+        return tool_grants.compute(
+            resource,
+            granted,
+            client=client,
+            user=user,
+            requested=req.get(tool_grants.PARAMETER),
+            snap=self.snap,
+            ceiling=ceiling,
+        )
 
     def group_policy(self, user_pk, resource: Resource, granted: list[str]) -> list[str]:
         """The central policy by group, on every user token request (refresh and exchange

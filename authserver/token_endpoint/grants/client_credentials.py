@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from authserver import resources, scopes, tool_grants
+from authserver import resources, scopes
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
 from authserver.token_endpoint.binding import Binding
@@ -44,14 +44,7 @@ class ClientCredentials(Grant):
                 detail=f"client {client.client_id} has no access to {resource.identifier}",
             )
         granted = scopes.for_client_credentials(requested, resource, allowed.split())
-        details = tool_grants.compute(
-            resource,
-            granted,
-            client=client,
-            user=None,
-            requested=req.get(tool_grants.PARAMETER),
-            snap=self.snap,
-        )
+        details = self.tool_details(req, resource, granted, client=client, user=None)
         return Binding(
             grant_type=self.grant_type,
             client=client,

@@ -55,6 +55,11 @@ class JwtBearer(Grant):
         granted = idjag.granted_scopes(scopes.parse_scope(req.get("scope")), jag, resource, user)
         jkt = self.dpop_key(req, resource)
         new_user = user if user.pk is None else None
+        # The admin's tool policy binds enterprise-managed tokens too (a user provisioned by
+        # this assertion belongs to no group yet).
+        details = self.tool_details(
+            req, resource, granted, client=client, user=None if new_user else user
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
@@ -62,6 +67,7 @@ class JwtBearer(Grant):
             scopes=tuple(granted),
             user_pk=user.pk,  # None until a provisioned user is saved (ConsumeIdJag.settle)
             jkt=jkt,
+            authorization_details=details,
             claim=idjag.ConsumeIdJag(
                 idp.issuer, claims["jti"], int(claims["exp"]), jag.subject, new_user
             ),

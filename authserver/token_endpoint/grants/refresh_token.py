@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from authserver import revocation, scopes, tool_grants
+from authserver import revocation, scopes
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
 from authserver.token_endpoint import lookups
@@ -74,13 +74,12 @@ class RefreshTokenGrant(Grant):
         granted = scopes.narrow(scopes.parse_scope(req.get("scope")), rt.access_scope.split())
         granted = self.group_policy(rt.user_pk, resource, granted)
         # Only narrower tool grants; today's policy applies (a change reaches refreshed tokens).
-        details = tool_grants.compute(
+        details = self.tool_details(
+            req,
             resource,
             granted,
             client=client,
             user=self.user_of(rt.user_pk),
-            requested=req.get(tool_grants.PARAMETER),
-            snap=self.snap,
             ceiling=rt.access_authorization_details,
         )
         return Binding(

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver import exchange, resources, scopes, tool_grants
+from authserver import exchange, resources, scopes
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
 from authserver.token_endpoint.binding import Binding
@@ -92,14 +92,7 @@ class TokenExchange(Grant):
             raise InvalidRequest("delegation chain too long")
         family = row.token_family or uuid.uuid4()
         # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for.
-        details = tool_grants.compute(
-            target,
-            granted,
-            client=client,
-            user=row.user,
-            requested=req.get(tool_grants.PARAMETER),
-            snap=self.snap,
-        )
+        details = self.tool_details(req, target, granted, client=client, user=row.user)
         return Binding(
             grant_type=self.grant_type,
             client=client,
