@@ -42,7 +42,7 @@ tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
 	cd tests/upstream && npm ci --no-audit --no-fund --silent
 
 lint: $(DEV_STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 # The embedded default: SQLite under var/, no Redis, background jobs in a Celery worker with
 # embedded beat on a file-based broker. Serves http://127.0.0.1:8000.

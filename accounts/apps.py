@@ -8,4 +8,3 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from accounts import signals  # noqa: F401 - connects the receivers
         from accounts.upstream import signals as upstream_signals  # noqa: F401
-        from authserver import grouppolicy_signals  # noqa: F401 - issue 21

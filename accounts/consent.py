@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Consent
-from authserver import audit, revocation
+from authserver import audit
+from authserver.revocation import service as revocation
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from authserver import revocation
+from authserver.revocation import service as revocation
 
 User = get_user_model()
 

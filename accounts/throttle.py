@@ -13,7 +13,7 @@
   address (a NAT, or a proxy whose hop count is misconfigured), they wait seconds, not
   fifteen minutes.
 
-The address is authserver.client_address's proxy-aware one. Counts live in the cache
+The address is authserver.ops.client_address's proxy-aware one. Counts live in the cache
 (Redis in production, a file cache shared by all processes in the embedded default). The
 message is the same whether or not the username exists, so the lockout does not
 enumerate users either. Time is passed in (``now``, Unix seconds) for the slow-down.

@@ -16,13 +16,14 @@ from django.views.decorators.http import require_POST
 
 from accounts import consent, throttle
 from accounts.models import Consent
-from authserver import client_address
+from accounts.upstream.providers import sign_in_choices
 from authserver.models import AccessToken
+from authserver.ops import client_address
 
 
 class ThrottleMixin:
     """Refuses attempts while the username is locked out or the address is slowed down
-    (accounts.throttle); the address is the proxy-aware one (authserver.client_address)."""
+    (accounts.throttle); the address is the proxy-aware one (authserver.ops.client_address)."""
 
     throttled_message = "Too many failed sign-in attempts. Wait a few minutes and try again."
     slowed_message = "Too many failed sign-in attempts from your network. Wait a few seconds."
@@ -73,8 +74,6 @@ class LoginView(auth_views.LoginView):
     authentication_form = ThrottledAuthenticationForm
 
     def get_context_data(self, **kwargs):
-        from accounts.upstream.providers import sign_in_choices
-
         context = super().get_context_data(**kwargs)
         context["providers"] = sign_in_choices(self.request)
         context["local_login"] = settings.LOCAL_LOGIN

@@ -1,3 +1,5 @@
+"""The authserver app: per-process caches cleared on writes, receivers connected at start."""
+
 from django.apps import AppConfig
 
 
@@ -11,12 +13,14 @@ class AuthserverConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_delete, post_save
 
-        from authserver import localcache
         from authserver.models import Resource, Scope, SigningKey
+        from authserver.ops import localcache
+        from authserver.resources import grouppolicy_signals  # noqa: F401 - connects receivers
+        from authserver.revocation import service  # noqa: F401 - receives revocation_requested
 
         def forget(sender, **kwargs) -> None:
             # Writes in this process take effect here at once; other processes within
-            # the few seconds of authserver.localcache.
+            # the few seconds of authserver.ops.localcache.
             localcache.clear()
 
         for model in (Resource, Scope, SigningKey):

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from authserver import metrics
 from authserver.models import AuditChainHead, AuditEvent
+from authserver.ops import metrics
 
 log = logging.getLogger("authserver.audit")
 GENESIS = "0" * 64

@@ -5,8 +5,9 @@ The namespace is DOT's, so its views and metadata resolve our routes by its name
 
 from django.urls import path, re_path
 
-from authserver import endpoints, views
-from authserver.authorize import AuthorizeView
+from authserver.authorization.endpoint import AuthorizeView
+from authserver.discovery import views
+from authserver.revocation import views as endpoints
 from authserver.token_endpoint import view as token_view
 
 app_name = "oauth2_provider"

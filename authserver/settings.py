@@ -31,14 +31,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "authserver.logging.RequestIdMiddleware",
-    "authserver.fastpath.FastDocumentsMiddleware",
-    "authserver.metrics.MetricsMiddleware",
-    "authserver.availability.DependencyUnavailableMiddleware",
+    "authserver.ops.logs.RequestIdMiddleware",
+    "authserver.ops.fastpath.FastDocumentsMiddleware",
+    "authserver.ops.metrics.MetricsMiddleware",
+    "authserver.ops.availability.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "authserver.cors.CorsMiddleware",
+    "authserver.ops.cors.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "authserver.middleware.SecurityHeadersMiddleware",
+    "authserver.ops.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,7 +122,7 @@ STATICFILES_DIRS = [BASE_DIR / "authserver" / "static"]
 # Serve straight from the app folders too, so the embedded default needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-# Security headers (the CSP itself is set by authserver.middleware).
+# Security headers (the CSP itself is set by authserver.ops.middleware).
 X_FRAME_OPTIONS = "DENY"
 # Not "no-referrer": under it Chrome sends `Origin: null` with same-origin form posts, which
 # Django's CSRF origin check rightly refuses. "same-origin" still sends nothing to any other
@@ -159,9 +159,9 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_ADMIN_CLASS": "authserver.admin.IDTokenAdmin",
     "OIDC_ISS_ENDPOINT": CONFIG.issuer,
     # Our extensions, through DOT's documented hooks.
-    "OAUTH2_SERVER_CLASS": "authserver.server.AuthorizationServer",
-    "OAUTH2_VALIDATOR_CLASS": "authserver.validators.Validator",
-    "SCOPES_BACKEND_CLASS": "authserver.scopes.ResourceScopes",
+    "OAUTH2_SERVER_CLASS": "authserver.authorization.server.AuthorizationServer",
+    "OAUTH2_VALIDATOR_CLASS": "authserver.authorization.validators.Validator",
+    "SCOPES_BACKEND_CLASS": "authserver.resources.registry.ResourceScopes",
     # Client ID Metadata Documents: DOT's SSRF-hardened fetcher, our validation (clients/cimd.py).
     "CIMD_ENABLED": CONFIG.cimd_enabled,
     "CIMD_METADATA_FETCHER": "clients.cimd.MetadataFetcher",
@@ -237,7 +237,7 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Publishing must fail fast when the broker is down: callers fall back to doing the work
-# inline (authserver.revocation_list._enqueue) instead of hanging a request.
+# inline (authserver.revocation.published._enqueue) instead of hanging a request.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True
@@ -248,7 +248,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(CONFIG.var_dir / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # Keeps the list's signature fresh and drops expired entries; revocations also publish
-    # at once (authserver.revocation_list.schedule_publication).
+    # at once (authserver.revocation.published.schedule_publication).
     "publish-revocation-list": {
         "task": "authserver.tasks.publish_revocation_list",
         "schedule": timedelta(seconds=max(CONFIG.revocation_list_lifetime // 4, 5)),
@@ -281,11 +281,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact": {"()": "authserver.logging.RedactionFilter"},
-        "request_id": {"()": "authserver.logging.RequestIdFilter"},
+        "redact": {"()": "authserver.ops.logs.RedactionFilter"},
+        "request_id": {"()": "authserver.ops.logs.RequestIdFilter"},
     },
     "formatters": {
-        "json": {"()": "authserver.logging.JsonLogFormatter"},
+        "json": {"()": "authserver.ops.logs.JsonLogFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

@@ -7,7 +7,10 @@ from celery.signals import task_failure
 from django.db import OperationalError
 from django.utils import timezone
 
-from authserver import audit, cleanup, keys, revocation_list
+from authserver import audit
+from authserver.keys import keyring as keys
+from authserver.ops import cleanup, metrics
+from authserver.revocation.published import publish_revocation_list  # noqa: F401 - registers it
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -19,14 +22,8 @@ def rotate_signing_keys() -> dict:
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
 def clear_expired_tokens() -> dict:
-    """Delete what can no longer be used, in short batches (authserver.cleanup)."""
+    """Delete what can no longer be used, in short batches (authserver.ops.cleanup)."""
     return cleanup.purge_expired(now=timezone.now())
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def publish_revocation_list() -> int:
-    """Sign and publish the revocation list (beat, and at once after each revocation)."""
-    return revocation_list.publish(now=timezone.now()).entries
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -37,6 +34,4 @@ def seal_audit_trail() -> int:
 
 @task_failure.connect
 def count_task_failure(sender=None, **kwargs) -> None:
-    from authserver import metrics
-
     metrics.task_failed(getattr(sender, "name", "unknown"))

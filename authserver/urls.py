@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import ThrottledAdminAuthenticationForm
-from authserver import health, metrics, openapi, overview, views
+from authserver.admin import overview
+from authserver.discovery import openapi, views
+from authserver.ops import health, metrics
 
 admin.site.login_form = ThrottledAdminAuthenticationForm  # brute-force protection
 admin.site.site_header = "MCP Authorization Server"

@@ -48,7 +48,7 @@ def timed(call, seconds: float) -> list[float]:
 
 
 def setup_world():
-    from authserver.exchange import GRANT_TYPE
+    from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
     from connections.models import ConnectionPolicy
     from connections.views import callback_url
     from django.test import Client

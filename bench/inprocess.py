@@ -114,7 +114,7 @@ PARTS = [
     ("client authentication", "authserver/token_endpoint/client_auth.py", "authenticate"),
     ("grant validation (validate)", "token_endpoint/grants/client_credentials.py", "validate"),
     ("issue (one transaction)", "authserver/token_endpoint/issue.py", "issue"),
-    ("JWT signing (keys.sign)", "authserver/keys.py", "sign"),
+    ("JWT signing (keys.sign)", "authserver/keys/keyring.py", "sign"),
     ("token row write (insert_access_token)", "authserver/token_endpoint/issue.py",
      "insert_access_token"),
     ("audit.record", "authserver/audit.py", "record"),

@@ -110,7 +110,7 @@ class Bench:
         call_command("migrate", verbosity=0, interactive=False)
 
     def seed(self) -> None:
-        from authserver import revocation_list
+        from authserver.revocation import published as revocation_list
 
         from bench import seed
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from accounts.models import Consent
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import AccessToken, RefreshToken, Resource
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -93,10 +93,10 @@ def seed_refresh_pool(seeded: Seeded, n: int) -> list[str]:
 
 def seed_code_pool(seeded: Seeded, n: int) -> list[str]:
     """``n`` unused authorization codes for the bench app and user (stored as SHA-256, as
-    authserver.validators stores them), valid for an hour. Returns whole request bodies."""
+    authserver.authorization.validators stores them), valid for an hour. Returns request bodies."""
     from urllib.parse import urlencode
 
-    from authserver import pkce
+    from authserver.authorization import pkce
     from authserver.models import Grant
 
     verifier = secrets.token_urlsafe(48)

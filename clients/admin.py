@@ -25,8 +25,9 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from authserver import audit, revocation
+from authserver import audit
 from authserver.models import ResourceAccess
+from authserver.revocation import service as revocation
 from clients import policy, services
 from clients.admin_forms import ClientForm
 from clients.models import Client, InitialAccessToken

@@ -47,8 +47,8 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
-from authserver import client_address
-from clients import secrets
+from authserver.ops import client_address
+from clients import client_secrets as secrets
 from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
 from clients.models import Client, InitialAccessToken
 
@@ -60,7 +60,7 @@ SELF_REGISTERED = (Client.RegistrationSource.DCR, Client.RegistrationSource.CIMD
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address (authserver.client_address: proxy-aware, one rule everywhere)."""
+    """The caller's address (authserver.ops.client_address: proxy-aware, one rule everywhere)."""
     return client_address.client_ip(request)
 
 

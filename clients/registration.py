@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
-from authserver.scopes import parse_scope
+from authserver.resources.scopes import parse_scope
 from clients.models import FORBIDDEN_REDIRECT_SCHEMES
 
 MAX_REDIRECT_URIS = 10

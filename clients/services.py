@@ -11,7 +11,7 @@ redirect URIs on any host through. We reuse DOT's model fields instead:
 
 RFC 7592 choices:
 
-* The registration access token is stored only as an HMAC (clients.secrets) and checked
+* The registration access token is stored only as an HMAC (clients.client_secrets) and checked
   in constant time. It is returned at registration and rotated on every successful PUT
   (RFC 7592 §3 allows a new one in any response): the PUT response carries the new token
   and the old one stops working, so a leaked token is good for at most one update by
@@ -42,10 +42,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from authserver import audit, revocation
+from accounts import consent
+from accounts.models import Consent
+from authserver import audit
+from authserver.discovery.metadata import origin
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
-from authserver.metadata import origin
-from clients import policy, registration, secrets
+from authserver.revocation import service as revocation
+from clients import client_secrets as secrets
+from clients import policy, registration
 from clients.errors import InvalidToken
 from clients.models import GRANT_TYPE_TO_DOT, Client
 from clients.registration import ClientMetadata
@@ -271,9 +275,6 @@ def update_client(client_id: str, token: str, data: dict) -> Updated:
 
 def withdraw_consents(client: Client) -> int:
     """Every user's remembered consent for ``client``, with the tokens of those grants."""
-    from accounts import consent
-    from accounts.models import Consent
-
     granted = list(Consent.objects.filter(client=client).select_related("user", "resource"))
     for remembered in granted:
         consent.withdraw(remembered)
@@ -290,7 +291,7 @@ def delete_client(client_id: str, token: str) -> None:
 def disable_client(client: Client, *, now: datetime, actor: str = "admin") -> int:
     """Admin: no new tokens for this client, and every token it holds revoked at once.
 
-    Returns how many access tokens were revoked. authserver.revocation marks them, revokes
+    Returns how many access tokens were revoked. authserver.revocation.service marks them, revokes
     refresh tokens, deletes outstanding codes, adds a client cut-off to the revocation list
     and publishes it.
     """

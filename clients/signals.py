@@ -6,7 +6,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from authserver import revocation
+from authserver.revocation import service as revocation
 from clients.models import Client
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from celery import shared_task
+from django.db import OperationalError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 
 from authserver import audit
 from connections import upstream, vault
@@ -191,8 +192,6 @@ def disconnect_all(queryset, *, now: datetime, actor: str) -> int:
 
 
 def _queue_revocation(pk: int) -> None:
-    from connections.tasks import revoke_upstream_tokens
-
     try:
         revoke_upstream_tokens.delay(pk)
     except Exception:
@@ -229,3 +228,15 @@ def due_connections(*, now: datetime, limit: int = 500) -> list[int]:
         .order_by("refresh_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# Named as when it lived in connections.tasks, so queued jobs still match.
+@shared_task(
+    name="connections.tasks.revoke_upstream_tokens",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+)
+def revoke_upstream_tokens(pk: int) -> bool:
+    """RFC 7009 revocation at the provider after a disconnect; then the tokens are wiped."""
+    return revoke_upstream(pk)

@@ -7,6 +7,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from connections import services
+from connections.services import revoke_upstream_tokens  # noqa: F401 - registers it
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -22,9 +23,3 @@ def refresh_due_connections() -> int:
 def refresh_connection(pk: int) -> str:
     """Refresh one connection if still due (re-checked under its row lock)."""
     return services.refresh_connection(pk, now=timezone.now()).status
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def revoke_upstream_tokens(pk: int) -> bool:
-    """RFC 7009 revocation at the provider after a disconnect; then the tokens are wiped."""
-    return services.revoke_upstream(pk)

@@ -1,10 +1,11 @@
-"""Sealing and opening upstream secrets under KEY_ENCRYPTION_KEY (authserver.secretbox)."""
+"""Sealing and opening upstream secrets under KEY_ENCRYPTION_KEY (authserver.keys.secretbox)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from authserver import secretbox
+from authserver.keys import secretbox
+from connections.models import Connection, UpstreamProvider
 
 # Every encrypted column, per model: (model label, field) -> the associated-data prefix.
 FIELDS = {
@@ -42,8 +43,6 @@ def open_(row, field: str) -> str:
 def reseal_all() -> int:
     """Re-encrypt every upstream secret under the first KEY_ENCRYPTION_KEY (after rotation);
     call inside a transaction. Returns how many values changed."""
-    from connections.models import Connection, UpstreamProvider
-
     keys = settings.CONFIG.key_encryption_keys
     done = 0
     for model in (UpstreamProvider, Connection):

@@ -18,7 +18,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import reverse
 
-from authserver import audit, exchange, metadata, resources
+from authserver import audit
+from authserver.discovery import metadata
 from authserver.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -26,6 +27,8 @@ from authserver.errors import (
     InvalidTarget,
     TemporarilyUnavailable,
 )
+from authserver.resources import registry as resources
+from authserver.token_endpoint.grants import subject_token as exchange
 from connections import services, vault
 from connections.models import Connection, ConnectionPolicy
 

@@ -6,7 +6,7 @@ With several workers, PROMETHEUS_MULTIPROC_DIR lets /metrics aggregate all of th
 
 import os
 
-from authserver.logging import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
+from authserver.ops.logs import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -19,7 +19,7 @@ keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 access_log_format = GUNICORN_ACCESS_FORMAT
-logconfig_dict = gunicorn_logconfig({"()": "authserver.logging.JsonLogFormatter"})
+logconfig_dict = gunicorn_logconfig({"()": "authserver.ops.logs.JsonLogFormatter"})
 
 
 def child_exit(server, worker):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
-from authserver import audit, metadata
+from authserver import audit
+from authserver.discovery import metadata
 from authserver.errors import InvalidClient, InvalidRequest
 from clients.models import Client
 from enterprise import jose, jwks, replay

@@ -16,9 +16,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
-from authserver import grouppolicy
-from authserver import scopes as scope_rules
 from authserver.errors import InvalidGrant, InvalidScope
+from authserver.resources import grouppolicy
+from authserver.resources import scopes as scope_rules
 from enterprise import jose, jwks, replay
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider
 

@@ -66,7 +66,7 @@ def _fresh_cache():
     """Redis outlives each test's rolled-back database: start every test with an empty cache."""
     from django.core.cache import cache
 
-    from authserver import localcache
+    from authserver.ops import localcache
 
     cache.clear()
     localcache.clear()  # per-process caches must not outlive a rolled-back test either

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jwcrypto import jwk, jws
 
-from authserver import keys
+from authserver.keys import keyring as keys
 
 REDIRECT = "http://127.0.0.1:45678/callback"
 

@@ -1,7 +1,7 @@
 """SCIM Group resources (RFC 7643 §4.2) mapped onto Django groups: parse, patch, render.
 
 Members are users only (by SCIM id). Removing someone from a group that a resource or scope
-requires revokes what they hold there at once (authserver.grouppolicy, through the
+requires revokes what they hold there at once (authserver.resources.grouppolicy, through the
 membership signal).
 """
 

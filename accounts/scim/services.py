@@ -1,9 +1,9 @@
 """Apply validated SCIM changes in one transaction each, with an audit event per change.
 
 Deactivation and deletion revoke everything the user holds through the existing signals
-(accounts.signals -> authserver.revocation.revoke_user: grants, refresh-token families, live
+(accounts.signals -> authserver.revocation.service.revoke_user: grants, refresh-token families, live
 access tokens, a subject cut-off in the signed revocation list). Membership changes enforce
-the group policy (authserver.grouppolicy_signals).
+the group policy (authserver.resources.grouppolicy_signals).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from accounts.scim.groups import GroupChanges
 from accounts.scim.models import ScimIdentity
 from accounts.scim.users import UserChanges
 from authserver import audit
+from authserver.models import Resource, Scope
 
 User = get_user_model()
 
@@ -147,8 +148,6 @@ def update_group(group: Group, changes: GroupChanges, *, actor: str) -> Group:
 
 
 def _used_by_policy(group: Group) -> bool:
-    from authserver.models import Resource, Scope
-
     return (
         Resource.objects.filter(allowed_groups=group).exists()
         or Scope.objects.filter(allowed_groups=group).exists()

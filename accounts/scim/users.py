@@ -14,7 +14,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from accounts.scim.errors import invalid_path, invalid_syntax, invalid_value
+from accounts.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
@@ -161,8 +161,6 @@ def parse_patch(payload) -> UserChanges:
 
 
 def ScimNoTarget(path) -> Exception:
-    from accounts.scim.errors import ScimError
-
     return ScimError(400, f"cannot remove {path or 'without a path'}", "noTarget")
 
 

@@ -9,6 +9,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
 
+from accounts.scim.models import ScimIdentity
 from accounts.upstream import admission
 from authserver import audit
 
@@ -109,8 +110,6 @@ def _link_scim_identity(request, sociallogin, rules: dict) -> None:
     """A user provisioned by SCIM signs in for the first time: link by the provider's own
     identifier (``scim_external_id_claim``, e.g. Okta's ``sub`` or Entra's ``oid``), the
     value the provider also sent as SCIM ``externalId``. Never by email."""
-    from accounts.scim.models import ScimIdentity
-
     claim = rules.get("scim_external_id_claim")
     if not claim:
         return

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_POST
 from jwcrypto import jwk, jwt
 from jwcrypto.common import JWException
 
-from authserver import audit, revocation
+from authserver import audit
+from authserver.revocation import service as revocation
 
 log = logging.getLogger("accounts.upstream")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"

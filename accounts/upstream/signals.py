@@ -17,7 +17,9 @@ def sync_groups(user, names: list[str]) -> None:
         groups = [Group.objects.get_or_create(name=name)[0] for name in names]
         before = set(user.groups.values_list("name", flat=True))
         if before != set(names):
-            user.groups.set(groups)  # m2m_changed: authserver.grouppolicy enforces at once
+            user.groups.set(
+                groups
+            )  # m2m_changed: authserver.resources.grouppolicy enforces at once
             audit.record(
                 "user.groups_changed",
                 actor="upstream",

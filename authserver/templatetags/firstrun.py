@@ -1,11 +1,11 @@
-"""``{% first_run_panel %}``: the admin home's "what next" panel (authserver.firstrun)."""
+"""``{% first_run_panel %}``: the admin home's "what next" panel (authserver.admin.firstrun)."""
 
 from __future__ import annotations
 
 from django import template
 from django.conf import settings
 
-from authserver import firstrun
+from authserver.admin import firstrun
 
 register = template.Library()
 

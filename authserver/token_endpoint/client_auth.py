@@ -18,7 +18,7 @@ from authserver import audit
 from authserver.errors import InvalidClient, InvalidRequest
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
-from clients import secrets
+from clients import client_secrets as secrets
 from clients.models import Client
 from enterprise import client_assertion
 

@@ -22,9 +22,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from oauth2_provider.models import set_token_value
 
-from authserver import audit, keys, metrics, tokens
+from authserver import audit
 from authserver.errors import InvalidGrant
+from authserver.keys import keyring as keys
 from authserver.models import AccessToken, RefreshToken, SigningKey
+from authserver.ops import metrics
+from authserver.token_endpoint import access_token as tokens
 from authserver.token_endpoint import hotcache, writer
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot

@@ -82,7 +82,7 @@ def user_table() -> str:
 
 
 def find_code(code: str, client_pk: int) -> CodeRow | None:
-    """The code issued to this client (authserver.validators stores its SHA-256)."""
+    """The code issued to this client (authserver.authorization.validators stores its SHA-256)."""
     # The only interpolation is the quoted name of the user model's table.
     sql = (
         "SELECT g.id, g.application_id, g.user_id, COALESCE(u.is_active, false), g.expires, "  # noqa: S608

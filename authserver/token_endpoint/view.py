@@ -19,19 +19,22 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from authserver import dpop, exchange, keys, secretbox
+from authserver import dpop
 from authserver.errors import (
     InvalidRequest,
     OAuthError,
     TemporarilyUnavailable,
     to_response,
 )
+from authserver.keys import keyring as keys
+from authserver.keys import secretbox
 from authserver.token_endpoint import client_auth, hotcache, issue, params
 from authserver.token_endpoint.grants import GRANTS
+from authserver.token_endpoint.grants import subject_token as exchange
 from authserver.token_endpoint.grants.base import token_endpoint_url
 from connections import vending
 
-log = logging.getLogger("authserver.tokens")
+log = logging.getLogger("authserver.token_endpoint.access_token")
 RETRY_AFTER = "5"
 MAX_ATTEMPTS = 3
 BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'

@@ -16,6 +16,7 @@ from authserver.tool_grants.details import (
     to_details,
     uses_tool_grants,
 )
+from authserver.tool_grants.policy import evaluate, load_rules
 
 PARAMETER = "authorization_details"
 
@@ -38,8 +39,6 @@ def compute(
     ``snap``: the token endpoint's per-request cache snapshot, which holds policy rules as long
     as no rule changed (a trigger renews the generation, migration 0008).
     """
-    from authserver.tool_grants.policy import evaluate, load_rules
-
     details = parse_request(requested)
     if not uses_tool_grants(resource):
         if details is not None:

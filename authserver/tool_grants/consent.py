@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from accounts.models import Consent
 from authserver.tool_grants.details import (
     intersect,
     parse_request,
@@ -77,16 +78,12 @@ def approved_details(offered: dict | None, resource, ticked: list[str] | None) -
 
 
 def declined_tools(user, client, resource) -> list[str]:
-    from accounts.models import Consent
-
     row = Consent.objects.filter(user=user, client=client, resource=resource).first()
     return list(row.declined_tools) if row else []
 
 
 def remember_choice(user, client, resource, offered: dict | None, ticked: list[str] | None):
     """Record which offered tools the user unticked (and which they now allow again)."""
-    from accounts.models import Consent
-
     if offered is None or ticked is None:
         return
     shown = set(offered["grants"])

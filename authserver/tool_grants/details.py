@@ -7,8 +7,8 @@ import json
 import re
 from typing import Any
 
-from authserver import resources
 from authserver.errors import InvalidAuthorizationDetails
+from authserver.resources.rules import canonicalize
 from mcp_token_verifier.tools import (
     MAX_SIGNED_PATTERN,
     TYPE,
@@ -91,7 +91,7 @@ def requested_grants(details: list[dict], resource) -> Grants:
             raise InvalidAuthorizationDetails("locations is a non-empty list of URIs")
         for location in locations:
             try:
-                canonical = resources.canonicalize(location)
+                canonical = canonicalize(location)
             except Exception:
                 raise InvalidAuthorizationDetails("a location is not a resource URI") from None
             # RFC 9396 §2.2 with RFC 8707: one token, one resource; other locations refused.

@@ -7,6 +7,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from authserver.tool_grants.details import registered_tools
+from mcp_token_verifier.tools import MalformedDetails, validate_constraint
+
 
 class ToolPolicy(models.Model):
     """One allow or deny rule for some tools of one MCP server.
@@ -75,9 +78,6 @@ class ToolPolicy(models.Model):
         return "everyone"
 
     def clean(self) -> None:
-        from authserver.tool_grants.details import registered_tools
-        from mcp_token_verifier.tools import MalformedDetails, validate_constraint
-
         if self.client_id and self.group_id:
             raise ValidationError("a rule is for a client, a group, or everyone; not both")
         if not isinstance(self.tools, list) or not self.tools:

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.scim.models import ScimIdentity, ScimToken, digest
-from authserver import revocation_list
 from authserver.models import AccessToken, AuditEvent, RefreshToken, Resource
+from authserver.revocation import published as revocation_list
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code, refresh
 

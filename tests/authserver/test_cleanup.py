@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from authserver.cleanup import purge_expired
 from authserver.models import AccessToken, Grant, RefreshToken
+from authserver.ops.cleanup import purge_expired
 from authserver.tasks import clear_expired_tokens
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code, refresh

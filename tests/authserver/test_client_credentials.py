@@ -8,7 +8,7 @@ import json
 import pytest
 from jwcrypto import jwk, jws
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import AccessToken
 from clients.models import Client
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from authserver.models import Resource, ResourceAccess, Scope
-from clients import secrets
+from clients import client_secrets as secrets
 from clients.models import Client
 
 pytestmark = pytest.mark.django_db

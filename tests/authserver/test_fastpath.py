@@ -1,4 +1,4 @@
-"""The WSGI fast path (authserver.fastpath.FastDocumentsApp): JWKS, discovery and the
+"""The WSGI fast path (authserver.ops.fastpath.FastDocumentsApp): JWKS, discovery and the
 revocation list replayed from memory, byte for byte what the full chain answered."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from authserver import keys, localcache
+from authserver.keys import keyring as keys
+from authserver.ops import localcache
 from authserver.wsgi import application
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from authserver import firstrun, overview
+from authserver.admin import firstrun, overview
 from tests.factories import make_resource
 
 pytestmark = [pytest.mark.django_db]
@@ -85,7 +85,7 @@ def test_chart_labels_never_overlap_and_stay_inside_the_viewbox():
 
 
 def test_rotate_keys_now_button_activates_a_new_key_by_post_only(staff):
-    from authserver import keys
+    from authserver.keys import keyring as keys
     from authserver.models import SigningKey
 
     first = keys.active_key()
@@ -101,7 +101,7 @@ def test_rotate_keys_now_button_activates_a_new_key_by_post_only(staff):
 
 
 def test_rotate_keys_now_refuses_staff_without_change_permission(client, make_user):
-    from authserver import keys
+    from authserver.keys import keyring as keys
 
     keys.active_key()
     viewer = make_user("viewer", staff=True)

@@ -1,14 +1,14 @@
-"""Group policy (authserver.grouppolicy): authorize refuses or narrows, token requests narrow
-or refuse (refresh included), and membership or policy changes revoke at once."""
+"""Group policy (authserver.resources.grouppolicy): authorize refuses or narrows, token
+requests narrow or refuse (refresh included), and membership or policy changes revoke at once."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
 
-from authserver import grouppolicy
 from authserver.errors import InvalidGrant
 from authserver.models import AccessToken, AuditEvent, RefreshToken, Scope
+from authserver.resources import grouppolicy
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import authorize_url, exchange, get_code, pkce_pair, refresh
 

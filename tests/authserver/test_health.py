@@ -42,7 +42,7 @@ def test_health_endpoints_refuse_post(client):
 def test_database_outage_is_a_clean_503_oauth_error(client, monkeypatch):
     from django.db import OperationalError
 
-    from authserver import views
+    from authserver.discovery import views
 
     def down():
         raise OperationalError("connection refused")

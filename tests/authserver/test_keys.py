@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from jwcrypto import jwk, jws
 
-from authserver import keys, secretbox
+from authserver.keys import keyring as keys
+from authserver.keys import secretbox
 from authserver.models import AccessToken, SigningKey
 from authserver.tasks import rotate_signing_keys
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from authserver.logging import JsonLogFormatter, RedactionFilter, RequestIdFilter, redact
+from authserver.ops.logs import JsonLogFormatter, RedactionFilter, RequestIdFilter, redact
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 SECRET = "a" * 64

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from authserver import pkce, scopes
+from authserver.authorization import pkce
 from authserver.errors import InvalidScope
+from authserver.resources import scopes
 from clients.models import Client
 
 scope_token = st.text(

@@ -10,7 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authserver.errors import InvalidTarget
-from authserver.resources import canonicalize, requested_resources, validate_registered_identifier
+from authserver.resources.rules import (
+    canonicalize,
+    requested_resources,
+    validate_registered_identifier,
+)
 
 
 @pytest.mark.parametrize(

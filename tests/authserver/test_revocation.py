@@ -14,8 +14,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from jwcrypto import jwk, jws
 
-from authserver import audit, keys
+from authserver import audit
+from authserver.keys import keyring as keys
 from authserver.models import AccessToken, AuditEvent, RefreshToken
+from authserver.revocation import service as revocation
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.authserver.test_verifier_integration import ISSUER, django_fetch
 from tests.factories import MCP, make_client, make_resource
@@ -154,7 +156,7 @@ def test_revocation_list_has_etag_and_answers_304(client):
 def test_expired_tokens_leave_the_list(signed_in, app, tokens):
     revoke(signed_in, app, tokens["access_token"])
     AccessToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
-    from authserver import revocation_list
+    from authserver.revocation import published as revocation_list
 
     revocation_list.publish()
     assert published_list(signed_in)["jti"] == []
@@ -223,7 +225,7 @@ def test_deleted_user_stays_cut_off_after_their_rows_are_gone(signed_in, app, to
 
 def test_compromised_key_is_named_in_the_list(signed_in, tokens):
     kid = keys.active_key().kid
-    keys.mark_compromised(kid, now=timezone.now())
+    revocation.revoke_compromised_key(kid, now=timezone.now())
     assert kid in published_list(signed_in)["kid"]
 
 

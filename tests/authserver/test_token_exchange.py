@@ -7,9 +7,9 @@ import base64
 import pytest
 from django.utils import timezone
 
-from authserver import revocation
-from authserver.exchange import GRANT_TYPE
 from authserver.models import AccessToken, AuditEvent, TokenExchangePolicy
+from authserver.revocation import service as revocation
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import claims_of, exchange, get_code
 

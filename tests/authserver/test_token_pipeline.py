@@ -13,8 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from jwcrypto import jwk
 
-from authserver import keys
-from authserver.exchange import GRANT_TYPE
+from authserver.keys import keyring as keys
 from authserver.models import (
     AccessToken,
     AuditEvent,
@@ -27,6 +26,7 @@ from authserver.models import (
 from authserver.token_endpoint import issue as issue_module
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants import Grant as GrantBase
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from clients.models import Client
 from tests.authserver.test_dpop import TOKEN_URL, proof
 from tests.authserver.test_dpop import claims_of as dpop_claims_of

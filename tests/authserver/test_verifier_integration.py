@@ -11,7 +11,7 @@ from django.test import Client as HttpClient
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from clients.models import Client
 from tests.conftest import PASSWORD
 from tests.factories import MCP, make_client, make_resource

@@ -13,7 +13,7 @@ from django.utils import timezone
 from oauth2_provider import cimd as oauth2_provider_cimd
 from oauthlib.common import Request
 
-from authserver.validators import Validator
+from authserver.authorization.validators import Validator
 from clients import cimd
 from clients.cimd import CIMDError, DynamicClientCapPermission, MetadataFetcher
 from clients.models import Client

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from authserver.exchange import GRANT_TYPE
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from connections import vault
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 from connections.views import callback_url

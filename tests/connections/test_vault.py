@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from authserver import secretbox
+from authserver.keys import secretbox
 from connections import vault
 from connections.models import Connection, UpstreamProvider
 

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import CacheGeneration, ResourceAccess
 from clients.models import Client
 from tests.deploy.test_production_stack import free_port, wait_for

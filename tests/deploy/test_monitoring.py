@@ -16,7 +16,7 @@ import yaml
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from authserver.introspection import introspect_row, lookup
+from authserver.introspection.service import introspect_row, lookup
 from authserver.models import AccessToken
 from tests.factories import make_client, make_resource
 

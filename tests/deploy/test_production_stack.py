@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import SigningKey
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.conftest import PASSWORD

@@ -18,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 from playwright.async_api import async_playwright
 
-from authserver.exchange import GRANT_TYPE
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 from connections.views import callback_url
 from mcp_token_verifier.upstream import ConnectionRequired, VendError, vend_upstream_token

@@ -29,8 +29,8 @@ from jwcrypto.common import json_encode
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from authserver.exchange import GRANT_TYPE
 from authserver.models import TokenExchangePolicy
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from tests.conftest import PASSWORD
 from tests.e2e.test_mcp_sdk import run_in_thread
 from tests.factories import make_client

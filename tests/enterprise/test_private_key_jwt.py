@@ -299,7 +299,7 @@ def test_metadata_advertises_private_key_jwt_and_its_algorithms(client):
 def test_cleanup_removes_jtis_once_their_assertions_expired(client, machine, key):
     from datetime import UTC, datetime
 
-    from authserver.cleanup import purge_expired
+    from authserver.ops.cleanup import purge_expired
 
     assert token(client, assertion(machine, key)).status_code == 200
     used = UsedAssertion.objects.get()

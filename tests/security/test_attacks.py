@@ -10,9 +10,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from accounts import throttle
-from authserver import pkce
+from authserver.authorization import pkce
 from authserver.models import AccessToken, Grant
-from clients import secrets
+from clients import client_secrets as secrets
 from tests.conftest import PASSWORD
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import (
@@ -247,7 +247,7 @@ def test_lockout_does_not_reveal_whether_a_user_exists(client, user):
 
 def test_client_secrets_are_compared_in_constant_time():
     stored = secrets.hash_secret("s3cret")
-    with mock.patch("clients.secrets.hmac.compare_digest", wraps=hmac.compare_digest) as cmp:
+    with mock.patch("clients.client_secrets.hmac.compare_digest", wraps=hmac.compare_digest) as cmp:
         assert secrets.check_secret("s3cret", stored)
         assert not secrets.check_secret("wrong", stored)
     assert cmp.call_count >= 2
@@ -255,7 +255,9 @@ def test_client_secrets_are_compared_in_constant_time():
 
 def test_pkce_verifiers_are_compared_in_constant_time():
     verifier, challenge = pkce_pair()
-    with mock.patch("authserver.pkce.hmac.compare_digest", wraps=hmac.compare_digest) as cmp:
+    with mock.patch(
+        "authserver.authorization.pkce.hmac.compare_digest", wraps=hmac.compare_digest
+    ) as cmp:
         assert pkce.verify_s256(verifier, challenge)
     assert cmp.called
 

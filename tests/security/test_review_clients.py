@@ -10,7 +10,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import AuditEvent, SigningKey
 from clients.models import Client
 from clients.registration import validate_redirect_uri

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client as HttpClient
 
 from accounts import throttle
-from authserver import client_address
+from authserver.ops import client_address
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import pytest
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
-from authserver.exchange import GRANT_TYPE
 from authserver.models import TokenExchangePolicy
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from clients import cimd
 from clients.cimd import CIMDError, MetadataFetcher
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, Scope
-from authserver.resources import canonicalize
+from authserver.resources.rules import canonicalize
 
 
 def parse_scope_arg(value: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from authserver import keys
+from authserver.keys import keyring as keys
 
 
 class Command(BaseCommand):

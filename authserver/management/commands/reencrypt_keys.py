@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from authserver import secretbox
+from authserver.keys import secretbox
 from authserver.models import SigningKey
+from connections import vault
 
 
 class Command(BaseCommand):
@@ -34,7 +35,5 @@ class Command(BaseCommand):
                 key.save(update_fields=["private_jwk_encrypted"])
                 done += 1
             # Issue 24: upstream client secrets and users' upstream tokens too.
-            from connections import vault
-
             upstream = vault.reseal_all()
         self.stdout.write(json.dumps({"reencrypted": done, "upstream_secrets": upstream}))

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from authserver import revocation
 from authserver.models import AccessToken, Resource
-from authserver.resources import canonicalize
+from authserver.resources.rules import canonicalize
+from authserver.revocation import service as revocation
 from clients.models import Client
 
 

@@ -7,8 +7,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from authserver import keys
+from authserver.keys import keyring as keys
 from authserver.models import SigningKey
+from authserver.revocation import service as revocation
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             kid = options["compromised"]
             if not SigningKey.objects.filter(kid=kid).exists():
                 raise CommandError(f"no signing key with kid {kid!r}")
-            revoked = keys.mark_compromised(kid, now=now)
+            revoked = revocation.revoke_compromised_key(kid, now=now)
             self.stdout.write(json.dumps({"compromised": kid, "tokens_revoked": revoked}))
             return
         algs = [options["alg"]] if options["alg"] else keys.algorithms_in_use()

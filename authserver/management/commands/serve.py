@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 str(options["threads"]),
                 # Access log and gunicorn's own lines through our redaction filter.
                 "--config",
-                "python:authserver.gunicorn_embedded",
+                "python:authserver.ops.gunicorn_embedded",
             ]
         )
         self.stdout.write(f"Serving {settings.ISSUER} on {options['bind']} (Ctrl-C stops)")

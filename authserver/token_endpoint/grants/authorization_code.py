@@ -6,16 +6,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver import pkce, revocation, scopes
+from authserver.authorization import pkce
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
+from authserver.resources import scopes
+from authserver.revocation import service as revocation
 from authserver.token_endpoint import lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
 from clients.models import GRANT_TYPE_TO_DOT
 
-log = logging.getLogger("authserver.tokens")
+log = logging.getLogger("authserver.token_endpoint.access_token")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from authserver import dpop, grouppolicy, metadata, resources, tool_grants
+from authserver import dpop, tool_grants
+from authserver.discovery import metadata
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
 from authserver.models import Resource
+from authserver.resources import grouppolicy
+from authserver.resources import registry as resources
+from authserver.resources.scopes import OFFLINE_ACCESS
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
@@ -115,7 +119,5 @@ def token_endpoint_url() -> str:
 def refresh_wanted(client, resource, scopes) -> bool:
     """A refresh token only where the resource issues them, and only with offline_access or
     a client registered for the refresh_token grant."""
-    from authserver.scopes import OFFLINE_ACCESS
-
     wants = OFFLINE_ACCESS in scopes or "refresh_token" in (client.grant_types or [])
     return bool(resource.issue_refresh_tokens and wants)

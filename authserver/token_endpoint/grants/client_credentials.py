@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from authserver import resources, scopes
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
+from authserver.resources import registry as resources
+from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest

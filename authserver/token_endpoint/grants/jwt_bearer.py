@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from authserver import audit, resources, scopes
+from authserver import audit
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError
+from authserver.resources import registry as resources
+from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest

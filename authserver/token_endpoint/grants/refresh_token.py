@@ -8,16 +8,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from authserver import revocation, scopes
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
+from authserver.resources import scopes
+from authserver.revocation import service as revocation
 from authserver.token_endpoint import lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
 from clients.models import GRANT_TYPE_TO_DOT
 
-log = logging.getLogger("authserver.tokens")
+log = logging.getLogger("authserver.token_endpoint.access_token")
 
 
 @dataclass(frozen=True)

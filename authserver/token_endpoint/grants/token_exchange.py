@@ -8,10 +8,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver import exchange, resources, scopes
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
+from authserver.resources import registry as resources
+from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
+from authserver.token_endpoint.grants import subject_token as exchange
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest
 

@@ -13,8 +13,9 @@ from django.db import transaction
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
-from authserver.resources import canonicalize
+from authserver.resources.rules import canonicalize
 from clients.models import GRANT_TYPE_TO_DOT, Client
+from enterprise.jose import RefusedAssertion, keyset_from_json
 
 
 class Command(BaseCommand):
@@ -100,8 +101,6 @@ class Command(BaseCommand):
             raise CommandError("give --jwks or --jwks-uri, not both (RFC 7591 §2)")
         if not opts["jwks"]:
             return None
-        from enterprise.jose import RefusedAssertion, keyset_from_json
-
         with open(opts["jwks"], encoding="utf-8") as handle:
             document = json.load(handle)
         try:

@@ -1,0 +1,275 @@
+"""Admin for grants and tokens: metadata only, never a token, code or secret (not even masked).
+
+DOT registers these through its *_ADMIN_CLASS settings; we subclass its admins to keep their
+revoke actions and add-permission guards.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from oauth2_provider import admin as dot_admin
+
+from authserver.keys import keyring as keys
+from authserver.models import (
+    AuditEvent,
+    Resource,
+    RevocationCutoff,
+    Scope,
+    SigningKey,
+    TokenExchangePolicy,
+)
+from authserver.revocation import service as revocation
+from clients.admin_forms import LinesField
+
+_NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
+
+
+class _NoSecrets:
+    def get_exclude(self, request, obj=None):
+        return tuple(super().get_exclude(request, obj) or ()) + _NEVER_SHOWN
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return tuple(f for f in fields if f not in ("masked_token", "masked_code"))
+
+
+class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
+    list_display = ("pk", "user", "application", "scope", "expires", "consumed_at")
+    list_select_related = ("user", "application")
+    raw_id_fields = ("user", "application")
+    readonly_fields = (
+        "token_family",
+        "resource",
+        "redirect_uri",
+        "created",
+        "authorization_details",  # RFC 9396: as the user approved it
+    )
+
+
+class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
+    list_display = ("pk", "jti", "user", "application", "scope", "expires", "revoked_at")
+    list_filter = ("revoked_at", "application")
+    search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
+    raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
+    readonly_fields = (
+        "jti",
+        "kid",
+        "token_family",
+        "resource",
+        "auth_time",
+        "created",
+        "authorization_details",  # as signed into the JWT: editing it would lie in introspection
+    )
+
+
+class RefreshTokenAdmin(_NoSecrets, dot_admin.RefreshTokenAdmin):
+    list_display = ("pk", "user", "application", "token_family", "created", "revoked")
+    raw_id_fields = ("user", "application", "access_token")
+    readonly_fields = ("token_family", "resource", "created", "last_used_at")
+
+
+class IDTokenAdmin(dot_admin.IDTokenAdmin):
+    raw_id_fields = ("user", "application")
+
+
+class SigningKeyAdmin(admin.ModelAdmin):
+    """States and dates only; the (encrypted) private key is never loaded into a form."""
+
+    list_display = ("kid", "alg", "state", "created_at", "activated_at", "retire_after")
+    list_filter = ("state", "alg")
+    search_fields = ("kid",)
+    exclude = ("private_jwk_encrypted",)
+    readonly_fields = (
+        "kid",
+        "alg",
+        "state",
+        "public_jwk",
+        "created_at",
+        "activates_at",
+        "activated_at",
+        "retiring_at",
+        "retire_after",
+        "retired_at",
+    )
+    actions = ("rotate_now", "mark_compromised")
+    change_list_template = "admin/authserver/signingkey/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        rotate = self.admin_site.admin_view(require_POST(self.rotate_all_now))
+        return [
+            path("rotate-now/", rotate, name="authserver_signingkey_rotate_now"),
+            *super().get_urls(),
+        ]
+
+    def rotate_all_now(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's "Rotate keys now" button (POST, CSRF): a new key signs at once
+        for every algorithm in use; the old ones stay published until their tokens expire."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        now = timezone.now()
+        for alg in keys.algorithms_in_use() or [keys.default_algorithm()]:
+            result = keys.rotate(alg, now=now, force=True)
+            self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
+        return redirect("admin:authserver_signingkey_changelist")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retire or mark compromised instead; tokens refer to the kid
+
+    @admin.action(description="Rotate now (activate a new key for these algorithms)")
+    def rotate_now(self, request, queryset):
+        now = timezone.now()
+        for alg in sorted(set(queryset.values_list("alg", flat=True))):
+            result = keys.rotate(alg, now=now, force=True)
+            self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
+
+    @admin.action(description="Mark compromised (unpublish now, revoke its tokens)")
+    def mark_compromised(self, request, queryset):
+        now = timezone.now()
+        for key in queryset.exclude(state__in=("retired", "compromised")):
+            revoked = revocation.revoke_compromised_key(
+                key.kid, now=now, actor=f"admin:{request.user.pk}"
+            )
+            self.message_user(
+                request,
+                f"{key.kid}: unpublished and destroyed; {revoked} tokens revoked",
+                level=messages.WARNING,
+            )
+
+
+admin.site.register(SigningKey, SigningKeyAdmin)
+
+
+class ScopeForm(forms.ModelForm):
+    """A resource's scope, its MCP tools typed as a comma-separated list."""
+
+    tools = LinesField(
+        widget=forms.TextInput(attrs={"size": 24, "placeholder": "list_notes, add_note"}),
+        help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
+    )
+
+    class Meta:
+        model = Scope
+        fields = ("name", "description", "tools", "is_default")
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 16}),
+            "description": forms.TextInput(attrs={"size": 28}),
+            # Group restriction per scope (authserver.resources.grouppolicy); empty means everyone.
+            "allowed_groups": forms.SelectMultiple(attrs={"size": 3}),
+        }
+
+
+class ScopeInline(admin.TabularInline):
+    model = Scope
+    form = ScopeForm
+    extra = 1
+    fields = ("name", "description", "tools", "is_default", "allowed_groups")
+
+
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "identifier",
+        "enabled",
+        "require_dpop",
+        "access_token_lifetime",
+        "scope_names",
+    )
+    list_filter = ("enabled", "require_dpop")
+    search_fields = ("name", "identifier")
+    actions = ("revoke_resource_tokens",)
+    readonly_fields = ("canonical", "created_at", "updated_at")
+    raw_id_fields = ("introspection_client",)
+    filter_horizontal = ("allowed_groups",)  # authserver.resources.grouppolicy
+    inlines = (ScopeInline,)
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+    @admin.action(description="Revoke every token for selected MCP servers", permissions=["change"])
+    def revoke_resource_tokens(self, request, queryset):
+        now = timezone.now()
+        revoked = sum(
+            revocation.revoke_resource(r, now=now, actor=f"admin:{request.user.pk}")
+            for r in queryset
+        )
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+    @admin.display(description="scopes")
+    def scope_names(self, obj) -> str:
+        return " ".join(s.name for s in obj.scopes.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("scopes")
+
+
+admin.site.register(Resource, ResourceAdmin)
+
+
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only and hash-chained."""
+
+    list_display = (
+        "at",
+        "kind",
+        "actor",
+        "client_id",
+        "user_id",
+        "resource",
+        "jti",
+        "delegation",
+        "chain_index",
+    )
+    list_filter = ("kind",)
+    search_fields = ("client_id", "user_id", "jti", "family", "resource")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="acting for (RFC 8693 act chain)")
+    def delegation(self, obj) -> str:
+        chain, act = [], obj.detail.get("act") if isinstance(obj.detail, dict) else None
+        while isinstance(act, dict):
+            chain.append(str(act.get("sub", "?")))
+            act = act.get("act")
+        return " <- ".join(chain)
+
+
+class RevocationCutoffAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "before", "expires_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(AuditEvent, AuditEventAdmin)
+admin.site.register(RevocationCutoff, RevocationCutoffAdmin)
+
+
+class TokenExchangePolicyAdmin(admin.ModelAdmin):
+    """RFC 8693: which client may turn a token for one MCP server into one for another."""
+
+    list_display = ("client", "source", "target", "scope", "enabled")
+    list_filter = ("enabled",)
+    raw_id_fields = ("client",)
+
+
+admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)
+
+from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it

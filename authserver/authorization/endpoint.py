@@ -1,0 +1,272 @@
+"""The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1) with remembered consent.
+
+GET validates the request with oauthlib (client, exact redirect URI, PKCE S256, resource,
+scopes), then signs the user in, then either approves at once (remembered consent, trusted
+client) or shows the consent screen. The validated request waits in the session under a
+random id, so the consent form carries nothing but that id and the user's choice.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+from accounts import consent
+from authserver.models import Resource
+from authserver.resources import grouppolicy
+from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
+from authserver.tool_grants import consent as tool_consent
+from clients.models import Client
+
+PENDING_TTL = 600  # seconds a consent screen stays answerable
+_CREDENTIAL_KEYS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "authorization_details",  # RFC 9396, as requested (authserver.tool_grants)
+)
+
+
+def _with_params(uri: str, params: dict) -> str:
+    params = {k: v for k, v in params.items() if v is not None}
+    return uri + ("&" if "?" in uri else "?") + urlencode(params)
+
+
+@method_decorator(never_cache, name="dispatch")
+class AuthorizeView(OAuthLibMixin, View):
+    def redirect(self, uri: str, client: Client | None) -> HttpResponse:
+        schemes = client.get_allowed_schemes() if client else ["http", "https"]
+        return OAuth2ResponseRedirect(uri, schemes)
+
+    def error(self, request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
+        """RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are known good."""
+        oauthlib_error = error.oauthlib_error
+        if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {"error": oauthlib_error.error, "description": oauthlib_error.description},
+                status=400,
+            )
+        client = Client.objects.filter(client_id=oauthlib_error.client_id or "").first()
+        return self.redirect(self.error_uri(oauthlib_error), client)
+
+    @staticmethod
+    def error_uri(oauthlib_error) -> str:
+        params = dict(oauthlib_error.twotuples)
+        params["iss"] = settings.ISSUER  # RFC 9207 §2: on error responses too
+        return _with_params(oauthlib_error.redirect_uri, params)
+
+    def deny(self, credentials: dict, client: Client, error: str = "access_denied"):
+        uri = _with_params(
+            credentials["redirect_uri"],
+            {"error": error, "state": credentials.get("state"), "iss": settings.ISSUER},
+        )
+        return self.redirect(uri, client)
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if (refused := refuse_repeated_authorization_parameters(request)) is not None:
+            return refused
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error(request, error)
+        client = credentials["request"].client
+        prompt = set(request.GET.get("prompt", "").split())
+        # RFC 6749 §4.1.2.1 / OAuth 2.0 Multiple Response Types §5: metadata advertises
+        # response_mode "query" only; any other mode is refused, not silently honoured.
+        if request.GET.get("response_mode", "query") != "query":
+            return self.deny(credentials, client, "invalid_request")
+        reauthenticate = reauthentication_needed(request, prompt)
+        if reauthenticate is None:
+            return self.deny(credentials, client, "invalid_request")  # max_age not an integer
+        if reauthenticate:
+            if "none" in prompt:
+                return self.deny(credentials, client, "login_required")
+            logout(request)  # OIDC Core §3.1.2.1: prompt=login "MUST reauthenticate"
+            return redirect_to_login(_without_reauth_params(request))
+        if not request.user.is_authenticated:
+            if "none" in prompt:
+                return self.deny(credentials, client, "login_required")
+            return redirect_to_login(request.get_full_path())
+
+        resource = Resource.objects.get(pk=credentials["resource_id"])
+        try:  # issue 21: offer only what group policy allows (authserver.resources.grouppolicy)
+            scopes = grouppolicy.scopes_for_authorization(request.user, resource, scopes)
+        except grouppolicy.PolicyRefused as refused:
+            return grouppolicy.access_denied_page(
+                request,
+                self.deny(credentials, client),
+                refused.reason,
+                prompt_none="none" in prompt,
+            )
+        decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
+        tools = tool_consent.offer(
+            resource,
+            scopes,
+            client=client,
+            user=request.user,
+            requested=credentials.get("authorization_details"),
+            declined=tool_consent.declined_tools(request.user, client, resource),
+        )
+        if not decision.needs_consent and not (tools and tools["asks_declined"]):
+            details = tool_consent.approved_details(tools, resource, None)
+            return self.approve(request, client, scopes, credentials, details)
+        if "none" in prompt:
+            return self.deny(credentials, client, "consent_required")
+
+        request_id = secrets.token_urlsafe(16)
+        request.session[f"authz:{request_id}"] = {
+            "user": request.user.pk,
+            "expires": time.time() + PENDING_TTL,
+            "scopes": scopes,
+            "resource_id": resource.pk,
+            "tools": tools,
+            "credentials": {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials},
+        }
+        return render(
+            request,
+            "authserver/consent.html",
+            {
+                "request_id": request_id,
+                "client": client,
+                "resource": resource,
+                "scopes": _describe(resource, scopes, decision, tools),
+                "removed_tools": tools["removed"] if tools else [],
+                "tools_shown": bool(tools),
+                "redirect_host": _host(credentials["redirect_uri"]),
+                "client_host": _host(client.client_uri) if client.client_uri else "",
+                "logo_uri": client.logo_uri if client.logo_uri.startswith("https://") else "",
+                # The refresh-token rule (token_endpoint.grants.base.refresh_wanted), aloud.
+                "stays_connected": resource.issue_refresh_tokens
+                and "offline_access" not in scopes
+                and "refresh_token" in (client.grant_types or []),
+            },
+        )
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        pending = request.session.pop(f"authz:{request.POST.get('request_id', '')}", None)
+        if not pending or pending["user"] != request.user.pk or pending["expires"] < time.time():
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {
+                    "error": "invalid_request",
+                    "description": "This approval request expired or was already answered. "
+                    "Start again from the application.",
+                },
+                status=400,
+            )
+        credentials = pending["credentials"]
+        client = Client.objects.filter(client_id=credentials["client_id"], is_active=True).first()
+        resource = Resource.objects.filter(pk=pending["resource_id"], enabled=True).first()
+        if client is None or resource is None:
+            return render(
+                request,
+                "authserver/authorize_error.html",
+                {"error": "invalid_request", "description": "The application is not available."},
+                status=400,
+            )
+        if "allow" not in request.POST:
+            consent.record_denial(request.user, client, resource, pending["scopes"])
+            return self.deny(credentials, client)
+        consent.record(request.user, client, resource, pending["scopes"])
+        # The screen lists tools as checkboxes; without that list (no tools shown) the offer.
+        ticked = request.POST.getlist("tool") if "tools_shown" in request.POST else None
+        tool_consent.remember_choice(request.user, client, resource, pending.get("tools"), ticked)
+        details = tool_consent.approved_details(pending.get("tools"), resource, ticked)
+        return self.approve(request, client, pending["scopes"], credentials, details)
+
+    def approve(
+        self, request, client, scopes: list[str], credentials: dict, details: list | None = None
+    ) -> HttpResponse:
+        creds = {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials}
+        creds["approved_authorization_details"] = details  # what the code carries (RFC 9396)
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=creds, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error(request, error)
+        return self.redirect(uri, client)
+
+
+def _host(uri: str) -> str:
+    """What the consent screen names as the destination. For a private-use redirect the
+    scheme is what picks the receiving app (RFC 8252 §7.1), so it is always shown:
+    ``https-evil://accounts.example.com/cb`` must not read as "accounts.example.com"."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return parts.netloc
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+
+
+def reauthentication_needed(request: HttpRequest, prompt: set[str]) -> bool | None:
+    """OIDC Core §3.1.2.1: ``prompt=login`` forces a fresh sign-in; ``max_age`` (seconds)
+    forces one when the last sign-in is older. None when ``max_age`` is malformed."""
+    if "login" in prompt:
+        return True
+    raw = request.GET.get("max_age")
+    if raw is None:
+        return False
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    last = getattr(request.user, "last_login", None)
+    if last is None:
+        return True
+    return (timezone.now() - last).total_seconds() > int(raw)
+
+
+def _without_reauth_params(request: HttpRequest) -> str:
+    """The authorization URL to come back to after signing in again: ``login`` dropped from
+    ``prompt`` and ``max_age`` dropped, or the fresh sign-in would be asked for forever."""
+    params = request.GET.copy()
+    params.pop("max_age", None)
+    prompt = [p for p in params.get("prompt", "").split() if p != "login"]
+    if prompt:
+        params["prompt"] = " ".join(prompt)
+    else:
+        params.pop("prompt", None)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _describe(resource, scopes: list[str], decision, tools=None) -> list[dict]:
+    rows = {g["scope"]: g["tools"] for g in (tools or {}).get("groups", [])}
+    defined = {s.name: s for s in resource.scopes.all()}
+    described = []
+    for name in scopes:
+        scope = defined.get(name)
+        described.append(
+            {
+                "name": name,
+                "description": scope.description
+                if scope
+                else "Stay connected: refresh access without asking you again",
+                "tools": scope.tools if scope else [],
+                "tool_rows": rows.get(name, []),  # with tool grants: checkboxes
+                "new": name in decision.new_scopes,
+            }
+        )
+    return described

@@ -1,0 +1,1 @@
+"""Signing keys: encrypted storage, rotation, the JWKS, JWS signing."""

@@ -1,0 +1,2 @@
+"""Operations, apart from protocol code: health, metrics, logs, availability, the fast path,
+CORS, client addresses, cleanup."""

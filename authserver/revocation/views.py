@@ -1,0 +1,101 @@
+"""Revocation and introspection endpoints (thin: parse, call one service, render).
+
+The token endpoint is authserver.token_endpoint."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
+
+from authserver.errors import InvalidClient, OAuthError, TemporarilyUnavailable, to_response
+from authserver.introspection import service as introspection
+from authserver.token_endpoint import client_auth, hotcache, params
+
+BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'
+
+
+def basic_challenge() -> str:
+    return BASIC_CHALLENGE.format(realm=settings.ISSUER)
+
+
+class RevokeView(DOTRevokeTokenView):
+    """DOT's RFC 7009 endpoint; a 401 challenges with the scheme clients use (Basic)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = basic_challenge()
+        if not response.content:
+            response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+MAX_ATTEMPTS = 3
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@sensitive_post_parameters("token", "client_secret")
+def introspect(request: HttpRequest) -> HttpResponse:
+    """RFC 7662 §2.1: POST, resource server authenticates with its own client credentials.
+
+    The client and the resources it introspects for come from the per-process cache; the
+    token lookup reads the cache generation too, and a stale cache means one more try."""
+    try:
+        req = params.parse_request(request)
+    except OAuthError:
+        # Not a usable form: no token to look at; the credentials may still be in the header.
+        req = params.TokenRequest(
+            params=MappingProxyType({}),
+            resources=(),
+            authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+        )
+    verified: set = set()  # a client assertion is spent once, not again on a retry
+    for _attempt in range(MAX_ATTEMPTS):
+        snap = hotcache.snapshot()
+        client = introspecting_client(req, snap, verified)
+        if client is None:
+            if not hotcache.is_current(snap):
+                continue
+            return to_response(
+                InvalidClient("resource server authentication failed"),
+                www_authenticate=basic_challenge(),
+            )
+        audiences = snap.get(
+            ("introspects-for", client.pk),
+            lambda client=client: frozenset(
+                client.introspects_for.filter(enabled=True).values_list("identifier", flat=True)
+            ),
+        )
+        generation, row = introspection.lookup(req.get("token") or "")
+        if not req.get("token") or len(req.get("token")) > 8192:
+            row = None  # RFC 7662 §2.2: simply inactive
+        if snap.generation is not None and generation != snap.generation:
+            hotcache.observe(generation)
+            continue
+        result = introspection.introspect_row(
+            row, audiences=audiences, issuer=settings.ISSUER, now=timezone.now()
+        )
+        response = JsonResponse(result)
+        response["Cache-Control"] = "no-store"
+        return response
+    return to_response(TemporarilyUnavailable("configuration is changing; try again"))
+
+
+def introspecting_client(req: params.TokenRequest, snap: hotcache.Snapshot, verified: set):
+    """The confidential, active client that authenticated this request, or None."""
+    try:
+        client = client_auth.authenticate(req, snap, verified=verified)
+    except OAuthError:
+        return None
+    return None if client.is_public else client
