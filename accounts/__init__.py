@@ -1,0 +1,1 @@
+"""People: sign-in, remembered consent, Connected apps, upstream sign-in, SCIM provisioning."""

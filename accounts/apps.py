@@ -1,3 +1,5 @@
+"""The accounts app: connects its signal receivers at start."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Routes for sign-in, sign-out and the Connected apps page."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 

@@ -1,3 +1,5 @@
+"""Sign-in, sign-out and the Connected apps page (thin: parse, call one service, render)."""
+
 from __future__ import annotations
 
 import time

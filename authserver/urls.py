@@ -1,3 +1,5 @@
+"""The URL map: OAuth endpoints, discovery, accounts, admin, health and metrics."""
+
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path

@@ -1,3 +1,5 @@
+"""The WSGI entry point: the fast path for public documents in front of Django."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

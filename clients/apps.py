@@ -1,3 +1,5 @@
+"""The clients app: connects its signal receivers at start."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Routes for connecting and disconnecting upstream accounts."""
+
 from django.urls import path
 
 from connections import views

@@ -1,3 +1,5 @@
+"""SCIM 2.0 routes (RFC 7644): Users, Groups and the discovery documents."""
+
 from django.urls import path
 
 from accounts.scim import views

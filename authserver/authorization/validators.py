@@ -1,5 +1,6 @@
 """Our OAuth2Validator (DOT's ``OAUTH2_VALIDATOR_CLASS``) for what still runs through DOT:
-the authorization endpoint and the revocation endpoint. The token endpoint is
+the authorization endpoint and the revocation endpoint (whose rules are
+authserver.revocation.service). The token endpoint is
 authserver.token_endpoint and does not use it."""
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from authserver import audit
 from authserver.errors import InvalidScope, OAuthError
-from authserver.models import AccessToken, RefreshToken
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
 from clients import client_secrets as secrets
 from enterprise import client_assertion
 
-log = logging.getLogger("authserver.token_endpoint.access_token")
+log = logging.getLogger("authserver.authorization")
 
 
 class Validator(OAuth2Validator):
@@ -77,24 +77,10 @@ class Validator(OAuth2Validator):
         )
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
-        """RFC 7009 §2.1: only the authenticated client's own tokens; unknown ones are ignored
-        (the endpoint answers 200 either way, §2.2)."""
-        client_pk = getattr(request.client, "pk", None)
-        if client_pk is None or not token:
-            return
-        checksum = hashlib.sha256(token.encode()).hexdigest()
-        models = [AccessToken, RefreshToken]
-        if token_type_hint == "refresh_token":  # noqa: S105 - a hint name
-            models.reverse()
-        now = timezone.now()
-        for model in models:
-            rows = list(model.objects.filter(token_checksum=checksum, application_id=client_pk))
-            for row in rows:
-                revocation.revoke_token_row(
-                    row, now=now, actor=f"client:{request.client.client_id}"
-                )
-            if rows:
-                return
+        """DOT's RFC 7009 hook: authserver.revocation.service does it."""
+        revocation.revoke_presented_token(
+            token, hint=token_type_hint, client=request.client, now=timezone.now()
+        )
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
         # OAuth 2.1 §3.1.1: "code" only; no implicit, no hybrid.

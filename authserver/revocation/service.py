@@ -7,6 +7,7 @@ polling bound.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -144,6 +145,24 @@ def revoke_compromised_key(kid: str, *, now: datetime, actor: str = "operator") 
             revoked_at=now
         )
         return _published("key.compromised", revoked, detail={"kid": kid}, actor=actor)
+
+
+def revoke_presented_token(token: str, *, hint: str | None, client, now: datetime) -> None:
+    """RFC 7009 §2.1: only the authenticated client's own tokens; unknown ones are ignored
+    (the endpoint answers 200 either way, §2.2). A refresh token takes its family along."""
+    client_pk = getattr(client, "pk", None)
+    if client_pk is None or not token:
+        return
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    models = [AccessToken, RefreshToken]
+    if hint == "refresh_token":
+        models.reverse()
+    for model in models:
+        rows = list(model.objects.filter(token_checksum=checksum, application_id=client_pk))
+        for row in rows:
+            revoke_token_row(row, now=now, actor=f"client:{client.client_id}")
+        if rows:
+            return
 
 
 @receiver(revocation_requested)

@@ -1,0 +1,1 @@
+"""Template filters for the server-rendered pages."""

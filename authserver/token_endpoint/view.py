@@ -34,7 +34,7 @@ from authserver.token_endpoint.grants import subject_token as exchange
 from authserver.token_endpoint.grants.base import token_endpoint_url
 from connections import vending
 
-log = logging.getLogger("authserver.token_endpoint.access_token")
+log = logging.getLogger("authserver.token_endpoint")
 RETRY_AFTER = "5"
 MAX_ATTEMPTS = 3
 BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'

@@ -18,7 +18,7 @@ from authserver.token_endpoint.grants.base import Grant, refresh_wanted, registe
 from authserver.token_endpoint.params import TokenRequest
 from clients.models import GRANT_TYPE_TO_DOT
 
-log = logging.getLogger("authserver.token_endpoint.access_token")
+log = logging.getLogger("authserver.token_endpoint")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Operator commands for clients (add_client)."""

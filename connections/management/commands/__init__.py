@@ -1,0 +1,1 @@
+"""Operator commands for upstream providers (add_upstream_provider)."""
