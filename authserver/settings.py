@@ -34,6 +34,9 @@ MIDDLEWARE = [
     "authserver.ops.logs.RequestIdMiddleware",
     "authserver.ops.fastpath.FastDocumentsMiddleware",
     "authserver.ops.metrics.MetricsMiddleware",
+    # Views' unexpected exceptions on machine endpoints: bare JSON server_error (after the
+    # middleware below has turned an unreachable database into a 503).
+    "authserver.errors.middleware.ErrorMiddleware",
     "authserver.ops.availability.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "authserver.ops.cors.CorsMiddleware",

@@ -16,9 +16,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from authserver.errors import InvalidClientMetadata, OAuthError, to_response
+from authserver.errors import InvalidClientMetadata, OAuthError, writer
 from clients import policy, services
-from clients.errors import InvalidToken
 
 MAX_BODY = 64 * 1024
 
@@ -46,14 +45,9 @@ def read_json_body(request: HttpRequest):
         raise InvalidClientMetadata("the request body is not valid JSON") from None
 
 
-def error_response(exc: OAuthError) -> JsonResponse:
-    challenge = exc.challenge() if isinstance(exc, InvalidToken) else None
-    response = to_response(exc, www_authenticate=challenge)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    response["Pragma"] = "no-cache"
-    return response
+def error_response(exc: OAuthError) -> HttpResponse:
+    # The one writer: the challenge (InvalidToken) and Retry-After come from the error class.
+    return writer.json_error(exc)
 
 
 def _json(body: dict, status: int = 200) -> JsonResponse:
@@ -74,9 +68,7 @@ class JsonView(View):
             return error_response(exc)
 
     def http_method_not_allowed(self, request, *args, **kwargs):
-        response = JsonResponse({"error": "invalid_request"}, status=405)
-        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
-        return response
+        return writer.method_not_allowed([m.upper() for m in self._allowed_methods()])
 
 
 class RegistrationView(JsonView):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +24,15 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from accounts import consent
+from authserver.errors import (
+    AccessDenied,
+    ConsentRequired,
+    InvalidRequest,
+    LoginRequired,
+    OAuthError,
+    from_oauthlib,
+    writer,
+)
 from authserver.models import Resource
 from authserver.resources import grouppolicy
 from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
@@ -45,42 +52,33 @@ _CREDENTIAL_KEYS = (
 )
 
 
-def _with_params(uri: str, params: dict) -> str:
-    params = {k: v for k, v in params.items() if v is not None}
-    return uri + ("&" if "?" in uri else "?") + urlencode(params)
+def _schemes(client: Client | None) -> list[str]:
+    return client.get_allowed_schemes() if client else ["http", "https"]
 
 
 @method_decorator(never_cache, name="dispatch")
 class AuthorizeView(OAuthLibMixin, View):
     def redirect(self, uri: str, client: Client | None) -> HttpResponse:
-        schemes = client.get_allowed_schemes() if client else ["http", "https"]
-        return OAuth2ResponseRedirect(uri, schemes)
+        return OAuth2ResponseRedirect(uri, _schemes(client))
 
     def error(self, request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
         """RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are known good."""
         oauthlib_error = error.oauthlib_error
+        exc = from_oauthlib(oauthlib_error)
         if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
-            return render(
-                request,
-                "authserver/authorize_error.html",
-                {"error": oauthlib_error.error, "description": oauthlib_error.description},
-                status=400,
-            )
+            return writer.error_page(request, exc)
         client = Client.objects.filter(client_id=oauthlib_error.client_id or "").first()
-        return self.redirect(self.error_uri(oauthlib_error), client)
-
-    @staticmethod
-    def error_uri(oauthlib_error) -> str:
-        params = dict(oauthlib_error.twotuples)
-        params["iss"] = settings.ISSUER  # RFC 9207 §2: on error responses too
-        return _with_params(oauthlib_error.redirect_uri, params)
-
-    def deny(self, credentials: dict, client: Client, error: str = "access_denied"):
-        uri = _with_params(
-            credentials["redirect_uri"],
-            {"error": error, "state": credentials.get("state"), "iss": settings.ISSUER},
+        return writer.error_redirect(
+            oauthlib_error.redirect_uri, exc, state=oauthlib_error.state, schemes=_schemes(client)
         )
-        return self.redirect(uri, client)
+
+    def deny(self, credentials: dict, client: Client, error: type[OAuthError] = AccessDenied):
+        return writer.error_redirect(
+            credentials["redirect_uri"],
+            error(),
+            state=credentials.get("state"),
+            schemes=_schemes(client),
+        )
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if (refused := refuse_repeated_authorization_parameters(request)) is not None:
@@ -94,18 +92,18 @@ class AuthorizeView(OAuthLibMixin, View):
         # RFC 6749 §4.1.2.1 / OAuth 2.0 Multiple Response Types §5: metadata advertises
         # response_mode "query" only; any other mode is refused, not silently honoured.
         if request.GET.get("response_mode", "query") != "query":
-            return self.deny(credentials, client, "invalid_request")
+            return self.deny(credentials, client, InvalidRequest)
         reauthenticate = reauthentication_needed(request, prompt)
         if reauthenticate is None:
-            return self.deny(credentials, client, "invalid_request")  # max_age not an integer
+            return self.deny(credentials, client, InvalidRequest)  # max_age not an integer
         if reauthenticate:
             if "none" in prompt:
-                return self.deny(credentials, client, "login_required")
+                return self.deny(credentials, client, LoginRequired)
             logout(request)  # OIDC Core §3.1.2.1: prompt=login "MUST reauthenticate"
             return redirect_to_login(_without_reauth_params(request))
         if not request.user.is_authenticated:
             if "none" in prompt:
-                return self.deny(credentials, client, "login_required")
+                return self.deny(credentials, client, LoginRequired)
             return redirect_to_login(request.get_full_path())
 
         resource = Resource.objects.get(pk=credentials["resource_id"])
@@ -131,7 +129,7 @@ class AuthorizeView(OAuthLibMixin, View):
             details = tool_consent.approved_details(tools, resource, None)
             return self.approve(request, client, scopes, credentials, details)
         if "none" in prompt:
-            return self.deny(credentials, client, "consent_required")
+            return self.deny(credentials, client, ConsentRequired)
 
         request_id = secrets.token_urlsafe(16)
         request.session[f"authz:{request_id}"] = {
@@ -167,26 +165,18 @@ class AuthorizeView(OAuthLibMixin, View):
             return redirect_to_login(request.get_full_path())
         pending = request.session.pop(f"authz:{request.POST.get('request_id', '')}", None)
         if not pending or pending["user"] != request.user.pk or pending["expires"] < time.time():
-            return render(
+            return writer.error_page(
                 request,
-                "authserver/authorize_error.html",
-                {
-                    "error": "invalid_request",
-                    "description": "This approval request expired or was already answered. "
-                    "Start again from the application.",
-                },
-                status=400,
+                InvalidRequest(
+                    "This approval request expired or was already answered. "
+                    "Start again from the application."
+                ),
             )
         credentials = pending["credentials"]
         client = Client.objects.filter(client_id=credentials["client_id"], is_active=True).first()
         resource = Resource.objects.filter(pk=pending["resource_id"], enabled=True).first()
         if client is None or resource is None:
-            return render(
-                request,
-                "authserver/authorize_error.html",
-                {"error": "invalid_request", "description": "The application is not available."},
-                status=400,
-            )
+            return writer.error_page(request, InvalidRequest("The application is not available."))
         if "allow" not in request.POST:
             consent.record_denial(request.user, client, resource, pending["scopes"])
             return self.deny(credentials, client)

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
 from authserver.discovery import metadata
+from authserver.errors import writer
 from authserver.keys import keyring as keys
 from authserver.revocation import published as revocation_list
 
@@ -102,8 +103,8 @@ def service_documentation(request: HttpRequest) -> HttpResponse:
     )
 
 
-def not_found_json(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    return JsonResponse({"error": "not_found"}, status=404)
+# Unknown well-known documents: a JSON 404 from the one writer (discovery stops at a 5xx).
+not_found_json = writer.not_found
 
 
 @csrf_exempt

@@ -2,7 +2,8 @@
 
 The database is required for everything that issues or checks credentials; when it is
 unreachable, machine endpoints answer the OAuth error JSON ``temporarily_unavailable``
-(RFC 6749 §4.1.2.1, §5.2 extension) with ``Retry-After``, and pages a short HTML 503.
+(RFC 6749 §4.1.2.1, §5.2 extension) with ``Retry-After``, and pages a short HTML 503; both
+written by authserver.errors.writer.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import logging
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from authserver.errors import TemporarilyUnavailable, to_response
-from authserver.ops.cors import cors_applies
+from authserver.errors import writer
 
 log = logging.getLogger("authserver.ops.availability")
-RETRY_AFTER = "5"
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """A failure to reach the database, as opposed to a query that failed."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
 
 
 class DependencyUnavailableMiddleware:
@@ -30,24 +36,12 @@ class DependencyUnavailableMiddleware:
             return self.unavailable(request, exc)
 
     def process_exception(self, request: HttpRequest, exc: Exception):
-        if isinstance(exc, OperationalError | InterfaceError) or (
-            isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-        ):
+        if database_unreachable(exc):
             return self.unavailable(request, exc)
         return None
 
     def unavailable(self, request: HttpRequest, exc: Exception) -> HttpResponse:
         log.warning("database unavailable for %s: %s", request.path, type(exc).__name__)
-        if (
-            cors_applies(request.path)
-            or request.path in ("/authorize",)
-            or ("json" in request.headers.get("Accept", ""))
-        ):
-            response = to_response(TemporarilyUnavailable("the service is briefly unavailable"))
-        else:
-            response = HttpResponse(
-                "<h1>Temporarily unavailable</h1><p>Please try again in a moment.</p>",
-                status=503,
-            )
-        response["Retry-After"] = RETRY_AFTER
-        return response
+        # /authorize too, as before the writer existed (its 503 was always the JSON one).
+        as_json = writer.wants_json(request) or request.path == "/authorize"
+        return writer.unavailable(request, as_json=as_json)

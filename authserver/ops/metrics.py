@@ -33,6 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
 from authserver.celery import app
+from authserver.errors.writer import error_code_of
 from authserver.models import AccessToken, Resource, RevocationListSnapshot, SigningKey
 from authserver.ops import client_address
 
@@ -195,7 +196,9 @@ def observe_latency(endpoint: str, seconds: float) -> None:
 
 
 class MetricsMiddleware:
-    """Latency per endpoint and OAuth error codes, read from error responses."""
+    """Latency per endpoint, and the OAuth error each error response answers with, as the
+    error writer recorded it on the response (authserver.errors.writer.error_code_of):
+    no response body or ``Location`` header is read."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -205,30 +208,10 @@ class MetricsMiddleware:
         response = self.get_response(request)
         endpoint = endpoint_of(request.path)
         observe_latency(endpoint, time.perf_counter() - start)
-        if response.status_code >= 400 and endpoint != "other":
-            error = _error_code(response)
-            if error:
-                oauth_error(endpoint, error)
-        elif response.status_code == 302 and endpoint == "authorize":
-            location = response.get("Location", "")
-            if "error=" in location:
-                from urllib.parse import parse_qs, urlsplit
-
-                error = parse_qs(urlsplit(location).query).get("error", [""])[0]
-                if error:
-                    oauth_error(endpoint, error)
+        error = error_code_of(response)
+        if error and endpoint != "other":
+            oauth_error(endpoint, error)
         return response
-
-
-def _error_code(response: HttpResponse) -> str:
-    if "json" not in response.get("Content-Type", "") or getattr(response, "streaming", False):
-        return ""
-    import json
-
-    try:
-        return str(json.loads(response.content).get("error", ""))
-    except (ValueError, AttributeError):
-        return ""
 
 
 _collector_registered = False

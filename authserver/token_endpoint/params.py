@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from authserver.errors import InvalidRequest, OAuthError
+from authserver.errors import InvalidRequest, OAuthError, writer
 
 MAX_BODY_BYTES = 64 * 1024  # a token request is a few hundred bytes; DPoP proofs are headers
 # RFC 8707 §2: "resource" may be repeated; every other parameter may not (RFC 6749 §3.2).
@@ -115,14 +115,7 @@ def refuse_repeated_authorization_parameters(request: HttpRequest):
     """RFC 6749 §3.1: authorization request parameters "MUST NOT be included more than
     once". Refused on the error page, never redirected: with a repeated client_id or
     redirect_uri there is no single redirect URI to trust."""
-    from django.shortcuts import render
-
     repeated = repeated_parameter(request.GET)
     if repeated is None:
         return None
-    return render(
-        request,
-        "authserver/authorize_error.html",
-        {"error": "invalid_request", "description": f"parameter {repeated[:40]} is repeated"},
-        status=400,
-    )
+    return writer.error_page(request, InvalidRequest(f"parameter {repeated[:40]} is repeated"))

@@ -1,19 +1,17 @@
 """``POST /token``: parse, authenticate the client, validate the grant, issue, render.
 
-Errors are rendered once, here, as RFC 6749 §5.2 JSON: our OAuthError subclasses as they
-are; a database that cannot be reached or a signing key that cannot be used as 503
-``temporarily_unavailable`` with ``Retry-After``; anything else as a bare 500
-``server_error``. Never HTML.
+Errors are RFC 6749 §5.2 JSON, never HTML, written by authserver.errors.writer: our
+OAuthError subclasses as they are; a database that cannot be reached or a signing key that
+cannot be used as 503 ``temporarily_unavailable`` with ``Retry-After``; anything else as a
+bare 500 ``server_error`` (authserver.errors.middleware.as_oauth_error).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -22,34 +20,24 @@ from django.views.decorators.debug import sensitive_post_parameters
 from authserver import dpop
 from authserver.errors import (
     InvalidRequest,
+    MethodNotAllowed,
     OAuthError,
     TemporarilyUnavailable,
-    to_response,
+    writer,
 )
-from authserver.keys import keyring as keys
-from authserver.keys import secretbox
+from authserver.errors.middleware import as_oauth_error
 from authserver.token_endpoint import client_auth, hotcache, issue, params
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants import subject_token as exchange
 from authserver.token_endpoint.grants.base import token_endpoint_url
 from connections import vending
 
-log = logging.getLogger("authserver.token_endpoint")
-RETRY_AFTER = "5"
 MAX_ATTEMPTS = 3
-BASIC_CHALLENGE = 'Basic realm="{realm}", charset="UTF-8"'
+ALLOWED_METHODS = ("POST", "OPTIONS")
 
 
 class UnsupportedGrantType(OAuthError):
     error, status = "unsupported_grant_type", 400  # RFC 6749 §5.2
-
-
-class MethodNotAllowed(OAuthError):
-    error, status = "invalid_request", 405  # RFC 9110 §15.5.6
-
-
-def basic_challenge() -> str:
-    return BASIC_CHALLENGE.format(realm=settings.ISSUER)
 
 
 def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
@@ -99,31 +87,26 @@ def check_dpop_proof(req: params.TokenRequest) -> params.TokenRequest:
     return dataclasses.replace(req, dpop_jkt=jkt)
 
 
+def answer_headers() -> dict[str, str]:
+    """What every answer of the token endpoint carries, tokens and errors alike."""
+    # RFC 6749 §5.1: "Cache-Control: no-store" on every response with tokens or errors.
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if settings.CONFIG.dpop_nonce_required:
+        headers["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
+    return headers
+
+
 def render(status: int, body: dict) -> HttpResponse:
     response = HttpResponse(
         json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
     )
-    # RFC 6749 §5.1: "Cache-Control: no-store" on every response with tokens or errors.
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    if settings.CONFIG.dpop_nonce_required:
-        response["DPoP-Nonce"] = dpop.current_nonce()  # RFC 9449 §8
+    for name, value in answer_headers().items():
+        response[name] = value
     return response
 
 
 def render_error(exc: OAuthError) -> HttpResponse:
-    response = to_response(exc)
-    response["Pragma"] = "no-cache"
-    if exc.status == 401:
-        # RFC 6749 §5.2: the challenge matches the scheme clients authenticate with.
-        response["WWW-Authenticate"] = basic_challenge()
-    elif exc.status == 405:
-        response["Allow"] = "POST, OPTIONS"
-    elif exc.status == 503:
-        response["Retry-After"] = RETRY_AFTER
-    if settings.CONFIG.dpop_nonce_required:
-        response["DPoP-Nonce"] = dpop.current_nonce()
-    return response
+    return writer.json_error(exc, headers=answer_headers())
 
 
 @csrf_exempt
@@ -133,24 +116,12 @@ def render_error(exc: OAuthError) -> HttpResponse:
 def token(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         # RFC 6749 §3.2: "The client MUST use the HTTP POST method".
-        return render_error(MethodNotAllowed("use POST"))
+        return render_error(MethodNotAllowed("use POST", allow=", ".join(ALLOWED_METHODS)))
     try:
         req = params.parse_request(request)
         return render(200, token_response(req).as_json())
     except client_auth.FailedAuthentication as exc:
         client_auth.audit_failure(req, exc)
         return render_error(exc)
-    except OAuthError as exc:
-        return render_error(exc)
-    except (OperationalError, InterfaceError) as exc:
-        log.warning("token request: database unavailable (%s)", type(exc).__name__)
-        return render_error(TemporarilyUnavailable("the service is briefly unavailable"))
-    except (keys.NoSigningKey, secretbox.DecryptionError) as exc:
-        log.error("token request: no usable signing key (%s)", type(exc).__name__)
-        return render_error(TemporarilyUnavailable("no signing key is available"))
-    except DatabaseError as exc:
-        log.exception("token request: database error (%s)", type(exc).__name__)
-        return render_error(OAuthError("server error"))
-    except Exception:
-        log.exception("token request failed")
-        return render_error(OAuthError("server error"))
+    except Exception as exc:  # every failure is JSON; as_oauth_error logs what it hides
+        return render_error(as_oauth_error(exc, "token request"))

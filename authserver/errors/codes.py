@@ -1,9 +1,10 @@
-"""One error hierarchy for the OAuth protocol, mapped to responses in one place.
+"""The error hierarchy: one class per RFC error code, with what its response needs.
 
-Each subclass is one RFC error code. ``description`` goes to the client; ``detail`` goes to
-logs only and never carries a secret. Inside oauthlib's flows (token endpoint) our errors are
-turned into oauthlib errors by :func:`to_oauthlib`, so oauthlib renders them like its own;
-in our own views :func:`to_response` renders them.
+``description`` goes to the client; ``detail`` goes to logs only and never carries a secret.
+Each class says which headers its response carries (``challenge()``, ``retry_after``,
+``allow``); authserver.errors.writer turns any of them into a response. Inside oauthlib's
+authorization flow our errors travel as oauthlib errors (:func:`to_oauthlib`) and come back
+with :func:`from_oauthlib`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from django.http import JsonResponse
+from django.conf import settings
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 logger = logging.getLogger("authserver.errors")
@@ -30,11 +31,23 @@ def description_text(description: str) -> str:
 class OAuthError(Exception):
     error, status = "server_error", 500
     error_uri = ""  # RFC 6749 §5.2: a page about the error (e.g. where to connect an account)
+    retry_after: int | None = None  # seconds, sent as Retry-After (RFC 9110 §10.2.3)
+    allow = ""  # the methods a 405 names in Allow (RFC 9110 §15.5.6)
 
     def __init__(self, description: str = "", *, detail: str = "") -> None:
         super().__init__(detail or description)
         self.description = description_text(description)
         self.detail = detail
+
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` value a 401 carries; none by default."""
+        return ""
+
+
+class ServerError(OAuthError):
+    """RFC 6749 §4.1.2.1 ``server_error``: anything unexpected. Its body never says more."""
+
+    error, status = "server_error", 500
 
 
 class InvalidRequest(OAuthError):
@@ -43,6 +56,11 @@ class InvalidRequest(OAuthError):
 
 class InvalidClient(OAuthError):
     error, status = "invalid_client", 401  # RFC 6749 §5.2
+
+    def challenge(self) -> str:
+        # RFC 6749 §5.2: the 401 "MUST include the WWW-Authenticate response header field
+        # matching the authentication scheme used by the client"; clients here use Basic.
+        return f'Basic realm="{settings.ISSUER}", charset="UTF-8"'
 
 
 class InvalidGrant(OAuthError):
@@ -69,8 +87,17 @@ class AccessDenied(OAuthError):
     error, status = "access_denied", 403  # RFC 6749 §4.1.2.1
 
 
+class LoginRequired(OAuthError):
+    error, status = "login_required", 400  # OIDC Core §3.1.2.6 (prompt=none)
+
+
+class ConsentRequired(OAuthError):
+    error, status = "consent_required", 400  # OIDC Core §3.1.2.6 (prompt=none)
+
+
 class TemporarilyUnavailable(OAuthError):
     error, status = "temporarily_unavailable", 503  # RFC 6749 §4.1.2.1
+    retry_after = 5
 
 
 class InvalidClientMetadata(OAuthError):
@@ -79,6 +106,20 @@ class InvalidClientMetadata(OAuthError):
 
 class InvalidRedirectUri(OAuthError):
     error, status = "invalid_redirect_uri", 400  # RFC 7591 §3.2.2
+
+
+class MethodNotAllowed(OAuthError):
+    error, status = "invalid_request", 405  # RFC 9110 §15.5.6
+
+    def __init__(self, description: str = "", *, allow: str, detail: str = "") -> None:
+        super().__init__(description, detail=detail)
+        self.allow = allow
+
+
+class NotFound(OAuthError):
+    """No such endpoint or document; a discovery client stops at a 5xx, so this is JSON."""
+
+    error, status = "not_found", 404
 
 
 def to_oauthlib(exc: OAuthError, request=None) -> oauthlib_errors.OAuth2Error:
@@ -90,17 +131,23 @@ def to_oauthlib(exc: OAuthError, request=None) -> oauthlib_errors.OAuth2Error:
     )
 
 
-def to_response(exc: OAuthError, *, www_authenticate: str | None = None) -> JsonResponse:
-    """The JSON error body of RFC 6749 §5.2; a 5xx never says more than ``server_error``."""
-    if exc.detail:
-        logger.info("%s: %s", exc.error, exc.detail)
-    body = {"error": exc.error}
-    if exc.status < 500 and exc.description:
-        body["error_description"] = exc.description
-    if exc.status < 500 and exc.error_uri:
-        body["error_uri"] = exc.error_uri
-    response = JsonResponse(body, status=exc.status)
-    response["Cache-Control"] = "no-store"
-    if www_authenticate:
-        response["WWW-Authenticate"] = www_authenticate
-    return response
+_OAUTHLIB_CODES = (
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    InvalidScope,
+    InvalidTarget,
+    AccessDenied,
+    TemporarilyUnavailable,
+    ServerError,
+)
+_BY_CODE = {cls.error: cls for cls in _OAUTHLIB_CODES}
+
+
+def from_oauthlib(error: oauthlib_errors.OAuth2Error) -> OAuthError:
+    """One of ours for an error oauthlib raised (its code and status kept), so the writer
+    renders it like any other and a 401 gets our challenge."""
+    exc = _BY_CODE.get(error.error, OAuthError)(error.description or "")
+    exc.error, exc.status = error.error, error.status_code
+    return exc
