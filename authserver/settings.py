@@ -5,6 +5,7 @@ from datetime import timedelta
 import dj_database_url
 
 from authserver import config as _config
+from authserver.token_endpoint import grant_types
 
 CONFIG = _config.load()
 BASE_DIR = _config.BASE_DIR
@@ -180,13 +181,8 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"offline_access": "Stay connected: refresh access without signing in again"},
     "DEFAULT_SCOPES": [],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": [
-        "authorization_code",
-        "refresh_token",
-        "client_credentials",
-        "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1, ID-JAG (enterprise/)
-    ],
+    # RFC 8414 §2 grant_types_supported: the one list (authserver/token_endpoint/grant_types.py).
+    "OAUTH2_GRANT_TYPES_SUPPORTED": list(grant_types.SUPPORTED),
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
         "none",
         "client_secret_basic",

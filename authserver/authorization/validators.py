@@ -4,7 +4,6 @@ authserver.token_endpoint and does not use it."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.utils import timezone
@@ -16,6 +15,7 @@ from authserver.errors import InvalidScope, OAuthError
 from authserver.models import AccessToken, RefreshToken
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
+from authserver.token_hash import token_hash
 from clients import client_secrets as secrets
 from enterprise import client_assertion
 
@@ -82,7 +82,7 @@ class Validator(OAuth2Validator):
         client_pk = getattr(request.client, "pk", None)
         if client_pk is None or not token:
             return
-        checksum = hashlib.sha256(token.encode()).hexdigest()
+        checksum = token_hash(token)
         models = [AccessToken, RefreshToken]
         if token_type_hint == "refresh_token":  # noqa: S105 - a hint name
             models.reverse()
@@ -106,7 +106,7 @@ class Validator(OAuth2Validator):
         """DOT's Grant row, with the code stored only as its SHA-256: DOT gets a copy of the
         code dict holding the digest, the client still gets the code itself. The token
         endpoint looks codes up the same way (token_endpoint.grants.authorization_code)."""
-        digest = hashlib.sha256(code["code"].encode()).hexdigest()
+        digest = token_hash(code["code"])
         grant = super()._create_authorization_code(request, {**code, "code": digest}, expires)
         last_login = getattr(request.user, "last_login", None)
         # RFC 9396: the tool grants the user approved (authserver.tool_grants.consent).
