@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "oauth2_provider",
     "authserver",
     "accounts",
@@ -47,6 +48,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# CORS for browser-based MCP clients (the MCP Inspector calls us from a web page), by
+# django-cors-headers (authserver.ops.cors): ``Access-Control-Allow-Origin: *`` without
+# credentials, only on the machine-facing endpoints (discovery, JWKS, registration, token,
+# revocation, introspection, the revocation list); never on the authorization endpoint,
+# consent, login or admin, which rely on the user's cookies.
+CORS_URLS_REGEX = (
+    r"^(?:/(?:token|revoke|introspect|register|jwks\.json|revocations)$"
+    r"|/\.well-known/|/register/|.*/\.well-known/openid-configuration$)"
+)
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+# MCP Inspector preflights with mcp-protocol-version (modelcontextprotocol/inspector#758).
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "MCP-Protocol-Version", "If-None-Match"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "ETag", "Cache-Control"]
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 ROOT_URLCONF = "authserver.urls"
 WSGI_APPLICATION = "authserver.wsgi.application"
