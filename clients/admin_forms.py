@@ -11,6 +11,7 @@ from django import forms
 from django.db import models
 
 from authserver.token_endpoint import grant_types
+from authserver.token_endpoint.grant_types import AUTHORIZATION_CODE, REFRESH_TOKEN
 from clients.models import Client
 
 GRANT_TYPE_CHOICES = grant_types.ADMIN_CHOICES
@@ -101,7 +102,7 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Rows created before response types were recorded: code is what they use.
         instance = self.instance
-        if "authorization_code" in (instance.grant_types or []) and not instance.response_types:
+        if AUTHORIZATION_CODE in (instance.grant_types or []) and not instance.response_types:
             self.initial["response_types"] = ["code"]
 
     def clean(self) -> dict:
@@ -119,9 +120,9 @@ class ClientForm(forms.ModelForm):
             self.add_error(
                 "grant_types", "Client credentials and token exchange need a confidential client."
             )
-        if "refresh_token" in grants and "authorization_code" not in grants:
+        if REFRESH_TOKEN in grants and AUTHORIZATION_CODE not in grants:
             self.add_error("grant_types", "Refresh tokens come from the authorization code grant.")
-        if "authorization_code" in grants and "code" not in (data.get("response_types") or ()):
+        if AUTHORIZATION_CODE in grants and "code" not in (data.get("response_types") or ()):
             self.add_error("response_types", "The authorization code grant uses response type code")
         data["grant_types"] = [g for g, _ in GRANT_TYPE_CHOICES if g in grants]
         # DOT keeps one grant type per client; ours is the RFC 7591 list, and DOT's field

@@ -42,8 +42,8 @@ class Command(BaseCommand):
         parser.add_argument("--jwks", metavar="FILE", help="private_key_jwt with a JWK Set file")
 
     def handle(self, *args, **opts) -> None:
-        grants = opts["grant"] or ["client_credentials"]
-        if "client_credentials" in grants and not opts["confidential"]:
+        grants = opts["grant"] or [grant_types.CLIENT_CREDENTIALS]
+        if grant_types.CLIENT_CREDENTIALS in grants and not opts["confidential"]:
             raise CommandError("client_credentials needs --confidential (RFC 6749 §4.4)")
         jwks = self.jwks(opts)
         if (jwks or opts["jwks_uri"]) and not opts["confidential"]:
