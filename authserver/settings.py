@@ -5,6 +5,7 @@ from datetime import timedelta
 import dj_database_url
 
 from authserver import config as _config
+from authserver.token_endpoint import grant_types
 
 CONFIG = _config.load()
 BASE_DIR = _config.BASE_DIR
@@ -22,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "oauth2_provider",
     "authserver",
     "accounts",
@@ -49,6 +51,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# CORS for browser-based MCP clients (the MCP Inspector calls us from a web page), by
+# django-cors-headers (authserver.ops.cors): ``Access-Control-Allow-Origin: *`` without
+# credentials, only on the machine-facing endpoints (discovery, JWKS, registration, token,
+# revocation, introspection, the revocation list); never on the authorization endpoint,
+# consent, login or admin, which rely on the user's cookies.
+CORS_URLS_REGEX = (
+    r"^(?:/(?:token|revoke|introspect|register|jwks\.json|revocations)$"
+    r"|/\.well-known/|/register/|.*/\.well-known/openid-configuration$)"
+)
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+# MCP Inspector preflights with mcp-protocol-version (modelcontextprotocol/inspector#758).
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "MCP-Protocol-Version", "If-None-Match"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "ETag", "Cache-Control"]
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 ROOT_URLCONF = "authserver.urls"
 WSGI_APPLICATION = "authserver.wsgi.application"
@@ -183,13 +202,8 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"offline_access": "Stay connected: refresh access without signing in again"},
     "DEFAULT_SCOPES": [],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": [
-        "authorization_code",
-        "refresh_token",
-        "client_credentials",
-        "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1, ID-JAG (enterprise/)
-    ],
+    # RFC 8414 §2 grant_types_supported: the one list (authserver/token_endpoint/grant_types.py).
+    "OAUTH2_GRANT_TYPES_SUPPORTED": list(grant_types.SUPPORTED),
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
         "none",
         "client_secret_basic",

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from django import forms
 from django.db import models
-from oauth2_provider.models import AbstractApplication
 
+from authserver.token_endpoint import grant_types
+from authserver.token_endpoint.grant_types import AUTHORIZATION_CODE, REFRESH_TOKEN
 from clients.models import Client
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a name
-GRANT_TYPE_CHOICES = [
-    ("authorization_code", "Authorization code: users sign in and allow (PKCE S256)"),
-    ("refresh_token", "Refresh token: stay connected without signing in again"),
-    ("client_credentials", "Client credentials: a machine client, no user (confidential)"),
-    (TOKEN_EXCHANGE, "Token exchange (RFC 8693): an MCP server calling another (confidential)"),
-]
+GRANT_TYPE_CHOICES = grant_types.ADMIN_CHOICES
 RESPONSE_TYPE_CHOICES = [("code", "code (the only response type this server issues)")]
-CONFIDENTIAL_ONLY = {"client_credentials", TOKEN_EXCHANGE}
+CONFIDENTIAL_ONLY = grant_types.CONFIDENTIAL_ONLY
 
 
 class LinesField(forms.CharField):
@@ -107,7 +102,7 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Rows created before response types were recorded: code is what they use.
         instance = self.instance
-        if "authorization_code" in (instance.grant_types or []) and not instance.response_types:
+        if AUTHORIZATION_CODE in (instance.grant_types or []) and not instance.response_types:
             self.initial["response_types"] = ["code"]
 
     def clean(self) -> dict:
@@ -125,16 +120,12 @@ class ClientForm(forms.ModelForm):
             self.add_error(
                 "grant_types", "Client credentials and token exchange need a confidential client."
             )
-        if "refresh_token" in grants and "authorization_code" not in grants:
+        if REFRESH_TOKEN in grants and AUTHORIZATION_CODE not in grants:
             self.add_error("grant_types", "Refresh tokens come from the authorization code grant.")
-        if "authorization_code" in grants and "code" not in (data.get("response_types") or ()):
+        if AUTHORIZATION_CODE in grants and "code" not in (data.get("response_types") or ()):
             self.add_error("response_types", "The authorization code grant uses response type code")
-        # DOT keeps one grant type per client; ours is the RFC 7591 list, and DOT's field
-        # follows it (clients.models.GRANT_TYPE_TO_DOT), so its validation sees the same.
-        self.instance.authorization_grant_type = (
-            AbstractApplication.GRANT_AUTHORIZATION_CODE
-            if "authorization_code" in grants
-            else AbstractApplication.GRANT_CLIENT_CREDENTIALS
-        )
         data["grant_types"] = [g for g, _ in GRANT_TYPE_CHOICES if g in grants]
+        # DOT keeps one grant type per client; ours is the RFC 7591 list, and DOT's field
+        # follows it (grant_types.dot_grant_type), so its validation sees the same.
+        self.instance.authorization_grant_type = grant_types.dot_grant_type(data["grant_types"])
         return data

@@ -43,9 +43,10 @@ from oauth2_provider import cimd as dot_cimd
 from oauth2_provider.settings import oauth2_settings
 
 from authserver.errors import InvalidClientMetadata, OAuthError
+from authserver.loopback import is_loopback_host
 from clients import policy, registration
 from clients.models import Client
-from clients.registration import ClientMetadata, is_loopback_host
+from clients.registration import ClientMetadata
 from clients.services import apply_metadata
 
 logger = logging.getLogger("clients.cimd")

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
+from authserver.token_endpoint import grant_types
 from clients import client_secrets as secrets
 
 # Never redirect to these, whatever is registered (RFC 8252 §7.1 private-use schemes are
@@ -23,15 +24,9 @@ FORBIDDEN_REDIRECT_SCHEMES = frozenset(
     {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source"}
 )
 
-# RFC 7591 §2 grant type names, mapped to DOT's internal identifiers.
-GRANT_TYPE_TO_DOT = {
-    "authorization_code": AbstractApplication.GRANT_AUTHORIZATION_CODE,
-    "client_credentials": AbstractApplication.GRANT_CLIENT_CREDENTIALS,
-    # A refresh is allowed by the grant that issued the refresh token (RFC 6749 §6).
-    "refresh_token": AbstractApplication.GRANT_AUTHORIZATION_CODE,
-    # RFC 8693, admin-granted only (never through dynamic registration).
-    "urn:ietf:params:oauth:grant-type:token-exchange": AbstractApplication.GRANT_CLIENT_CREDENTIALS,
-}
+# RFC 7591 §2 grant type names, mapped to DOT's internal identifiers (defined once, in
+# authserver/token_endpoint/grant_types.py).
+GRANT_TYPE_TO_DOT = grant_types.TO_DOT
 
 
 class Client(AbstractApplication):

@@ -21,7 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
+from authserver.loopback import is_loopback_host
 from authserver.resources.scopes import parse_scope
+from authserver.token_endpoint.grant_types import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    SELF_REGISTERED,
+)
 from clients.models import FORBIDDEN_REDIRECT_SCHEMES
 
 MAX_REDIRECT_URIS = 10
@@ -32,7 +38,6 @@ MAX_CONTACTS = 10
 MAX_CONTACT_LENGTH = 254
 MAX_SOFTWARE_LENGTH = 255
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # RFC 7523 §2.2 private_key_jwt needs the client's public keys (``jwks_uri`` or ``jwks``).
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -54,7 +59,7 @@ class ClientMetadata:
 
     redirect_uris: list[str] = field(default_factory=list)
     token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 - RFC 7591 §2 default
-    grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
+    grant_types: list[str] = field(default_factory=lambda: [AUTHORIZATION_CODE])
     response_types: list[str] = field(default_factory=lambda: ["code"])
     client_name: str = ""
     client_uri: str = ""
@@ -100,10 +105,6 @@ def _string_list(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidClientMetadata(f"{name} must be an array of strings")
     return list(dict.fromkeys(value))
-
-
-def is_loopback_host(host: str | None) -> bool:
-    return (host or "").strip("[]").lower() in LOOPBACK_HOSTS
 
 
 def validate_redirect_uri(uri: Any) -> str:
@@ -166,7 +167,7 @@ def validate_redirect_uris(value: Any, grant_types: list[str]) -> list[str]:
         raise InvalidRedirectUri(f"at most {MAX_REDIRECT_URIS} redirect URIs")
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in value))
     # RFC 7591 §2.1: the authorization code grant is redirect-based; it needs one.
-    if "authorization_code" in grant_types and not uris:
+    if AUTHORIZATION_CODE in grant_types and not uris:
         raise InvalidRedirectUri("redirect_uris is required for the authorization_code grant")
     return uris
 
@@ -216,10 +217,10 @@ def validate_grant_types(value: Any) -> list[str]:
     their user back to the browser every time an access token expires. Public clients'
     refresh tokens rotate on every use (OAuth 2.1 §4.3.1), so this adds no standing secret.
     """
-    requested = ["authorization_code"] if value is None else _string_list(value, "grant_types")
-    if "authorization_code" in requested:
-        return ["authorization_code", "refresh_token"]
-    if "client_credentials" in requested:
+    requested = [AUTHORIZATION_CODE] if value is None else _string_list(value, "grant_types")
+    if AUTHORIZATION_CODE in requested:
+        return list(SELF_REGISTERED)
+    if CLIENT_CREDENTIALS in requested:
         raise InvalidClientMetadata(MACHINE_CLIENTS_ARE_ADMIN_CREATED)
     # RFC 7591 §3.2.2 invalid_client_metadata: nothing we support is left. A lone
     # refresh_token is no grant of its own: refresh tokens come from a code (RFC 6749 §6).
@@ -238,7 +239,7 @@ def validate_response_types(value: Any, grant_types: list[str]) -> list[str]:
     grant types need. Refused only when the client asks for response types and ``code``
     is not among them: then no redirect-based flow it wants is left.
     """
-    expected = ["code"] if "authorization_code" in grant_types else []
+    expected = ["code"] if AUTHORIZATION_CODE in grant_types else []
     requested = _optional_string_list(value, "response_types")
     if requested is not None and expected and "code" not in requested:
         raise InvalidClientMetadata(

@@ -48,10 +48,11 @@ from authserver import audit
 from authserver.discovery.metadata import origin
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
 from authserver.revocation import service as revocation
+from authserver.token_endpoint import grant_types
 from clients import client_secrets as secrets
 from clients import policy, registration
 from clients.errors import InvalidToken
-from clients.models import GRANT_TYPE_TO_DOT, Client
+from clients.models import Client
 from clients.registration import ClientMetadata
 
 _UNKNOWN = secrets.hash_secret("\x00unknown registration")
@@ -131,8 +132,7 @@ def apply_metadata(client: Client, metadata: ClientMetadata) -> None:
     client.client_type = Client.CLIENT_PUBLIC if metadata.is_public else Client.CLIENT_CONFIDENTIAL
     client.token_endpoint_auth_method = metadata.token_endpoint_auth_method
     client.grant_types = list(metadata.grant_types)
-    primary = "authorization_code" if "authorization_code" in metadata.grant_types else None
-    client.authorization_grant_type = GRANT_TYPE_TO_DOT[primary or metadata.grant_types[0]]
+    client.authorization_grant_type = grant_types.dot_grant_type(metadata.grant_types)
     client.response_types = list(metadata.response_types)
     client.name = metadata.client_name
     for name in registration.URI_FIELDS:

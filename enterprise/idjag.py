@@ -19,10 +19,11 @@ from django.db import IntegrityError, transaction
 from authserver.errors import InvalidGrant, InvalidScope
 from authserver.resources import grouppolicy
 from authserver.resources import scopes as scope_rules
+from authserver.token_endpoint import grant_types
 from enterprise import jose, jwks, replay
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
+GRANT_TYPE = grant_types.JWT_BEARER  # RFC 7523 §2.1
 TYP = "oauth-id-jag+jwt"  # ID-JAG draft §3: the JWT's typ header
 
 

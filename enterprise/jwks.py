@@ -20,8 +20,8 @@ from jwcrypto import jwk
 from oauth2_provider import cimd as dot_cimd
 from oauth2_provider.settings import oauth2_settings
 
+from authserver.loopback import is_loopback_host
 from clients.cimd import MetadataFetcher, _loopback_addresses
-from clients.registration import is_loopback_host
 from enterprise.jose import RefusedAssertion, keyset_from_json
 
 # A kid we do not know triggers a re-fetch, at most this often per URI (key rotation).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 from authserver.models import Resource, ResourceAccess, Scope
-from clients.models import GRANT_TYPE_TO_DOT, Client
+from authserver.token_endpoint.grant_types import dot_grant_type
+from clients.models import Client
 
 _n = itertools.count(1)
 
@@ -49,7 +50,7 @@ def make_client(
         name=fields.pop("name", f"client {next(_n)}"),
         client_type=Client.CLIENT_CONFIDENTIAL if confidential else Client.CLIENT_PUBLIC,
         grant_types=list(grant_types),
-        authorization_grant_type=GRANT_TYPE_TO_DOT[grant_types[0]],
+        authorization_grant_type=dot_grant_type(grant_types),
         token_endpoint_auth_method=fields.pop(
             "token_endpoint_auth_method", "client_secret_basic" if confidential else "none"
         ),

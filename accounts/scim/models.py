@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.conf import settings
 from django.db import models
 
+from authserver.token_hash import token_hash
+
 TOKEN_PREFIX = "scim_"  # noqa: S105 - a prefix, not a secret
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+# The stored form of a SCIM token: the server's one token digest (authserver/token_hash.py).
+digest = token_hash
 
 
 class ScimToken(models.Model):

@@ -35,6 +35,7 @@ from authserver.errors import (
 )
 from authserver.models import Resource
 from authserver.resources import grouppolicy
+from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
 from authserver.tool_grants import consent as tool_consent
 from clients.models import Client
@@ -156,7 +157,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 # The refresh-token rule (token_endpoint.grants.base.refresh_wanted), aloud.
                 "stays_connected": resource.issue_refresh_tokens
                 and "offline_access" not in scopes
-                and "refresh_token" in (client.grant_types or []),
+                and grant_types.REFRESH_TOKEN in (client.grant_types or []),
             },
         )
 

@@ -5,7 +5,6 @@ authserver.token_endpoint and does not use it."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.utils import timezone
@@ -16,6 +15,7 @@ from authserver import audit
 from authserver.errors import InvalidScope, OAuthError
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
+from authserver.token_hash import token_hash
 from clients import client_secrets as secrets
 from enterprise import client_assertion
 
@@ -92,7 +92,7 @@ class Validator(OAuth2Validator):
         """DOT's Grant row, with the code stored only as its SHA-256: DOT gets a copy of the
         code dict holding the digest, the client still gets the code itself. The token
         endpoint looks codes up the same way (token_endpoint.grants.authorization_code)."""
-        digest = hashlib.sha256(code["code"].encode()).hexdigest()
+        digest = token_hash(code["code"])
         grant = super()._create_authorization_code(request, {**code, "code": digest}, expires)
         last_login = getattr(request.user, "last_login", None)
         # RFC 9396: the tool grants the user approved (authserver.tool_grants.consent).

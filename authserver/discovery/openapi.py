@@ -22,6 +22,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from authserver.discovery import metadata
+from authserver.token_endpoint import grant_types
 
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 ERROR_DESCRIPTION_PATTERN = r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$"
@@ -97,7 +98,8 @@ _METADATA_MEMBERS: dict[str, Any] = {
         "type": "array",
         "items": {
             "type": "string",
-            "enum": ["authorization_code", "refresh_token", "client_credentials"],
+            # What a client may ask for (a machine client's request is refused with 400).
+            "enum": [*grant_types.SELF_REGISTERED, grant_types.CLIENT_CREDENTIALS],
         },
     },
     "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}},
@@ -191,16 +193,16 @@ def _grant(name: str, required: list[str], **params: dict) -> dict[str, Any]:
 TOKEN_REQUEST = {
     "oneOf": [
         _grant(  # RFC 6749 §4.1.3, RFC 7636 §4.5
-            "authorization_code",
+            grant_types.AUTHORIZATION_CODE,
             ["code", "redirect_uri", "code_verifier"],
             code=_STR,
             redirect_uri=_STR,
             code_verifier=_STR,
         ),
-        _grant("refresh_token", ["refresh_token"], refresh_token=_STR),  # RFC 6749 §6
-        _grant("client_credentials", []),  # RFC 6749 §4.4
+        _grant(grant_types.REFRESH_TOKEN, ["refresh_token"], refresh_token=_STR),  # RFC 6749 §6
+        _grant(grant_types.CLIENT_CREDENTIALS, []),  # RFC 6749 §4.4
         _grant(  # RFC 8693 §2.1 (authserver/token_endpoint/grants/subject_token.py)
-            "urn:ietf:params:oauth:grant-type:token-exchange",
+            grant_types.TOKEN_EXCHANGE,
             ["subject_token", "subject_token_type"],
             subject_token=_STR,
             subject_token_type=_STR,
@@ -210,7 +212,7 @@ TOKEN_REQUEST = {
             audience=_STR,
         ),
         _grant(  # RFC 7523 §2.1 with an ID-JAG (enterprise/idjag.py)
-            "urn:ietf:params:oauth:grant-type:jwt-bearer", ["assertion"], assertion=_STR
+            grant_types.JWT_BEARER, ["assertion"], assertion=_STR
         ),
     ]
 }

@@ -7,12 +7,12 @@ and reads the cache generation alongside, so the caller's cached client and reso
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 
 from authserver.ops import metrics
 from authserver.token_endpoint import sql as statements
+from authserver.token_hash import token_hash
 
 INACTIVE = {"active": False}
 
@@ -27,8 +27,7 @@ LOOKUP = (
 
 def lookup(token: str) -> tuple[int | None, tuple | None]:
     """The committed cache generation, and the token's row (or None)."""
-    checksum = hashlib.sha256(token.encode()).hexdigest()
-    generation, *row = statements.fetchone(LOOKUP, [checksum])
+    generation, *row = statements.fetchone(LOOKUP, [token_hash(token)])
     return generation, (tuple(row) if row[0] is not None else None)
 
 

@@ -1,51 +1,27 @@
-"""CORS for browser-based MCP clients (the MCP Inspector calls us from a web page).
+"""CORS by django-cors-headers (settings ``CORS_*``), with preflights answered ``204``.
 
-``Access-Control-Allow-Origin: *`` without credentials, only on the machine-facing
-endpoints: discovery, JWKS, registration, token, revocation, introspection and the
-revocation list. Never on the authorization endpoint, consent, login or admin, which rely
-on the user's cookies.
+The library does the work; this module only keeps the preflight status (a preflight has no
+body, so ``204 No Content``; the Fetch standard accepts any ok status) and names the rule
+other middleware share: which paths CORS applies to (``settings.CORS_URLS_REGEX``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 
-from django.http import HttpRequest, HttpResponse
-
-CORS_PATHS = frozenset(
-    {"/token", "/revoke", "/introspect", "/register", "/jwks.json", "/revocations"}
-)
-CORS_PREFIXES = ("/.well-known/", "/register/")
-ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
-# MCP Inspector preflights with mcp-protocol-version (modelcontextprotocol/inspector#758).
-ALLOW_HEADERS = "Authorization, Content-Type, MCP-Protocol-Version, If-None-Match"
-EXPOSE_HEADERS = "WWW-Authenticate, ETag, Cache-Control"
+from corsheaders.middleware import CorsMiddleware as LibraryCorsMiddleware
+from django.conf import settings
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 
 def cors_applies(path: str) -> bool:
-    return (
-        path in CORS_PATHS
-        or path.startswith(CORS_PREFIXES)
-        or path.endswith("/.well-known/openid-configuration")
-    )
+    return re.match(settings.CORS_URLS_REGEX, path) is not None
 
 
-class CorsMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not cors_applies(request.path):
-            return self.get_response(request)
-        if request.method == "OPTIONS":
-            # Preflight (Fetch standard §3.2.2): answered here, before CSRF or the view.
-            response = HttpResponse(status=204)
-            response["Access-Control-Allow-Methods"] = ALLOW_METHODS
-            response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-            response["Access-Control-Max-Age"] = "86400"
-            response["Allow"] = ALLOW_METHODS
-        else:
-            response = self.get_response(request)
-            response["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-        response["Access-Control-Allow-Origin"] = "*"
+class CorsMiddleware(LibraryCorsMiddleware):
+    def check_preflight(self, request: HttpRequest) -> HttpResponseBase | None:
+        response = super().check_preflight(request)
+        if response is not None:
+            response.status_code = 204  # Fetch §3.2.3 (CORS-preflight fetch): any ok status
         return response

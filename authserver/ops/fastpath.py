@@ -80,12 +80,19 @@ class FastDocumentsMiddleware:
         # the view answers 304 and a client that only revalidates never fills the cache).
         # request.headers is a cached view of META: drop it so the view reads the change.
         if_none_match = request.META.pop("HTTP_IF_NONE_MATCH", None)
+        # And it renders as a cross-origin request: the copy is replayed to browsers too,
+        # and django-cors-headers adds its headers (``*``, the same for every origin) only
+        # when an Origin is sent.
+        sent_origin = "HTTP_ORIGIN" in request.META
+        request.META.setdefault("HTTP_ORIGIN", "null")
         request.__dict__.pop("headers", None)
         try:
             cached = localcache.get(("fastpath", request.path), render, ttl)
         finally:
             if if_none_match is not None:
                 request.META["HTTP_IF_NONE_MATCH"] = if_none_match
+            if not sent_origin:
+                request.META.pop("HTTP_ORIGIN", None)
             request.__dict__.pop("headers", None)
         if cached is None:  # not cacheable (an error): answer what the chain said
             return rendered[0] if rendered else self.get_response(request)

@@ -9,17 +9,16 @@ string the MCP server publishes in its RFC 9728 metadata.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from authserver.errors import InvalidTarget
+from authserver.loopback import is_loopback_host
 
 MAX_LENGTH = 512
 DEFAULT_PORTS = {"http": 80, "https": 443}
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def canonicalize(value: str) -> str:
@@ -51,22 +50,12 @@ def canonicalize(value: str) -> str:
     return f"{scheme}://{netloc}{path}{query}"
 
 
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_registered_identifier(value: str) -> str:
     """What an admin may register: https, or http on loopback when ALLOW_HTTP_LOOPBACK_RESOURCES."""
     canonical = canonicalize(value)
     parts = urlsplit(canonical)
     if parts.scheme == "http" and not (
-        settings.CONFIG.allow_http_loopback_resources and is_loopback(parts.hostname or "")
+        settings.CONFIG.allow_http_loopback_resources and is_loopback_host(parts.hostname)
     ):
         raise InvalidTarget(
             "resource must use https (http only on loopback with ALLOW_HTTP_LOOPBACK_RESOURCES)"

@@ -7,7 +7,6 @@ polling bound.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from authserver.keys import keyring
 from authserver.models import AccessToken, Grant, RefreshToken, RevocationCutoff
 from authserver.models.tokens import revocation_requested
 from authserver.revocation.published import schedule_publication
+from authserver.token_hash import token_hash
 
 
 def _published(kind: str, revoked: int, *, detail: dict | None = None, **fields) -> int:
@@ -153,7 +153,7 @@ def revoke_presented_token(token: str, *, hint: str | None, client, now: datetim
     client_pk = getattr(client, "pk", None)
     if client_pk is None or not token:
         return
-    checksum = hashlib.sha256(token.encode()).hexdigest()
+    checksum = token_hash(token)
     models = [AccessToken, RefreshToken]
     if hint == "refresh_token":
         models.reverse()

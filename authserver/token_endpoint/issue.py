@@ -12,7 +12,6 @@ Metrics are counted only once the write is committed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from authserver.token_endpoint import access_token as tokens
 from authserver.token_endpoint import hotcache, writer
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot
+from authserver.token_hash import token_hash
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -144,7 +144,7 @@ def write_params(binding: Binding, token, refresh: str | None, *, now: datetime)
         "now": now,
         "user_id": user_pk,
         "previous_refresh_id": binding.previous_refresh_pk,
-        "access_checksum": checksum(token.value),
+        "access_checksum": token_hash(token.value),
         "client_pk": binding.client.pk,
         "client_id": binding.client.client_id,
         "expires": datetime.fromtimestamp(token.exp, tz=UTC),
@@ -158,7 +158,7 @@ def write_params(binding: Binding, token, refresh: str | None, *, now: datetime)
         "jkt": binding.jkt,
         # RFC 9396: the details as signed (JSON text, or NULL for none).
         "authorization_details": binding.authorization_details or None,
-        "refresh_checksum": checksum(refresh) if refresh is not None else None,
+        "refresh_checksum": token_hash(refresh) if refresh is not None else None,
         "refresh_family": refresh_family,
         "absolute_expires": refresh_expires(binding, now=now),
         "audit_kind": binding.audit_kind,
@@ -167,11 +167,6 @@ def write_params(binding: Binding, token, refresh: str | None, *, now: datetime)
         "audit_family": str(family or ""),
         "audit_detail": writer.audit_detail(audit_detail(binding, token)),
     }
-
-
-def checksum(value: str) -> str:
-    """DOT's token_checksum: SHA-256 of the token, the only trace of it stored."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def refresh_expires(binding: Binding, *, now: datetime) -> datetime:

@@ -7,7 +7,6 @@ ORM spent more time compiling these queries than PostgreSQL spent answering them
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from authserver.token_endpoint import sql as statements
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+from authserver.token_hash import token_hash
 
 
 def _resource(value) -> list[str]:
@@ -91,7 +87,7 @@ def find_code(code: str, client_pk: int) -> CodeRow | None:
         f"LEFT JOIN {user_table()} u ON u.id = g.user_id "
         "WHERE g.code = %s AND g.application_id = %s"
     )
-    row = statements.fetchone(sql, [digest(code), client_pk])
+    row = statements.fetchone(sql, [token_hash(code), client_pk])
     if row is None:
         return None
     row = _plain(row, family=9)
@@ -109,7 +105,7 @@ def find_refresh_token(value: str) -> RefreshRow | None:
         f"LEFT JOIN {user_table()} u ON u.id = rt.user_id "
         "WHERE rt.token_checksum = %s ORDER BY rt.revoked DESC NULLS FIRST LIMIT 1"
     )
-    row = statements.fetchone(sql, [digest(value)])
+    row = statements.fetchone(sql, [token_hash(value)])
     if row is None:
         return None
     row = _plain(row, family=6)

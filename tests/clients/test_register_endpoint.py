@@ -258,3 +258,60 @@ def test_private_key_jwt_registration_gets_no_secret_and_keeps_its_jwks_uri(regi
     client = Client.objects.get(client_id=answer["client_id"])
     assert not client.is_public
     assert client.jwks_uri == "https://app.example/jwks.json"
+
+
+# --- DRF parsers and renderers (issue 18 §6): the same answers as before ----------------------
+
+
+def test_registration_is_parsed_and_rendered_by_drf():
+    from rest_framework.views import APIView
+
+    from clients.views import RegistrationManagementView, RegistrationView
+
+    assert issubclass(RegistrationView, APIView)
+    assert issubclass(RegistrationManagementView, APIView)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*"])
+def test_registration_answers_json_whatever_accept_says(register, accept):
+    response = register(MCP_PYTHON_SDK_BODY, HTTP_ACCEPT=accept)
+    assert response.status_code == 201  # never DRF's 406 Not Acceptable
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"  # RFC 7591 §3.2.1: it carries secrets
+    error = register(b"{", HTTP_ACCEPT=accept)
+    assert_rfc7591_error(error, "invalid_client_metadata")
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [(b"{", "application/json"), (b"{}", "text/plain"), (b"", "application/json")],
+)
+def test_registration_errors_are_rfc7591_bodies_never_drf_detail(register, raw, content_type):
+    body = assert_rfc7591_error(register(raw, content_type=content_type), "invalid_client_metadata")
+    assert "detail" not in body
+    assert set(body) <= {"error", "error_description", "error_uri"}
+
+
+def test_empty_registration_body_is_not_read_as_an_empty_document(register):
+    # DRF reads an empty body as {}; RFC 7591 §3.1 needs a JSON object in the body.
+    # (Django's test client drops the content type of an empty body: set it by hand.)
+    response = register(b"", CONTENT_TYPE="application/json")
+    body = assert_rfc7591_error(response, "invalid_client_metadata")
+    assert "not valid JSON" in body["error_description"]
+    assert not Client.objects.exists()
+
+
+def test_options_on_register_without_a_preflight_is_an_empty_allow(client):
+    response = client.options("/register")
+    assert response.status_code == 200
+    assert response.content == b""  # not DRF's self-description of the view
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+
+
+def test_registration_body_is_read_only_up_to_the_limit_through_drf(rf):
+    from clients.views import MAX_BODY, RegistrationView
+
+    request = rf.post("/register", data=b" " * (MAX_BODY + 1), content_type="application/json")
+    response = RegistrationView.as_view()(request)
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"] == "invalid_client_metadata"

@@ -11,11 +11,10 @@ from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
-from authserver.token_endpoint import lookups
+from authserver.token_endpoint import grant_types, lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
-from clients.models import GRANT_TYPE_TO_DOT
 
 log = logging.getLogger("authserver.token_endpoint")
 
@@ -46,10 +45,10 @@ class ConsumeCode:
 
 @register
 class AuthorizationCode(Grant):
-    grant_type = "authorization_code"
+    grant_type = grant_types.AUTHORIZATION_CODE
 
     def allowed(self, client) -> bool:
-        return client.allows_grant_type(GRANT_TYPE_TO_DOT[self.grant_type])
+        return client.allows_grant_type(grant_types.TO_DOT[self.grant_type])
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
         code = req.get("code")

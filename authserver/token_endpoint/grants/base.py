@@ -15,6 +15,7 @@ from authserver.models import Resource
 from authserver.resources import grouppolicy
 from authserver.resources import registry as resources
 from authserver.resources.scopes import OFFLINE_ACCESS
+from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
@@ -23,6 +24,9 @@ GRANTS: dict[str, type[Grant]] = {}
 
 
 def register(cls: type[Grant]) -> type[Grant]:
+    # One list of grant types (grant_types.py): a grant served must be advertised there.
+    if cls.grant_type not in grant_types.SUPPORTED:
+        raise ValueError(f"{cls.grant_type!r} is not in grant_types.GRANT_TYPES")
     GRANTS[cls.grant_type] = cls
     return cls
 
@@ -31,7 +35,11 @@ class Grant:
     """One grant type. Subclasses set ``grant_type`` and implement ``validate``."""
 
     grant_type = ""
-    confidential_only = False  # e.g. RFC 6749 §4.4: client credentials
+
+    @property
+    def confidential_only(self) -> bool:
+        # e.g. RFC 6749 §4.4: client credentials (grant_types.GRANT_TYPES says which).
+        return self.grant_type in grant_types.CONFIDENTIAL_ONLY
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -119,5 +127,5 @@ def token_endpoint_url() -> str:
 def refresh_wanted(client, resource, scopes) -> bool:
     """A refresh token only where the resource issues them, and only with offline_access or
     a client registered for the refresh_token grant."""
-    wants = OFFLINE_ACCESS in scopes or "refresh_token" in (client.grant_types or [])
+    wants = OFFLINE_ACCESS in scopes or grant_types.REFRESH_TOKEN in (client.grant_types or [])
     return bool(resource.issue_refresh_tokens and wants)

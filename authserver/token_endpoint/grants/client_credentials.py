@@ -8,19 +8,18 @@ from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
 from authserver.resources import registry as resources
 from authserver.resources import scopes
+from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest
-from clients.models import GRANT_TYPE_TO_DOT
 
 
 @register
 class ClientCredentials(Grant):
-    grant_type = "client_credentials"
-    confidential_only = True  # RFC 6749 §4.4
+    grant_type = grant_types.CLIENT_CREDENTIALS
 
     def allowed(self, client) -> bool:
-        return client.allows_grant_type(GRANT_TYPE_TO_DOT[self.grant_type])
+        return client.allows_grant_type(grant_types.TO_DOT[self.grant_type])
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
         requested = scopes.parse_scope(req.get("scope"))

@@ -18,7 +18,6 @@ from enterprise import idjag, replay
 @register
 class JwtBearer(Grant):
     grant_type = idjag.GRANT_TYPE
-    confidential_only = True  # the MCP SDK's provider and SEP-990: confidential clients
 
     def allowed(self, client) -> bool:
         # An admin lets an IdP speak for a client (TrustedIdentityProvider.clients).

@@ -12,11 +12,10 @@ from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import RefreshToken
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
-from authserver.token_endpoint import lookups
+from authserver.token_endpoint import grant_types, lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
-from clients.models import GRANT_TYPE_TO_DOT
 
 log = logging.getLogger("authserver.token_endpoint")
 
@@ -47,10 +46,10 @@ class RotateRefreshToken:
 
 @register
 class RefreshTokenGrant(Grant):
-    grant_type = "refresh_token"
+    grant_type = grant_types.REFRESH_TOKEN
 
     def allowed(self, client) -> bool:
-        return client.allows_grant_type(GRANT_TYPE_TO_DOT[self.grant_type])
+        return client.allows_grant_type(grant_types.TO_DOT[self.grant_type])
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
         value = req.get("refresh_token")

@@ -12,7 +12,6 @@ authserver.token_endpoint.grants.token_exchange.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 
@@ -22,8 +21,10 @@ from jwcrypto import jwk, jws
 from authserver.errors import InvalidGrant
 from authserver.keys import keyring as keys
 from authserver.models import AccessToken, SigningKey
+from authserver.token_endpoint import grant_types
+from authserver.token_hash import token_hash
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPE = grant_types.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
 MAX_CHAIN = 5  # hops an act chain may have
@@ -46,8 +47,9 @@ def verify_subject_token(token: str, *, now: datetime) -> tuple[dict, AccessToke
         claims = json.loads(parsed.payload)
     except (ValueError, KeyError, TypeError, jws.InvalidJWSObject, jws.InvalidJWSSignature):
         raise InvalidGrant("subject_token is not a valid access token") from None
-    checksum = hashlib.sha256(token.encode()).hexdigest()
-    row = AccessToken.objects.filter(token_checksum=checksum).select_related("user").first()
+    row = (
+        AccessToken.objects.filter(token_checksum=token_hash(token)).select_related("user").first()
+    )
     if (
         not isinstance(claims, dict)
         or claims.get("iss") != settings.ISSUER

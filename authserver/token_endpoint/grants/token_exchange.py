@@ -43,7 +43,6 @@ class AssignFamily:
 @register
 class TokenExchange(Grant):
     grant_type = exchange.GRANT_TYPE
-    confidential_only = True
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
         for name in ("subject_token", "subject_token_type"):

@@ -14,7 +14,8 @@ from django.db import transaction
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
 from authserver.resources.rules import canonicalize
-from clients.models import GRANT_TYPE_TO_DOT, Client
+from authserver.token_endpoint import grant_types
+from clients.models import Client
 from enterprise.jose import RefusedAssertion, keyset_from_json
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--confidential", action="store_true")
         parser.add_argument(
-            "--grant", action="append", default=[], choices=sorted(GRANT_TYPE_TO_DOT)
+            "--grant", action="append", default=[], choices=sorted(grant_types.TO_DOT)
         )
         parser.add_argument("--resource", action="append", default=[], metavar="URI")
         parser.add_argument("--scope", action="append", default=[], metavar="NAME")
@@ -41,8 +42,8 @@ class Command(BaseCommand):
         parser.add_argument("--jwks", metavar="FILE", help="private_key_jwt with a JWK Set file")
 
     def handle(self, *args, **opts) -> None:
-        grants = opts["grant"] or ["client_credentials"]
-        if "client_credentials" in grants and not opts["confidential"]:
+        grants = opts["grant"] or [grant_types.CLIENT_CREDENTIALS]
+        if grant_types.CLIENT_CREDENTIALS in grants and not opts["confidential"]:
             raise CommandError("client_credentials needs --confidential (RFC 6749 §4.4)")
         jwks = self.jwks(opts)
         if (jwks or opts["jwks_uri"]) and not opts["confidential"]:
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                 Client.CLIENT_CONFIDENTIAL if opts["confidential"] else Client.CLIENT_PUBLIC
             )
             client.grant_types = grants
-            client.authorization_grant_type = GRANT_TYPE_TO_DOT[grants[0]]
+            client.authorization_grant_type = grant_types.dot_grant_type(grants)
             client.token_endpoint_auth_method = (
                 Client.AuthMethod.CLIENT_SECRET_BASIC
                 if opts["confidential"]
