@@ -16,6 +16,7 @@ and latest.md, and stops everything it started, also on errors and Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,11 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import flows, loadgen, report  # noqa: E402
+from bench import dbstats, flows, loadgen, report  # noqa: E402
 from bench.loadgen import Case, LoadGenerator  # noqa: E402
 from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
+SAMPLED = ("a", "b", "code", "g")
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -127,7 +130,10 @@ class Bench:
 
     def start_servers(self) -> None:
         log(f"starting gunicorn (our server) on {self.issuer}")
-        self.procs.gunicorn("authserver", "authserver.wsgi:application", self.port, self.env)
+        server = self.procs.gunicorn(
+            "authserver", "authserver.wsgi:application", self.port, self.env
+        )
+        self.server_pid = server.pid
         self.floor_port = free_port()
         floor_env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
         self.procs.gunicorn("floor", "bench.floor.wsgi:application", self.floor_port, floor_env)
@@ -207,6 +213,10 @@ class Bench:
                  urlencode({"token": token}).encode(), rs),
         ]  # fmt: skip
         cases = [(self.port, c) for c in ours]
+        if self.args.only:
+            keep = set(self.args.only.split(","))
+            ours = [c for c in ours if c.key in keep]
+            cases = [(self.port, c) for c in ours]
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
@@ -215,6 +225,9 @@ class Bench:
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
                                                                        self.dot_secret)})),
         ]  # fmt: skip
+        if self.args.only:
+            keep = set(self.args.only.split(","))
+            return [(p, c) for p, c in cases if c.key in keep]
         if self.node_port:
             node_auth = {**FORM, "Authorization": flows.basic("bench-machine", self.node_secret)}
             cases += [
@@ -242,7 +255,20 @@ class Bench:
         for seconds in (self.warmup, self.duration):
             if case.pool is not None:
                 case.pool = self.take_pool(case)
-            result = self.load.run(base, case, seconds)
+            watch = seconds == self.duration and port == self.port and case.key in SAMPLED
+            sampler = None
+            if watch:
+                sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=self.server_pid)
+            with sampler or contextlib.nullcontext():
+                result = self.load.run(base, case, seconds)
+            if sampler is not None:
+                stats = sampler.result
+                stats["cpu_ms_per_request"] = {
+                    k: round(v * 1000 / max(result.requests, 1), 3)
+                    for k, v in stats.get("cpu_s", {}).items()
+                }
+                self.data.setdefault("db_during", {})[case.title] = stats
+                log(f"{'':>9}  CPU ms/request: {stats['cpu_ms_per_request']}")
             if case.pool is not None:  # tokens handed out (rotated) are never used again
                 used = result.used_from_pool + 2 * self.load.connections
                 if case.pool_client_id == loadgen.WHOLE_BODY:
@@ -322,7 +348,8 @@ class Bench:
         self.seed()
         self.start_servers()
         self.run_http_cases()
-        self.run_inprocess()
+        if not self.args.only:
+            self.run_inprocess()
         if not self.quick and not self.args.no_scale:
             self.run_scale()
         return self.data
@@ -368,6 +395,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--python-loadgen", action="store_true", help="asyncio instead of wrk")
     parser.add_argument("--no-node", action="store_true", help="skip node-oidc-provider")
     parser.add_argument("--no-scale", action="store_true", help="full mode without §5")
+    parser.add_argument(
+        "--only",
+        help="comma-separated case keys (e.g. a,b,g,floor,floor_sig): those cases (and the "
+        "scale test unless --no-scale), no in-process parts, JSON only",
+    )
     return parser.parse_args(argv)
 
 
@@ -415,6 +447,10 @@ def main(argv: list[str]) -> int:
         "warmup_s": bench.warmup,
         "gunicorn": "deploy/gunicorn.conf.py, 2 workers x 4 threads (gthread), access log off",
     }
+    if args.only:
+        (RESULTS / f"{stamp}-only.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+        log(f"wrote bench/results/{stamp}-only.json (partial run: no report)")
+        return 0
     data["targets"] = report.targets(data)
     text = report.markdown(data)
     (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
