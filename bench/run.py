@@ -40,7 +40,7 @@ from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
-SAMPLED = ("a", "b", "code", "g")
+SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "dot_a")
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -133,10 +133,13 @@ class Bench:
         server = self.procs.gunicorn(
             "authserver", "authserver.wsgi:application", self.port, self.env
         )
-        self.server_pid = server.pid
+        self.server_pids = {self.port: server.pid}
         self.floor_port = free_port()
         floor_env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
-        self.procs.gunicorn("floor", "bench.floor.wsgi:application", self.floor_port, floor_env)
+        floor = self.procs.gunicorn(
+            "floor", "bench.floor.wsgi:application", self.floor_port, floor_env
+        )
+        self.server_pids[self.floor_port] = floor.pid
         self.start_plain_dot()
         self.node_port = None
         if self.args.no_node or not ensure_node_provider():
@@ -169,7 +172,8 @@ class Bench:
         subprocess.run(cmd, cwd=ROOT, env=dot_env, check=True, timeout=300)
         self.dot_port = free_port()
         log(f"starting gunicorn (plain DOT 3.4.1) on {self.dot_port}")
-        self.procs.gunicorn("dot", "bench.dot.wsgi:application", self.dot_port, dot_env)
+        dot = self.procs.gunicorn("dot", "bench.dot.wsgi:application", self.dot_port, dot_env)
+        self.server_pids[self.dot_port] = dot.pid
 
     # --- cases -----------------------------------------------------------------------------
 
@@ -255,10 +259,11 @@ class Bench:
         for seconds in (self.warmup, self.duration):
             if case.pool is not None:
                 case.pool = self.take_pool(case)
-            watch = seconds == self.duration and port == self.port and case.key in SAMPLED
+            watch = seconds == self.duration and case.key in SAMPLED
             sampler = None
             if watch:
-                sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=self.server_pid)
+                pid = self.server_pids.get(port)
+                sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=pid)
             with sampler or contextlib.nullcontext():
                 result = self.load.run(base, case, seconds)
             if sampler is not None:
