@@ -50,7 +50,9 @@ def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 §2.1: POST, resource server authenticates with its own client credentials.
 
     The client and the resources it introspects for come from the per-process cache; the
-    token lookup reads the cache generation too, and a stale cache means one more try."""
+    token lookup reads the cache generation too, and a stale cache means one more try. The
+    last try reads them from the database instead, so configuration that keeps changing
+    (clients registering) cannot starve introspection into 503s."""
     try:
         req = params.parse_request(request)
     except OAuthError:
@@ -61,8 +63,9 @@ def introspect(request: HttpRequest) -> HttpResponse:
             authorization=request.META.get("HTTP_AUTHORIZATION", ""),
         )
     verified: set = set()  # a client assertion is spent once, not again on a retry
-    for _attempt in range(MAX_ATTEMPTS):
-        snap = hotcache.snapshot()
+    for attempt in range(MAX_ATTEMPTS):
+        last = attempt == MAX_ATTEMPTS - 1
+        snap = hotcache.Snapshot(None) if last else hotcache.snapshot()  # None: uncached
         client = introspecting_client(req, snap, verified)
         if client is None:
             if not hotcache.is_current(snap):
