@@ -77,6 +77,18 @@ def targets(data: dict) -> list[dict]:
                 f">= {SCALE_KEEP}",
                 None if v is None else v >= SCALE_KEEP,
             )
+        # The same ratio with each side divided by the floor + signature measured beside it:
+        # what the rows cost, without the machine's own drift between the two measurements.
+        drift = _ratio(_rps(scale["cases"], "floor_sig"), _rps(r, "floor_sig"))
+        for key in ("a", "b"):
+            v = _ratio(_rps(scale["cases"], key), _rps(r, key))
+            v = round(v / drift, 2) if v is not None and drift else None
+            add(
+                f"({key}) after 1.1M rows / before, floor-normalized",
+                v,
+                f">= {SCALE_KEEP}",
+                None if v is None else v >= SCALE_KEEP,
+            )
         seq = sorted({s for p in scale.get("explain", []) for s in p["seq_scan"]})
         token_scans = [s for s in seq if "token" in s]
         add(
