@@ -77,6 +77,18 @@ def targets(data: dict) -> list[dict]:
                 f">= {SCALE_KEEP}",
                 None if v is None else v >= SCALE_KEEP,
             )
+        # The same ratio with each side divided by the floor + signature measured beside it:
+        # what the rows cost, without the machine's own drift between the two measurements.
+        drift = _ratio(_rps(scale["cases"], "floor_sig"), _rps(r, "floor_sig"))
+        for key in ("a", "b"):
+            v = _ratio(_rps(scale["cases"], key), _rps(r, key))
+            v = round(v / drift, 2) if v is not None and drift else None
+            add(
+                f"({key}) after 1.1M rows / before, floor-normalized",
+                v,
+                f">= {SCALE_KEEP}",
+                None if v is None else v >= SCALE_KEEP,
+            )
         seq = sorted({s for p in scale.get("explain", []) for s in p["seq_scan"]})
         token_scans = [s for s in seq if "token" in s]
         add(
@@ -116,6 +128,25 @@ def _case_rows(cases: dict) -> list[str]:
     return lines
 
 
+def _cpu_rows(during: dict) -> list[str]:
+    """CPU per request (bench/dbstats.py): less disturbed by other work than requests/s."""
+    if not during:
+        return []
+    out = [
+        "## CPU per request (ms; from /proc, during each measured run)",
+        "",
+        "| case | server workers | PostgreSQL | PostgreSQL waits (busy backends on average) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for title, stats in during.items():
+        cpu = stats.get("cpu_ms_per_request", {})
+        busy = ", ".join(f"{k} {v}" for k, v in list(stats.get("busy", {}).items())[:4])
+        out.append(
+            f"| {title} | {_fmt(cpu.get('server'))} | {_fmt(cpu.get('postgres'))} | {busy} |"
+        )
+    return [*out, ""]
+
+
 def markdown(data: dict) -> str:
     meta = data["meta"]
     out = [
@@ -152,6 +183,7 @@ def markdown(data: dict) -> str:
     rl = data.get("revocation_list")
     if rl:
         out += [f"Revocation list: {rl['entries']:,} entries, {rl['bytes']:,} bytes.", ""]
+    out += _cpu_rows(data.get("db_during", {}))
     out += ["## Targets (issue 10 §4, §5; issue 17 §3)", "", "| target | value | goal | met |"]
     out += ["| --- | ---: | --- | --- |"]
     for row in data["targets"]:

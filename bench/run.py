@@ -16,6 +16,7 @@ and latest.md, and stops everything it started, also on errors and Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,11 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import flows, loadgen, report  # noqa: E402
+from bench import dbstats, flows, loadgen, report  # noqa: E402
 from bench.loadgen import Case, LoadGenerator  # noqa: E402
 from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
+SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "dot_a")
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -127,10 +130,16 @@ class Bench:
 
     def start_servers(self) -> None:
         log(f"starting gunicorn (our server) on {self.issuer}")
-        self.procs.gunicorn("authserver", "authserver.wsgi:application", self.port, self.env)
+        server = self.procs.gunicorn(
+            "authserver", "authserver.wsgi:application", self.port, self.env
+        )
+        self.server_pids = {self.port: server.pid}
         self.floor_port = free_port()
         floor_env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
-        self.procs.gunicorn("floor", "bench.floor.wsgi:application", self.floor_port, floor_env)
+        floor = self.procs.gunicorn(
+            "floor", "bench.floor.wsgi:application", self.floor_port, floor_env
+        )
+        self.server_pids[self.floor_port] = floor.pid
         self.start_plain_dot()
         self.node_port = None
         if self.args.no_node or not ensure_node_provider():
@@ -163,7 +172,8 @@ class Bench:
         subprocess.run(cmd, cwd=ROOT, env=dot_env, check=True, timeout=300)
         self.dot_port = free_port()
         log(f"starting gunicorn (plain DOT 3.4.1) on {self.dot_port}")
-        self.procs.gunicorn("dot", "bench.dot.wsgi:application", self.dot_port, dot_env)
+        dot = self.procs.gunicorn("dot", "bench.dot.wsgi:application", self.dot_port, dot_env)
+        self.server_pids[self.dot_port] = dot.pid
 
     # --- cases -----------------------------------------------------------------------------
 
@@ -200,13 +210,19 @@ class Bench:
             Case("e", "(e) revocation list GET 200 (10,000 jtis)", "/revocations"),
             Case("e304", "(e) revocation list GET 304", "/revocations",
                  headers={"If-None-Match": rl_headers["etag"]}, expect=(304,)),
+            Case("g", "(g) introspection", "/introspect", "POST",
+                 urlencode({"token": token}).encode(), rs),
+            # Last: every registration renews the cache generation, also the ones still in
+            # flight when wrk stops, which would otherwise land in the next case.
             Case("f", "(f) POST /register", "/register", "POST",
                  json.dumps(REGISTRATION).encode(), {"Content-Type": "application/json"},
                  expect=(201,)),
-            Case("g", "(g) introspection", "/introspect", "POST",
-                 urlencode({"token": token}).encode(), rs),
         ]  # fmt: skip
         cases = [(self.port, c) for c in ours]
+        if self.args.only:
+            keep = set(self.args.only.split(","))
+            ours = [c for c in ours if c.key in keep]
+            cases = [(self.port, c) for c in ours]
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
@@ -215,6 +231,9 @@ class Bench:
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
                                                                        self.dot_secret)})),
         ]  # fmt: skip
+        if self.args.only:
+            keep = set(self.args.only.split(","))
+            return [(p, c) for p, c in cases if c.key in keep]
         if self.node_port:
             node_auth = {**FORM, "Authorization": flows.basic("bench-machine", self.node_secret)}
             cases += [
@@ -242,7 +261,21 @@ class Bench:
         for seconds in (self.warmup, self.duration):
             if case.pool is not None:
                 case.pool = self.take_pool(case)
-            result = self.load.run(base, case, seconds)
+            watch = seconds == self.duration and case.key in SAMPLED
+            sampler = None
+            if watch:
+                pid = self.server_pids.get(port)
+                sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=pid)
+            with sampler or contextlib.nullcontext():
+                result = self.load.run(base, case, seconds)
+            if sampler is not None:
+                stats = sampler.result
+                stats["cpu_ms_per_request"] = {
+                    k: round(v * 1000 / max(result.requests, 1), 3)
+                    for k, v in stats.get("cpu_s", {}).items()
+                }
+                self.data.setdefault("db_during", {})[case.title] = stats
+                log(f"{'':>9}  CPU ms/request: {stats['cpu_ms_per_request']}")
             if case.pool is not None:  # tokens handed out (rotated) are never used again
                 used = result.used_from_pool + 2 * self.load.connections
                 if case.pool_client_id == loadgen.WHOLE_BODY:
@@ -296,7 +329,9 @@ class Bench:
         scale["counts_before"] = counts
         scale["cases"] = {}
         for port, case in self.http_cases():
-            if case.key in ("a", "b"):
+            # The floor with a signature again, beside them: how much the machine itself
+            # (other work on the shared cores) slowed down since the first measurement.
+            if case.key in ("a", "b", "floor_sig"):
                 case.title += " (1.1M rows)"
                 scale["cases"][case.key] = self.run_case(port, case).as_dict()
         scale["explain"] = inprocess.explain_token_endpoint(self.seeded, f"127.0.0.1:{self.port}")
@@ -322,7 +357,8 @@ class Bench:
         self.seed()
         self.start_servers()
         self.run_http_cases()
-        self.run_inprocess()
+        if not self.args.only:
+            self.run_inprocess()
         if not self.quick and not self.args.no_scale:
             self.run_scale()
         return self.data
@@ -368,6 +404,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--python-loadgen", action="store_true", help="asyncio instead of wrk")
     parser.add_argument("--no-node", action="store_true", help="skip node-oidc-provider")
     parser.add_argument("--no-scale", action="store_true", help="full mode without §5")
+    parser.add_argument(
+        "--only",
+        help="comma-separated case keys (e.g. a,b,g,floor,floor_sig): those cases (and the "
+        "scale test unless --no-scale), no in-process parts, JSON only",
+    )
     return parser.parse_args(argv)
 
 
@@ -415,6 +456,10 @@ def main(argv: list[str]) -> int:
         "warmup_s": bench.warmup,
         "gunicorn": "deploy/gunicorn.conf.py, 2 workers x 4 threads (gthread), access log off",
     }
+    if args.only:
+        (RESULTS / f"{stamp}-only.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+        log(f"wrote bench/results/{stamp}-only.json (partial run: no report)")
+        return 0
     data["targets"] = report.targets(data)
     text = report.markdown(data)
     (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")

@@ -4,8 +4,9 @@ Django's psycopg backend binds parameters on the client (it quotes each value in
 text) and turns psycopg's statement preparation off; for a forty-parameter statement that
 costs more than PostgreSQL's work on it. On PostgreSQL these few statements run on a
 server-binding psycopg cursor of Django's own connection instead: each is prepared once per
-connection and its parameters travel apart from the text. Django's execute wrappers still
-see every statement, and database errors come out as Django's (``wrap_database_errors``).
+connection (parsed and planned once, not on every request) and its parameters travel apart
+from the text. Django's execute wrappers still see every statement, and database errors
+come out as Django's (``wrap_database_errors``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ import functools
 
 from django.db import connection
 
+# psycopg prepares nothing while a connection's prepare_threshold is None (Django's
+# setting), ``prepare=True`` included. Raised to this only around our own statements, it
+# prepares exactly those asked for: Django's queries never reach the count.
+ONLY_WHEN_ASKED = 2**31
+
 
 def _execute_server_bound(sql: str, params, many: bool, context: dict):
     import psycopg
 
-    with psycopg.Cursor(connection.connection) as cursor:
-        # Prepared on first use and reused on this connection (Django turns psycopg's own
-        # automatic preparation off; this asks for it per statement).
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = ONLY_WHEN_ASKED  # this thread's own connection
+    try:
+        with psycopg.Cursor(raw) as cursor:
+            # Parsed and planned once per connection, then only bound and executed.
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    finally:
+        raw.prepare_threshold = threshold
 
 
 def _execute_django(sql: str, params, many: bool, context: dict):

@@ -117,7 +117,24 @@ class Grant:
         included): lost scopes are dropped, a grant left with none is ``invalid_grant``."""
         if user_pk is None:
             return granted  # client credentials: the client's own resource access applies
+        # Whether the resource or any of its scopes is limited to groups, from the
+        # per-process cache: a rule added or removed renews the generation (migration 0010),
+        # so the write refuses a stale answer and the request runs again on fresh rows.
+        restricted = self.snap.get(
+            ("group-restricted", resource.pk), lambda: group_restricted(resource.pk)
+        )
+        if not restricted:
+            return list(granted)  # what scopes_for_token answers without rules, no query
         return grouppolicy.scopes_for_token(self.user_of(user_pk), resource, list(granted))
+
+
+def group_restricted(resource_pk: int) -> bool:
+    """Whether any group rule applies at this resource (at most two small queries)."""
+    from authserver.models import Scope
+
+    resource_rules = Resource.allowed_groups.through.objects.filter(resource_id=resource_pk)
+    scope_rules = Scope.allowed_groups.through.objects.filter(scope__resource_id=resource_pk)
+    return resource_rules.exists() or scope_rules.exists()
 
 
 def token_endpoint_url() -> str:
