@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
-from clients import registration
+from clients import redirect_uris
 from clients.registration import (
     fingerprint,
     validate_client_metadata,
@@ -360,8 +360,8 @@ def test_metadata_validator_raises_only_rfc7591_errors(doc):
 
 
 def test_limits_are_documented_constants():
-    assert registration.MAX_REDIRECT_URIS == 10
-    assert registration.MAX_REDIRECT_URI_LENGTH == 2000
+    assert redirect_uris.MAX_REDIRECT_URIS == 10
+    assert redirect_uris.MAX_REDIRECT_URI_LENGTH == 2000
 
 
 @pytest.mark.parametrize(
