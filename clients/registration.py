@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
 from authserver.resources.scopes import parse_scope
 from clients.models import FORBIDDEN_REDIRECT_SCHEMES
+from mcp_token_verifier.jws import PRIVATE_JWK_MEMBERS
 
 MAX_REDIRECT_URIS = 10
 MAX_REDIRECT_URI_LENGTH = 2000
@@ -430,7 +431,7 @@ def validate_keys(jwks_uri: Any, jwks: Any) -> tuple[str, dict | None]:
     for key in keys:
         if not isinstance(key, dict) or not isinstance(key.get("kty"), str):
             raise InvalidClientMetadata("each jwks key must be a JWK object")
-        if "d" in key or key["kty"] == "oct":
+        if PRIVATE_JWK_MEMBERS & key.keys() or key["kty"] == "oct":
             raise InvalidClientMetadata("jwks must hold public keys only")
     return "", {"keys": keys}
 
