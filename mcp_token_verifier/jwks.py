@@ -28,7 +28,7 @@ from mcp_token_verifier.fetch import Fetch, FetchError
 from mcp_token_verifier.jws import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: defined there
 from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS, SignatureCheck, signature_check
 from mcp_token_verifier.jws import key_fits as key_fits  # re-exported: defined there
-from mcp_token_verifier.jws import loads_json_object as loads_json_object  # re-exported
+from mcp_token_verifier.strictjson import loads_json_object as loads_json_object  # re-exported
 
 log = logging.getLogger(__name__)
 

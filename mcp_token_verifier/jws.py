@@ -19,7 +19,6 @@ Errors are ``JWSError`` (a ValueError) whose message reads after the token's nam
 
 from __future__ import annotations
 
-import json
 import math
 from binascii import a2b_base64
 from collections.abc import Callable, Collection, Iterable, MutableMapping
@@ -31,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwcrypto import jwk
 from jwcrypto.common import base64url_decode
+
+from mcp_token_verifier.strictjson import loads_json_object
 
 # RFC 7518 §3.1 and RFC 8037 §3.1 names: the only algorithms anything here signs or accepts
 # (access tokens, revocation lists, DPoP proofs, client assertions, ID-JAGs, metadata).
@@ -63,42 +64,7 @@ class Verified(NamedTuple):
     kid: str | None
 
 
-# --- strict JSON and base64url ----------------------------------------------------------
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate JSON member")
-    return obj
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder for every call: json.loads with hooks would build a new one each time.
-STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
-def loads_json_object(body: bytes | str) -> dict:
-    """Strict JSON: UTF-8, an object, no duplicate members, no NaN. Raises ValueError."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8")  # RFC 8259 §8.1: UTF-8, not json's UTF-16/32 sniffing
-    try:
-        # Compact JSON (a JWS part) ends where the value does; anything else, such as
-        # surrounding whitespace, takes the full decode, which also refuses trailing data.
-        try:
-            value, end = STRICT_JSON.raw_decode(body)
-        except ValueError:
-            end = -1
-        if end != len(body):
-            value = STRICT_JSON.decode(body)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
+# --- base64url ----------------------------------------------------------------------------
 
 
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4; 1 is impossible, and a2b_base64 says so
