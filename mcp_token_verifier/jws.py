@@ -64,6 +64,9 @@ class Verified(NamedTuple):
     kid: str | None
 
 
+_new_tuple = tuple.__new__
+
+
 # --- base64url ----------------------------------------------------------------------------
 
 
@@ -317,7 +320,8 @@ def verify(
         claims = loads_json_object(payload)
     except ValueError:  # UnicodeDecodeError too; a RecursionError is turned into one
         raise JWSError("claims are not a JSON object", reason="claims") from None
-    return Verified(header, claims, alg, kid)
+    # tuple.__new__: a NamedTuple's own __new__ is a Python call, and this is the hot path.
+    return _new_tuple(Verified, (header, claims, alg, kid))
 
 
 # --- time claims ---------------------------------------------------------------------------

@@ -136,7 +136,20 @@ class TokenVerifier:
             raise TypeError("required_scopes must be an iterable of scopes, not a string")
         required = tuple(required_scopes)
         now = self._clock()
-        claims, kid = self._signed_claims(token, now)
+        try:
+            # The one JWS path (jws.verify); RFC 9068 §4: the resource server MUST check
+            # typ, so an ID token or any other JWT the issuer signs cannot pass.
+            _header, claims, _alg, kid = jws.verify(
+                token,
+                typ=ACCESS_TOKEN_TYPE,
+                algorithms=self.algorithms,
+                resolve=self._signature_check,
+                kid_required=True,
+                max_chars=MAX_TOKEN_CHARS,
+                accepted_headers=self._accepted_headers,
+            )
+        except jws.JWSError as exc:
+            raise TokenError(f"token {exc}") from None
         self._check_claims(claims, now)
         if self.require_dpop or "cnf" in claims:
             self._check_dpop(token, claims, dpop_proof, http_method, http_uri)
@@ -161,26 +174,8 @@ class TokenVerifier:
                     raise TokenError(message, scope=" ".join(required))
         return claims
 
-    def _signed_claims(self, token: object, now: float) -> tuple[dict, str]:
-        """The claims of a JWS whose header and signature we accept, and its kid."""
-        try:
-            # The one JWS path (jws.verify); RFC 9068 §4: the resource server MUST check
-            # typ, so an ID token or any other JWT the issuer signs cannot pass.
-            verified = jws.verify(
-                token,
-                typ=ACCESS_TOKEN_TYPE,
-                algorithms=self.algorithms,
-                resolve=lambda alg, kid, _header: self._signature_check(alg, kid, now),
-                kid_required=True,
-                max_chars=MAX_TOKEN_CHARS,
-                accepted_headers=self._accepted_headers,
-            )
-        except jws.JWSError as exc:
-            raise TokenError(f"token {exc}") from None
-        return verified.claims, verified.kid
-
-    def _signature_check(self, alg: str, kid: str, now: float) -> jws.SignatureCheck:
-        found = self._keys.lookup(kid, now)
+    def _signature_check(self, alg: str, kid: str, _header: dict) -> jws.SignatureCheck:
+        found = self._keys.lookup(kid)  # reads the clock itself, for the JWKS's freshness
         check_signature = found.checks.get(alg)
         if check_signature is None:
             self._refuse_key(found)
