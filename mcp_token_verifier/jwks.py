@@ -147,6 +147,21 @@ class KeyCache:
         """The keys published under ``kid``, refetching per the policy above; () if none."""
         return self.lookup(kid).keys
 
+    def check_for(self, alg: str, kid: str | None, _header: object = None) -> SignatureCheck | None:
+        """The signature check of the one key under ``kid`` that fits ``alg``, or None: the
+        ``resolve`` hook of ``jws.verify``. Inlines ``lookup``'s fast path (the hot path)."""
+        found = self._keys.get(kid)  # type: ignore[arg-type]
+        if found is None or self._clock() >= self._fresh_until:
+            if not kid:
+                return None
+            found = self.lookup(kid)
+        return found.checks.get(alg)
+
+    def peek(self, kid: str | None) -> KidKeys:
+        """The keys held under ``kid``, without fetching: to explain a refusal."""
+        with self._lock:
+            return self._keys.get(kid, _NO_KEYS)  # type: ignore[arg-type]
+
     def lookup(self, kid: str, now: float | None = None) -> KidKeys:
         """``kid``'s keys and signature checks, refetching per the policy above."""
         # Fast path without the lock: each attribute read is atomic, and a refresh racing

@@ -44,8 +44,9 @@ MAX_JWS_CHARS = 16 * 1024
 MAX_ACCEPTED_HEADERS = 64
 # (signature, signing input) -> None, or raises: one per key and algorithm.
 SignatureCheck = Callable[[bytes, bytes], None]
-# (alg, kid, header) -> the check for the key that may verify this token; raises if none.
-Resolve = Callable[[str, "str | None", dict], SignatureCheck]
+# (alg, kid, header) -> the check for the key that may verify this token; None (or raising)
+# when there is none.
+Resolve = Callable[[str, "str | None", dict], "SignatureCheck | None"]
 
 
 class JWSError(ValueError):
@@ -287,10 +288,11 @@ def verify(
 ) -> Verified:
     """The header and claims of a compact JWS whose header and signature we accept.
 
-    ``resolve(alg, kid, header)`` returns the check of the one key that may verify it, or
-    raises. ``accepted_headers``, when given, remembers up to ``MAX_ACCEPTED_HEADERS`` header
-    parts already accepted under these same ``typ`` and ``algorithms``, so a signer's
-    repeated header is parsed once. Claims are not checked here: see ``check_times``.
+    ``resolve(alg, kid, header)`` returns the check of the one key that may verify it; None
+    (refused with ``reason`` "key") or its own exception when there is none.
+    ``accepted_headers``, when given, remembers up to ``MAX_ACCEPTED_HEADERS`` header parts
+    already accepted under these same ``typ`` and ``algorithms``, so a signer's repeated
+    header is parsed once. Claims are not checked here: see ``check_times``.
     """
     header_b64, signing_input, signature_b64 = split_compact(token, max_chars)
     accepted = None if accepted_headers is None else accepted_headers.get(header_b64)
@@ -311,6 +313,8 @@ def verify(
     except ValueError:  # binascii.Error is a ValueError
         raise JWSError("is not a compact JWS", reason="malformed") from None
     check = resolve(alg, kid, header)
+    if check is None:
+        raise JWSError("signed with an unknown key", reason="key")
     # RFC 7515 §5.2: nothing in the payload is looked at before the signature verifies.
     try:
         check(signature, signing_input)

@@ -148,7 +148,7 @@ class RevocationList:
                 token,
                 typ=LIST_TYPE,
                 algorithms=self._algorithms,
-                resolve=self._signature_check,
+                resolve=self._keys.check_for,
                 kid_required=True,
                 max_chars=MAX_LIST_CHARS,
             )
@@ -168,9 +168,3 @@ class RevocationList:
                 str(k): float(v) for k, v in dict(claims.get("client_before", {})).items()
             },
         )
-
-    def _signature_check(self, alg: str, kid: str | None, _header: dict) -> jws.SignatureCheck:
-        check = self._keys.lookup(kid).checks.get(alg) if kid else None
-        if check is None:  # no key under kid fits alg, or several do (KidKeys.checks)
-            raise FetchError("revocation list signed with an unknown key")
-        return check

@@ -16,7 +16,7 @@ from mcp_token_verifier import jws
 from mcp_token_verifier.dpop import InvalidDPoPProof, ReplayCache, check_proof
 from mcp_token_verifier.errors import TokenError
 from mcp_token_verifier.fetch import Fetch, make_urllib_fetch
-from mcp_token_verifier.jwks import SUPPORTED_ALGORITHMS, KeyCache, KidKeys, is_http_url
+from mcp_token_verifier.jwks import SUPPORTED_ALGORITHMS, KeyCache, is_http_url
 from mcp_token_verifier.jws import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: moved there
 from mcp_token_verifier.jws import key_fits as key_fits  # re-exported: moved there
 from mcp_token_verifier.revocation import RevocationList
@@ -143,12 +143,14 @@ class TokenVerifier:
                 token,
                 typ=ACCESS_TOKEN_TYPE,
                 algorithms=self.algorithms,
-                resolve=self._signature_check,
+                resolve=self._keys.check_for,
                 kid_required=True,
                 max_chars=MAX_TOKEN_CHARS,
                 accepted_headers=self._accepted_headers,
             )
         except jws.JWSError as exc:
+            if exc.reason == "key":
+                self._refuse_key(token)
             raise TokenError(f"token {exc}") from None
         self._check_claims(claims, now)
         if self.require_dpop or "cnf" in claims:
@@ -174,14 +176,9 @@ class TokenVerifier:
                     raise TokenError(message, scope=" ".join(required))
         return claims
 
-    def _signature_check(self, alg: str, kid: str, _header: dict) -> jws.SignatureCheck:
-        found = self._keys.lookup(kid)  # reads the clock itself, for the JWKS's freshness
-        check_signature = found.checks.get(alg)
-        if check_signature is None:
-            self._refuse_key(found)
-        return check_signature
-
-    def _refuse_key(self, found: KidKeys) -> NoReturn:
+    def _refuse_key(self, token: str) -> NoReturn:
+        """Why no key verifies ``token``, whose header was accepted (so it has a kid)."""
+        found = self._keys.peek(jws.parse_header(jws.split_compact(token)[0]).get("kid"))
         if not found.keys:
             if not self._keys.loaded:
                 raise TokenError("signing keys unavailable")
