@@ -91,11 +91,12 @@ def b64url_decode(part: bytes) -> bytes:
 # --- compact serialization and the JOSE header --------------------------------------------
 
 
-def split_compact(token: object, max_chars: int = MAX_JWS_CHARS) -> tuple[bytes, bytes, bytes]:
-    """RFC 7515 §7.1: three base64url parts, header and payload non-empty. Returns (header
-    part, signing input, signature part), still encoded; the payload is the signing input
-    after its ".". An empty signature (an unsecured JWS, RFC 7515 §A.5) is left for
-    ``verify`` to refuse once the header says why (``alg: none``).
+def split_compact(
+    token: object, max_chars: int = MAX_JWS_CHARS
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """RFC 7515 §7.1: three base64url parts, header and payload non-empty. Returns (header,
+    payload, signing input, signature), still encoded. An empty signature (an unsecured JWS,
+    RFC 7515 §A.5) is left for ``verify`` to refuse once the header says why (``alg: none``).
     """
     if not isinstance(token, str) or len(token) > max_chars or not token.isascii():
         raise JWSError("is not a compact JWS", reason="malformed")
@@ -103,7 +104,7 @@ def split_compact(token: object, max_chars: int = MAX_JWS_CHARS) -> tuple[bytes,
     header_b64, _, payload_b64 = signing_input.partition(b".")
     if not (header_b64 and payload_b64):  # a third "." fails the payload's decode
         raise JWSError("is not a compact JWS", reason="malformed")
-    return header_b64, signing_input, signature_b64
+    return header_b64, payload_b64, signing_input, signature_b64
 
 
 def parse_header(header_b64: bytes) -> dict:
@@ -116,9 +117,9 @@ def parse_header(header_b64: bytes) -> dict:
 
 def unverified_claims(token: object, max_chars: int = MAX_JWS_CHARS) -> dict:
     """The payload, NOT verified: only to pick whose keys verify it (an ``iss``)."""
-    _, signing_input, _ = split_compact(token, max_chars)
+    payload_b64 = split_compact(token, max_chars)[1]
     try:
-        return loads_json_object(b64url_decode(signing_input.partition(b".")[2]))
+        return loads_json_object(b64url_decode(payload_b64))
     except ValueError:
         raise JWSError("claims are not a JSON object", reason="claims") from None
 
@@ -294,7 +295,7 @@ def verify(
     already accepted under these same ``typ`` and ``algorithms``, so a signer's repeated
     header is parsed once. Claims are not checked here: see ``check_times``.
     """
-    header_b64, signing_input, signature_b64 = split_compact(token, max_chars)
+    header_b64, payload_b64, signing_input, signature_b64 = split_compact(token, max_chars)
     accepted = None if accepted_headers is None else accepted_headers.get(header_b64)
     if accepted is None:
         header = parse_header(header_b64)
@@ -309,7 +310,7 @@ def verify(
         raise JWSError("algorithm is not allowed", reason="alg")
     try:
         signature = b64url_decode(signature_b64)
-        payload = b64url_decode(signing_input[len(header_b64) + 1 :])
+        payload = b64url_decode(payload_b64)
     except ValueError:  # binascii.Error is a ValueError
         raise JWSError("is not a compact JWS", reason="malformed") from None
     check = resolve(alg, kid, header)
@@ -360,14 +361,13 @@ def check_times(
     ``exp_leeway`` says otherwise. ``max_age`` bounds how old ``iat`` may be (RFC 9449
     §11.1), ``max_lifetime`` how far ahead ``exp`` may be (RFC 7523 §3).
     """
-    exp_tolerance = leeway if exp_leeway is None else exp_leeway
     # An int is a NumericDate as it is; and arithmetic stays on our side: a huge integer
     # claim must not overflow a float.
     exp = claims.get("exp")
     if exp is not None or "exp" in required:
         if type(exp) is not int:
             exp = numeric_date(claims, "exp")
-        if not now - exp_tolerance < exp:
+        if not now - (leeway if exp_leeway is None else exp_leeway) < exp:
             raise JWSError("expired", reason="exp")
         if max_lifetime is not None and exp > now + max_lifetime + leeway:
             raise JWSError(
