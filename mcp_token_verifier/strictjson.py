@@ -18,6 +18,7 @@ def _no_constants(name: str) -> object:
 
 # One decoder for every call: json.loads with hooks would build a new one each time.
 STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+_scan_once = STRICT_JSON.scan_once
 
 
 def loads_json_object(body: bytes | str) -> dict:
@@ -27,9 +28,11 @@ def loads_json_object(body: bytes | str) -> dict:
     try:
         # Compact JSON (a JWS part) ends where the value does; anything else, such as
         # surrounding whitespace, takes the full decode, which also refuses trailing data.
+        # The C scanner itself (what raw_decode wraps): it raises StopIteration, not a
+        # JSONDecodeError, where no value starts; the full decode then says why.
         try:
-            value, end = STRICT_JSON.raw_decode(body)
-        except ValueError:
+            value, end = _scan_once(body, 0)
+        except (StopIteration, ValueError):
             end = -1
         if end != len(body):
             value = STRICT_JSON.decode(body)
