@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SIGNING_ALGORITHMS = ("ES256", "RS256", "EdDSA")
+SIGNING_ALGORITHMS = SIGNATURE_ALGORITHMS  # the one list every JWS path checks against
 REGISTRATION_MODES = ("open", "initial_access_token")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

@@ -23,7 +23,8 @@ from django.db import IntegrityError, transaction
 
 from authserver.errors import OAuthError
 from authserver.models import DPoPProofJti
-from mcp_token_verifier.dpop import normalize_htu, parse_proof  # one rule for both sides
+from mcp_token_verifier.dpop import check_proof_times, normalize_htu, parse_proof
+from mcp_token_verifier.jws import JWSError
 
 log = logging.getLogger("authserver.dpop")
 NONCE_WINDOW = 300  # seconds one server nonce stays current (the previous one also works)
@@ -57,11 +58,12 @@ def nonce_is_valid(nonce: object, now: float) -> bool:
 
 def validate_proof(proof: str, *, htm: str, htu: str, now: float | None = None) -> str:
     """Check one proof; return the thumbprint (``jkt``) of its key. Single use."""
-    now = now or time.time()
+    now = time.time() if now is None else now
     try:
-        # RFC 9449 §4.2: typ dpop+jwt; an asymmetric alg; the public key in the header.
+        # RFC 9449 §4.2: typ dpop+jwt; an asymmetric alg; the public key in the header. The
+        # one JWS path, as in the verifier (mcp_token_verifier.jws): RSA keys >= 2048 bits.
         key, claims = parse_proof(proof)
-    except ValueError as exc:
+    except JWSError as exc:
         raise InvalidDPoPProof(f"DPoP proof {exc}") from None
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
@@ -70,10 +72,11 @@ def validate_proof(proof: str, *, htm: str, htu: str, now: float | None = None) 
         raise InvalidDPoPProof("DPoP proof htm does not match the request method")
     if not isinstance(claims.get("htu"), str) or normalize_htu(claims["htu"]) != normalize_htu(htu):
         raise InvalidDPoPProof("DPoP proof htu does not match the request URL")
-    iat = claims.get("iat")
     window = settings.CONFIG.dpop_proof_window
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or abs(now - iat) > window:
-        raise InvalidDPoPProof("DPoP proof iat is outside the acceptable window")
+    try:
+        check_proof_times(claims, now=now, window=window)  # RFC 9449 §11.1
+    except JWSError:
+        raise InvalidDPoPProof("DPoP proof iat is outside the acceptable window") from None
     if settings.CONFIG.dpop_nonce_required and not nonce_is_valid(claims.get("nonce"), now):
         raise UseDPoPNonce("a fresh DPoP nonce is required")
     remember_jti(f"{key.thumbprint()}:{jti}", now=now, ttl=2 * window)

@@ -34,6 +34,7 @@ from clients.redirect_uris import (  # noqa: F401 - part of this module's rules
     validate_redirect_uri,
     validate_redirect_uris,
 )
+from mcp_token_verifier.jws import PRIVATE_JWK_MEMBERS
 
 MAX_URI_LENGTH = 512  # client_uri, logo_uri, tos_uri, policy_uri (model column size)
 MAX_NAME_LENGTH = 200
@@ -365,7 +366,7 @@ def validate_keys(jwks_uri: Any, jwks: Any) -> tuple[str, dict | None]:
     for key in keys:
         if not isinstance(key, dict) or not isinstance(key.get("kty"), str):
             raise InvalidClientMetadata("each jwks key must be a JWK object")
-        if "d" in key or key["kty"] == "oct":
+        if PRIVATE_JWK_MEMBERS & key.keys() or key["kty"] == "oct":
             raise InvalidClientMetadata("jwks must hold public keys only")
     return "", {"keys": keys}
 

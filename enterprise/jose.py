@@ -1,10 +1,10 @@
 """Strict verification of the JWTs others sign for us (client assertions, ID-JAGs,
-workload tokens): explicit algorithms, fitting keys only, required claims, injected clock.
+workload tokens), through the one JWS path (``mcp_token_verifier.jws``).
 
-RFC 7523 §3 lists the claim rules; RFC 8725 (JWT BCP) the rest: the algorithm comes from
-our allow-list, never from the token alone (§2.1, §3.1); a key verifies only the algorithm
-it fits, RSA at least 2048 bits (RFC 7518 §3.3, ``key_fits``); ``typ`` is checked where a
-profile defines one (§3.11).
+RFC 7523 §3 lists the claim rules; RFC 8725 (JWT BCP) the rest, in ``jws``: the algorithm
+comes from our allow-list, never from the token alone (§2.1, §3.1); a key verifies only the
+algorithm it fits, RSA at least 2048 bits (RFC 7518 §3.3, ``key_fits``); ``typ`` is checked
+where a profile defines one (§3.11); time claims against the caller's ``now``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from jwcrypto import jwk, jws
+from jwcrypto import jwk
 from jwcrypto.common import JWException
 
-from mcp_token_verifier.jwks import key_fits, loads_json_object
+from mcp_token_verifier import jws
 
-# RFC 7518 §3.1 names; symmetric (HS*) and "none" are never accepted.
-ALLOWED_ALGS = ("RS256", "ES256", "EdDSA")
-MAX_JWT_LENGTH = 16 * 1024
+# The one list (jws.SIGNATURE_ALGORITHMS); symmetric (HS*) and "none" are never accepted.
+ALLOWED_ALGS = jws.SIGNATURE_ALGORITHMS
+MAX_JWT_LENGTH = jws.MAX_JWS_CHARS
 # Clock skew tolerated on iat/nbf (a signer's clock slightly ahead); exp has none.
 LEEWAY = 30
 # How far in the future an assertion may expire (RFC 7523 §3: "the authorization server
@@ -44,75 +44,60 @@ class Verified:
 
 def unverified_claims(token: str) -> dict:
     """The payload without checking the signature: only to find out whose keys to use."""
-    if not isinstance(token, str) or len(token) > MAX_JWT_LENGTH or token.count(".") != 2:
-        raise RefusedAssertion("the assertion is not a compact JWS")
     try:
-        obj = jws.JWS()
-        obj.deserialize(token)
-        return loads_json_object(obj.objects["payload"])
-    except (JWException, ValueError, KeyError, UnicodeDecodeError):
-        raise RefusedAssertion("the assertion is not a well-formed JWT") from None
+        return jws.unverified_claims(token, MAX_JWT_LENGTH)
+    except jws.JWSError as exc:
+        raise RefusedAssertion(_describe(exc)) from None
 
 
 def header_kid(token: str) -> str | None:
     """The ``kid`` of a compact JWS header (unverified; to pick the key set to refresh)."""
     try:
-        obj = jws.JWS()
-        obj.deserialize(token)
-        kid = loads_json_object(obj.objects["protected"]).get("kid")
-    except (JWException, ValueError, KeyError, UnicodeDecodeError):
+        kid = jws.parse_header(jws.split_compact(token, MAX_JWT_LENGTH)[0]).get("kid")
+    except jws.JWSError:
         return None
     return kid if isinstance(kid, str) else None
 
 
 def verify_signature(token: str, keyset: jwk.JWKSet, *, typ: str | None = None) -> Verified:
     """The header and claims of ``token`` if a key from ``keyset`` fitting its allowed
-    ``alg`` (and ``kid``, when given) verifies it."""
-    if len(token) > MAX_JWT_LENGTH or token.count(".") != 2:
-        raise RefusedAssertion("the assertion is not a compact JWS")
-    obj = jws.JWS()
+    ``alg`` (and ``kid``, when given) verifies it. ``typ`` None: a profile without one
+    (RFC 7523 client assertions and workload tokens define none)."""
+
+    def fitting_keys(alg: str, kid: str | None, _header: dict) -> jws.SignatureCheck:
+        candidates = [k for k in _keys(keyset) if kid is None or k.get("kid") == kid]
+        fitting = [k for k in candidates if jws.key_fits(k, alg)]
+        if not fitting:
+            raise RefusedAssertion(
+                "no acceptable key for this assertion (kid unknown, or key type/size unfit for alg)"
+            )
+        # Without a kid, a client with several keys is tried key by key (RFC 7523 §3).
+        return jws.first_that_verifies(jws.signature_check(k, alg) for k in fitting)
+
     try:
-        obj.deserialize(token)
-        header = loads_json_object(obj.objects["protected"])
-    except (JWException, ValueError, KeyError, UnicodeDecodeError):
-        raise RefusedAssertion("the assertion is not a well-formed JWT") from None
-    alg = header.get("alg")
-    if alg not in ALLOWED_ALGS:
-        raise RefusedAssertion(f"alg must be one of {', '.join(ALLOWED_ALGS)}")
-    if typ is not None and str(header.get("typ", "")).lower() != typ:
-        raise RefusedAssertion(f"typ must be {typ}")
-    if "crit" in header:
-        raise RefusedAssertion("critical header parameters are not supported")  # RFC 7515 §4.1.11
-    kid = header.get("kid")
-    candidates = [k for k in _keys(keyset) if kid is None or k.get("kid") == kid]
-    fitting = [k for k in candidates if key_fits(k, alg)]
-    if not fitting:
-        raise RefusedAssertion(
-            "no acceptable key for this assertion (kid unknown, or key type/size unfit for alg)"
+        verified = jws.verify(
+            token, typ=typ, algorithms=ALLOWED_ALGS, resolve=fitting_keys, max_chars=MAX_JWT_LENGTH
         )
-    for key in fitting:
-        try:
-            obj.verify(key, alg=alg)
-        except JWException:
-            continue
-        try:
-            return Verified(header, loads_json_object(obj.payload))
-        except (ValueError, UnicodeDecodeError):
-            raise RefusedAssertion("the assertion's claims are not a JSON object") from None
-    raise RefusedAssertion("the assertion's signature does not verify")
+    except jws.JWSError as exc:
+        raise RefusedAssertion(_describe(exc, typ=typ)) from None
+    return Verified(verified.header, verified.claims)
+
+
+def _describe(exc: jws.JWSError, *, typ: str | None = None) -> str:
+    """The description sent back for a refusal of the JWS itself."""
+    if exc.reason == "alg":
+        return f"alg must be one of {', '.join(ALLOWED_ALGS)}"
+    if exc.reason == "typ":
+        return f"typ must be {typ}"
+    if exc.reason == "signature":
+        return "the assertion's signature does not verify"
+    if exc.reason in ("malformed", "header", "claims"):
+        return "the assertion is not a well-formed JWT"
+    return f"the assertion {exc}"
 
 
 def _keys(keyset: jwk.JWKSet) -> Iterable[jwk.JWK]:
     return list(keyset["keys"])
-
-
-def _numeric(claims: dict, name: str) -> int | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RefusedAssertion(f"{name} must be a NumericDate")
-    return int(value)
 
 
 def check_claims(
@@ -140,19 +125,12 @@ def check_claims(
     # authorization server as an intended audience."
     if not any(isinstance(a, str) and a in accepted for a in auds):
         raise RefusedAssertion("aud does not name this authorization server")
-    exp = _numeric(claims, "exp")
-    if exp is None:  # §3 item 4
-        raise RefusedAssertion("exp is required")
-    if exp <= now:
-        raise RefusedAssertion("the assertion has expired")
-    if exp > now + max_lifetime + LEEWAY:
-        raise RefusedAssertion(f"exp is too far in the future (at most {max_lifetime} s)")
-    nbf = _numeric(claims, "nbf")
-    if nbf is not None and nbf > now + LEEWAY:  # §3 item 5
-        raise RefusedAssertion("the assertion is not yet valid")
-    iat = _numeric(claims, "iat")
-    if iat is not None and iat > now + LEEWAY:  # §3 item 6
-        raise RefusedAssertion("iat is in the future")
+    try:
+        # §3 items 4-6: exp required, with no leeway and not unreasonably far ahead; nbf
+        # and iat, when present, may be LEEWAY ahead of our clock (the signer's runs fast).
+        jws.check_times(claims, now=now, leeway=LEEWAY, exp_leeway=0, max_lifetime=max_lifetime)
+    except jws.JWSError as exc:
+        raise RefusedAssertion(f"the assertion {exc}") from None
     jti = claims.get("jti")
     if jti is None and not require_jti:
         return
@@ -166,7 +144,7 @@ def keyset_from_json(document: object) -> jwk.JWKSet:
         raise RefusedAssertion("the JWK Set has no keys array")
     keyset = jwk.JWKSet()
     for member in document["keys"][:50]:
-        if not isinstance(member, dict) or "d" in member or "k" in member:
+        if not isinstance(member, dict) or jws.PRIVATE_JWK_MEMBERS & member.keys():
             continue  # private or symmetric material is never a verification key
         try:
             keyset.add(jwk.JWK(**member))

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from jwcrypto import jwk, jws
+from jwcrypto import jwk
 
+from mcp_token_verifier import jws
 from mcp_token_verifier.errors import TokenError
 
-PROOF_ALGS = ("ES256", "EdDSA", "RS256")
+# RFC 9449 §5.1 dpop_signing_alg_values_supported: the one list (jws.SIGNATURE_ALGORITHMS).
+PROOF_ALGS = jws.SIGNATURE_ALGORITHMS
+PROOF_TYPE = "dpop+jwt"  # RFC 9449 §4.2
+MAX_PROOF_CHARS = 8192
 
 
 class InvalidDPoPProof(TokenError):
@@ -35,16 +38,6 @@ def _b64(data: bytes) -> str:
 def normalize_htu(uri: str) -> str:
     parts = urlsplit(uri)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
-
-
-def key_fits_alg(key: jwk.JWK, alg: str) -> bool:
-    """RFC 9449 §4.2: the proof's key type matches its asymmetric algorithm."""
-    kty, crv = key.get("kty"), key.get("crv")
-    return (
-        (alg == "ES256" and kty == "EC" and crv == "P-256")
-        or (alg == "EdDSA" and kty == "OKP" and crv == "Ed25519")
-        or (alg == "RS256" and kty == "RSA")
-    )
 
 
 class ReplayCache:
@@ -68,32 +61,34 @@ class ReplayCache:
 
 def parse_proof(proof: object) -> tuple[jwk.JWK, dict]:
     """RFC 9449 §4.2-4.3: a compact JWS with ``typ: dpop+jwt``, an asymmetric ``alg`` and a
-    public ``jwk`` that signed it. Returns the key and the claims; ValueError otherwise.
-    Shared by the authorization server's token endpoint and this verifier."""
-    if not isinstance(proof, str) or len(proof) > 8192 or proof.count(".") != 2:
-        raise ValueError("is not a compact JWS")
-    try:
-        parsed = jws.JWS()
-        parsed.deserialize(proof)
-        header = parsed.jose_header
-    except Exception:
-        raise ValueError("is not a compact JWS") from None
-    if header.get("typ") != "dpop+jwt" or header.get("alg") not in PROOF_ALGS:
-        raise ValueError("type or algorithm refused")
-    try:
-        key = jwk.JWK(**header["jwk"])
-    except Exception:
-        raise ValueError("key refused") from None
-    if key.has_private or not key_fits_alg(key, header["alg"]):
-        raise ValueError("key refused")
-    try:
-        parsed.verify(key, alg=header["alg"])
-        claims = json.loads(parsed.payload)
-    except Exception:  # jwcrypto and json raise many types; each means "not valid"
-        raise ValueError("signature or structure invalid") from None
-    if not isinstance(claims, dict):
-        raise ValueError("signature or structure invalid")
-    return key, claims
+    public ``jwk`` that signed it, through the one JWS path (``jws.verify``: the key fits
+    the algorithm, RSA at least 2048 bits). Returns the key and the claims; ValueError
+    (``jws.JWSError``) otherwise. Shared by the authorization server's token endpoint and
+    this verifier; each checks ``iat`` with ``check_proof_times``."""
+    keys: list[jwk.JWK] = []
+
+    def embedded_key(alg: str, _kid: str | None, header: dict) -> jws.SignatureCheck:
+        # RFC 9449 §4.3 item 7: the public key in the header, never a private one.
+        key = jws.public_key_from_jwk(header.get("jwk"))
+        if not jws.key_fits(key, alg):
+            raise jws.JWSError("key refused", reason="key")
+        keys.append(key)
+        return jws.signature_check(key, alg)
+
+    verified = jws.verify(
+        proof,
+        typ=PROOF_TYPE,
+        algorithms=PROOF_ALGS,
+        resolve=embedded_key,
+        max_chars=MAX_PROOF_CHARS,
+    )
+    return keys[0], verified.claims
+
+
+def check_proof_times(claims: dict, *, now: float, window: float) -> None:
+    """RFC 9449 §11.1: ``iat`` within ``window`` seconds of ``now`` either way (and ``exp``,
+    ``nbf`` when present, with the same tolerance). Raises ``jws.JWSError``."""
+    jws.check_times(claims, now=now, leeway=window, required=("iat",), max_age=window)
 
 
 def check_proof(
@@ -122,9 +117,10 @@ def check_proof(
         raise InvalidDPoPProof("DPoP proof is for another method")
     if normalize_htu(claims["htu"]) != normalize_htu(htu):
         raise InvalidDPoPProof("DPoP proof is for another URL")
-    iat = claims.get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or abs(now - iat) > window:
-        raise InvalidDPoPProof("DPoP proof is stale")
+    try:
+        check_proof_times(claims, now=now, window=window)
+    except jws.JWSError:
+        raise InvalidDPoPProof("DPoP proof is stale") from None
     expected_ath = _b64(hashlib.sha256(access_token.encode()).digest())
     if claims.get("ath") != expected_ath:
         raise InvalidDPoPProof("DPoP proof is for another access token")

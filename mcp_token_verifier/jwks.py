@@ -14,7 +14,6 @@ Policy:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -23,14 +22,13 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwcrypto import jwk
-from jwcrypto.common import base64url_decode
 
 from mcp_token_verifier.fetch import Fetch, FetchError
+from mcp_token_verifier.jws import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: defined there
+from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS, SignatureCheck, signature_check
+from mcp_token_verifier.jws import key_fits as key_fits  # re-exported: defined there
+from mcp_token_verifier.strictjson import loads_json_object as loads_json_object  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +37,7 @@ MAX_MAX_AGE = 24 * 3600.0
 DEFAULT_MAX_AGE = 300.0
 ACCEPT_JSON = {"Accept": "application/json"}
 _DIGITS = re.compile(r"[0-9]+")
-SUPPORTED_ALGORITHMS = ("ES256", "RS256", "EdDSA")
-MIN_RSA_BITS = 2048
-# (signature, signing input) -> None, or raises: one per (kid, alg), built when the JWKS loads.
-SignatureCheck = Callable[[bytes, bytes], None]
+SUPPORTED_ALGORITHMS = SIGNATURE_ALGORITHMS  # the verifier's name for the one list
 
 
 def metadata_url(issuer: str) -> str:
@@ -51,41 +46,6 @@ def metadata_url(issuer: str) -> str:
     # RFC 8414 §3.1: "any terminating '/' MUST be removed before inserting".
     path = parts.path.rstrip("/")
     return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate JSON member")
-    return obj
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder for every call: json.loads with hooks would build a new one each time.
-STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
-def loads_json_object(body: bytes | str) -> dict:
-    """Strict JSON: UTF-8, an object, no duplicate members, no NaN. Raises ValueError."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8")  # RFC 8259 §8.1: UTF-8, not json's UTF-16/32 sniffing
-    try:
-        # Compact JSON (a JWS part) ends where the value does; anything else, such as
-        # surrounding whitespace, takes the full decode, which also refuses trailing data.
-        try:
-            value, end = STRICT_JSON.raw_decode(body)
-        except ValueError:
-            end = -1
-        if end != len(body):
-            value = STRICT_JSON.decode(body)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
 
 
 def cache_lifetime(headers: Mapping[str, str]) -> float:
@@ -152,94 +112,6 @@ def _checks_for(keys: tuple[jwk.JWK, ...]) -> dict[str, SignatureCheck | None]:
     return checks
 
 
-def key_fits(key: jwk.JWK, alg: str) -> bool:
-    """Whether ``key`` may verify ``alg`` (RFC 7518 §3, RFC 8037 §3.1)."""
-    if key.get("alg") not in (None, alg):
-        return False
-    if key.get("use") not in (None, "sig"):
-        return False
-    ops = key.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return False
-    kty = key.get("kty")
-    if alg == "ES256":
-        return kty == "EC" and key.get("crv") == "P-256"
-    if alg == "EdDSA":
-        return kty == "OKP" and key.get("crv") == "Ed25519"
-    if alg == "RS256":
-        # RFC 7518 §3.3: a key of size 2048 bits or larger MUST be used.
-        try:
-            bits = int.from_bytes(base64url_decode(key.get("n", "")), "big").bit_length()
-        except (ValueError, TypeError):
-            return False
-        return kty == "RSA" and bits >= MIN_RSA_BITS
-    return False
-
-
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_SHA256 = hashes.SHA256()
-_PKCS1V15 = padding.PKCS1v15()
-
-
-def signature_check(key: jwk.JWK, alg: str) -> SignatureCheck:
-    """RFC 7515 §5.2 for a key that fits ``alg``: raises unless the signature verifies.
-
-    The ``cryptography`` key object is made here, once, so a token costs one verify call.
-    """
-    try:
-        public = key.get_op_key("verify")
-    except Exception:  # jwcrypto raises many types: a key we cannot use verifies nothing
-        log.warning("JWK %r has no usable public key", key.get("kid"))
-        return _refuse
-
-    if alg == "ES256":
-
-        def check(signature: bytes, signing_input: bytes) -> None:
-            # RFC 7518 §3.4: r || s, 32 bytes each; cryptography takes the DER ECDSA-Sig-Value.
-            if len(signature) != 64:
-                raise InvalidSignature
-            r0, s0 = signature[0], signature[32]
-            if r0 and s0:
-                head, middle = _DER_HEADERS[r0 > 0x7F][s0 > 0x7F]
-                der = head + signature[:32] + middle + signature[32:]
-            else:  # a leading zero byte, 1 in 128: the general encoder strips it
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-                )
-            public.verify(der, signing_input, _ECDSA_SHA256)
-
-    elif alg == "RS256":
-
-        def check(signature: bytes, signing_input: bytes) -> None:
-            public.verify(signature, signing_input, _PKCS1V15, _SHA256)
-
-    elif alg == "EdDSA":
-
-        def check(signature: bytes, signing_input: bytes) -> None:
-            public.verify(signature, signing_input)
-
-    else:
-        return _refuse
-    return check
-
-
-def _refuse(signature: bytes, signing_input: bytes) -> None:
-    raise InvalidSignature
-
-
-def _der_headers(r_high: bool, s_high: bool) -> tuple[bytes, bytes]:
-    """DER (X.690 §8.3) around r and s, 32 bytes each, neither starting with a zero byte:
-    SEQUENCE and INTEGER headers before r, INTEGER header before s. A first byte of 0x80 or
-    more takes a zero byte in front, or the INTEGER would read as negative."""
-    r_head = b"\x02\x21\x00" if r_high else b"\x02\x20"
-    s_head = b"\x02\x21\x00" if s_high else b"\x02\x20"
-    return b"\x30" + bytes((len(r_head) + len(s_head) + 64,)) + r_head, s_head
-
-
-# [r_high][s_high]: building the DER from the bytes saves a round trip through two ints.
-_DER_HEADERS = tuple(tuple(_der_headers(r, s) for s in (False, True)) for r in (False, True))
-
-
 class KeyCache:
     """The JWKS of one issuer, shared by every verification; safe across threads."""
 
@@ -274,6 +146,21 @@ class KeyCache:
     def keys_for(self, kid: str) -> tuple[jwk.JWK, ...]:
         """The keys published under ``kid``, refetching per the policy above; () if none."""
         return self.lookup(kid).keys
+
+    def check_for(self, alg: str, kid: str | None, _header: object = None) -> SignatureCheck | None:
+        """The signature check of the one key under ``kid`` that fits ``alg``, or None: the
+        ``resolve`` hook of ``jws.verify``. Inlines ``lookup``'s fast path (the hot path)."""
+        found = self._keys.get(kid)  # type: ignore[arg-type]
+        if found is None or self._clock() >= self._fresh_until:
+            if not kid:
+                return None
+            found = self.lookup(kid)
+        return found.checks.get(alg)
+
+    def peek(self, kid: str | None) -> KidKeys:
+        """The keys held under ``kid``, without fetching: to explain a refusal."""
+        with self._lock:
+            return self._keys.get(kid, _NO_KEYS)  # type: ignore[arg-type]
 
     def lookup(self, kid: str, now: float | None = None) -> KidKeys:
         """``kid``'s keys and signature checks, refetching per the policy above."""

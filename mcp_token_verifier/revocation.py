@@ -16,13 +16,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jwcrypto import jwt
-
+from mcp_token_verifier import jws
 from mcp_token_verifier.fetch import Fetch, FetchError
-from mcp_token_verifier.jwks import KeyCache, key_fits, loads_json_object
+from mcp_token_verifier.jwks import KeyCache
 
 log = logging.getLogger(__name__)
 LIST_TYPE = "revocation-list+jwt"
+# The list grows with revocations; the fetch caps the body first (fetch.MAX_BODY_BYTES by
+# default), this only bounds what a custom fetch may hand over.
+MAX_LIST_CHARS = 64 * 1024 * 1024
 
 
 class RevocationListUnavailable(Exception):
@@ -49,6 +51,7 @@ class RevocationList:
         clock: Callable[[], float],
         algorithms: tuple[str, ...],
         poll_interval: float = 5.0,
+        leeway: float = 0.0,
     ) -> None:
         self.uri = uri
         self._issuer = issuer
@@ -57,6 +60,7 @@ class RevocationList:
         self._clock = clock
         self._algorithms = algorithms
         self._poll_interval = poll_interval
+        self._leeway = leeway
         self._lock = threading.Lock()
         self._fetch_lock = threading.Lock()
         self._list: _List | None = None
@@ -119,7 +123,7 @@ class RevocationList:
                 return
             if status != 200:
                 raise FetchError(f"revocation list answered HTTP {status}")
-            parsed = self._verify(body.decode("ascii").strip())
+            parsed = self._verify(body.decode("ascii").strip(), now)
         except Exception as exc:  # keep the copy we have; it fails closed once expired
             log.warning("revocation list refresh failed: %s", exc)
             return
@@ -136,25 +140,25 @@ class RevocationList:
         else:
             self._usable = (current, min(self._checked_at + self._poll_interval, current.exp))
 
-    def _verify(self, token: str) -> _List:
-        header = loads_json_object(_b64(token.split(".", 1)[0]))
-        if header.get("typ") != LIST_TYPE:
-            raise FetchError("not a revocation list")
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in self._algorithms or not isinstance(kid, str):
-            raise FetchError("revocation list algorithm or key id refused")
-        fitting = [k for k in self._keys.keys_for(kid) if key_fits(k, alg)]
-        if len(fitting) != 1:
-            raise FetchError("revocation list signed with an unknown key")
-        verified = jwt.JWT(
-            jwt=token, key=fitting[0], algs=[alg], check_claims=False, expected_type="JWS"
-        )
-        claims = loads_json_object(verified.token.payload)
-        if claims.get("iss") != self._issuer:
-            raise FetchError("revocation list from another issuer")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise FetchError("revocation list has no exp")
+    def _verify(self, token: str, now: float) -> _List:
+        """The list's claims through the one JWS path (jws.verify): typ, alg, key, signature,
+        then iss and the time claims on our clock (exp and iat required)."""
+        try:
+            verified = jws.verify(
+                token,
+                typ=LIST_TYPE,
+                algorithms=self._algorithms,
+                resolve=self._keys.check_for,
+                kid_required=True,
+                max_chars=MAX_LIST_CHARS,
+            )
+            claims = verified.claims
+            if claims.get("iss") != self._issuer:
+                raise FetchError("revocation list from another issuer")
+            jws.check_times(claims, now=now, leeway=self._leeway, required=("exp", "iat"))
+        except jws.JWSError as exc:
+            raise FetchError(f"revocation list {exc}") from None
+        exp = claims["exp"]
         return _List(
             exp=float(exp),
             jtis=frozenset(str(j) for j in claims.get("jti", [])),
@@ -164,9 +168,3 @@ class RevocationList:
                 str(k): float(v) for k, v in dict(claims.get("client_before", {})).items()
             },
         )
-
-
-def _b64(part: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

@@ -7,37 +7,30 @@ shape, JOSE header, key, signature, then claims, revocation and scopes.
 from __future__ import annotations
 
 import logging
-import math
 import time
-from binascii import a2b_base64
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from mcp_token_verifier import jws
 from mcp_token_verifier.dpop import InvalidDPoPProof, ReplayCache, check_proof
 from mcp_token_verifier.errors import TokenError
 from mcp_token_verifier.fetch import Fetch, make_urllib_fetch
-from mcp_token_verifier.jwks import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: moved there
-from mcp_token_verifier.jwks import (
-    SUPPORTED_ALGORITHMS,
-    KeyCache,
-    KidKeys,
-    is_http_url,
-    loads_json_object,
-)
-from mcp_token_verifier.jwks import key_fits as key_fits  # re-exported: moved there
+from mcp_token_verifier.jwks import SUPPORTED_ALGORITHMS, KeyCache, is_http_url
+from mcp_token_verifier.jws import MIN_RSA_BITS as MIN_RSA_BITS  # re-exported: moved there
+from mcp_token_verifier.jws import key_fits as key_fits  # re-exported: moved there
 from mcp_token_verifier.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
-# RFC 9068 §2.1: "at+jwt"; RFC 7515 §4.1.9 allows the "application/" prefix, and media
-# types compare case-insensitively (RFC 2045 §5.1).
-ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-MAX_TOKEN_CHARS = 16 * 1024
-# Header parts already parsed and accepted, header -> (alg, kid): the issuer writes one
-# header per signing key, so this is small; cleared when it grows past the bound.
-MAX_ACCEPTED_HEADERS = 64
+# RFC 9068 §2.1: "at+jwt" (jws.type_matches: case-insensitive, "application/" optional).
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 -- a media type
+MAX_TOKEN_CHARS = jws.MAX_JWS_CHARS
+# Header parts already parsed and accepted (jws.verify): the issuer writes one header per
+# signing key, so this is small; cleared when it grows past the bound.
+MAX_ACCEPTED_HEADERS = jws.MAX_ACCEPTED_HEADERS
 _REQUIRED_STRINGS = ("sub", "client_id", "jti")
+_REQUIRED_TIMES = ("exp", "iat")  # RFC 9068 §2.2
 RevocationCheck = Callable[[dict], bool]
 
 
@@ -107,7 +100,7 @@ class TokenVerifier:
         self.require_dpop = require_dpop
         self.dpop_window = dpop_window
         self._dpop_replay = ReplayCache(clock)
-        self._accepted_headers: dict[bytes, tuple[str, str]] = {}
+        self._accepted_headers: dict[bytes, tuple[dict, str, str | None]] = {}
         self._revocation_list = None
         if revocation_list_uri is not None:
             if not is_http_url(revocation_list_uri) or revocation_poll_interval <= 0:
@@ -120,6 +113,7 @@ class TokenVerifier:
                 clock=clock,
                 algorithms=self.algorithms,
                 poll_interval=revocation_poll_interval,
+                leeway=leeway,
             )
 
     def verify(
@@ -142,7 +136,22 @@ class TokenVerifier:
             raise TypeError("required_scopes must be an iterable of scopes, not a string")
         required = tuple(required_scopes)
         now = self._clock()
-        claims, kid = self._signed_claims(token, now)
+        try:
+            # The one JWS path (jws.verify); RFC 9068 §4: the resource server MUST check
+            # typ, so an ID token or any other JWT the issuer signs cannot pass.
+            _header, claims, _alg, kid = jws.verify(
+                token,
+                typ=ACCESS_TOKEN_TYPE,
+                algorithms=self.algorithms,
+                resolve=self._keys.check_for,
+                kid_required=True,
+                max_chars=MAX_TOKEN_CHARS,
+                accepted_headers=self._accepted_headers,
+            )
+        except jws.JWSError as exc:
+            if exc.reason == "key":
+                self._refuse_key(token)
+            raise TokenError(f"token {exc}") from None
         self._check_claims(claims, now)
         if self.require_dpop or "cnf" in claims:
             self._check_dpop(token, claims, dpop_proof, http_method, http_uri)
@@ -167,63 +176,9 @@ class TokenVerifier:
                     raise TokenError(message, scope=" ".join(required))
         return claims
 
-    def _signed_claims(self, token: object, now: float) -> tuple[dict, str]:
-        """The claims of a JWS whose header and signature we accept, and its kid."""
-        # RFC 7515 §7.1: three non-empty base64url parts.
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
-            raise TokenError("token is not a compact JWS")
-        signing_input, _, signature_b64 = token.encode("ascii").rpartition(b".")
-        header_b64, _, payload_b64 = signing_input.partition(b".")
-        if not (header_b64 and payload_b64 and signature_b64):  # a third "." fails the decode
-            raise TokenError("token is not a compact JWS")
-        try:
-            payload, signature = _b64url(payload_b64), _b64url(signature_b64)
-        except ValueError:  # binascii.Error is a ValueError
-            raise TokenError("token is not a compact JWS") from None
-        accepted = self._accepted_headers.get(header_b64)
-        if accepted is None:
-            accepted = self._check_header(_parse_header(header_b64))
-            if len(self._accepted_headers) >= MAX_ACCEPTED_HEADERS:
-                self._accepted_headers.clear()
-            self._accepted_headers[header_b64] = accepted
-        alg, kid = accepted
-        if alg not in self.algorithms:  # in case they were changed after construction
-            raise TokenError("token algorithm is not allowed")
-        found = self._keys.lookup(kid, now)
-        check_signature = found.checks.get(alg)
-        if check_signature is None:
-            self._refuse_key(found)
-        # RFC 7515 §5.2: nothing in the payload is looked at before the signature verifies.
-        try:
-            check_signature(signature, signing_input)
-        except Exception:  # InvalidSignature, a key of the wrong type: not verified
-            raise TokenError("token signature invalid") from None
-        try:
-            claims = loads_json_object(payload)
-        except ValueError:  # UnicodeDecodeError too; a RecursionError is turned into one
-            raise TokenError("token claims are not a JSON object") from None
-        return claims, kid
-
-    def _check_header(self, header: dict) -> tuple[str, str]:
-        # RFC 9068 §4: the resource server MUST check typ, so an ID token or any other
-        # JWT the issuer signs cannot pass as an access token.
-        typ = header.get("typ")
-        if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES:
-            raise TokenError("token type is not at+jwt")
-        # RFC 8725 §3.1: only the algorithms we allow, never "none" or an HMAC.
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self.algorithms:
-            raise TokenError("token algorithm is not allowed")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise TokenError("token has no key id")
-        # RFC 7515 §4.1.11: we understand no extension, so any "crit" header must fail;
-        # "b64" (RFC 7797) changes what is signed, and our issuer never sets it.
-        if "crit" in header or "b64" in header:
-            raise TokenError("token uses an unsupported JWS extension")
-        return alg, kid
-
-    def _refuse_key(self, found: KidKeys) -> NoReturn:
+    def _refuse_key(self, token: str) -> NoReturn:
+        """Why no key verifies ``token``, whose header was accepted (so it has a kid)."""
+        found = self._keys.peek(jws.parse_header(jws.split_compact(token)[0]).get("kid"))
         if not found.keys:
             if not self._keys.loaded:
                 raise TokenError("signing keys unavailable")
@@ -242,21 +197,11 @@ class TokenVerifier:
         aud = claims.get("aud")
         if aud != self.resource and not (isinstance(aud, list) and self.resource in aud):
             raise TokenError("token audience is not this resource")
-        # RFC 9068 §2.2: exp and iat are REQUIRED. An int is a NumericDate as it is; and
-        # arithmetic stays on our side: a huge integer claim must not overflow a float.
-        leeway = self.leeway
-        exp = claims.get("exp")
-        if type(exp) is not int:
-            exp = _numeric_date(claims, "exp")
-        if not now - leeway < exp:
-            raise TokenError("token expired")
-        if "nbf" in claims and now + leeway < _numeric_date(claims, "nbf"):
-            raise TokenError("token not yet valid")
-        iat = claims.get("iat")
-        if type(iat) is not int:
-            iat = _numeric_date(claims, "iat")
-        if iat > now + leeway:
-            raise TokenError("token issued in the future")
+        # RFC 9068 §2.2: exp and iat are REQUIRED; NumericDates on our clock, our leeway.
+        try:
+            jws.check_times(claims, now=now, leeway=self.leeway, required=_REQUIRED_TIMES)
+        except jws.JWSError as exc:
+            raise TokenError(f"token {exc}") from None
         # RFC 9068 §2.2: sub, client_id and jti are REQUIRED (here: non-empty strings).
         sub, client_id, jti = claims.get("sub"), claims.get("client_id"), claims.get("jti")
         if not (
@@ -321,40 +266,3 @@ def _allowed_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
             f"refused: {unsupported}"
         )
     return chosen
-
-
-_PADDING = (b"", b"", b"==", b"=")  # by length % 4; 1 is impossible, and a2b_base64 says so
-# base64url (RFC 4648 §5) to base64 (§4); "+", "/" and "=" are not base64url, so they become
-# "*", which the strict decode refuses like any other byte outside the alphabet.
-_FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/***")
-
-
-def _b64url(part: bytes) -> bytes:
-    """RFC 7515 §2: unpadded base64url, non-empty, nothing outside the alphabet.
-
-    Raises ValueError (binascii.Error). What base64.urlsafe_b64decode does, strictly, and
-    without its three layers of Python.
-    """
-    if not part:
-        raise ValueError("empty base64url")
-    return a2b_base64(part.translate(_FROM_URLSAFE) + _PADDING[len(part) % 4], strict_mode=True)
-
-
-def _parse_header(header_b64: bytes) -> dict:
-    """RFC 7515 §7.1: the first part is a base64url JSON object."""
-    try:
-        return loads_json_object(_b64url(header_b64))
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        raise TokenError("token header is not a JSON object") from None
-
-
-def _numeric_date(claims: dict, name: str) -> float:
-    """RFC 7519 §2 NumericDate: a JSON number (not a boolean), finite."""
-    value = claims.get(name)
-    if value is None:
-        raise TokenError(f"token has no {name} claim")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TokenError(f"token {name} claim is not a NumericDate")
-    if isinstance(value, float) and not math.isfinite(value):  # 1e400 parses as inf
-        raise TokenError(f"token {name} claim is not a NumericDate")
-    return value

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-# RFC 9449 §4.2: asymmetric algorithms only; the list both sides check proofs against.
-from enterprise.jose import ALLOWED_ALGS as ASSERTION_ALGS
-from mcp_token_verifier.dpop import PROOF_ALGS as DPOP_SIGNING_ALGS
+from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS
 from mcp_token_verifier.tools import TYPE as MCP_TOOL_TYPE
 
 # RFC 8414 §2 members that every document we publish carries.
@@ -67,15 +65,16 @@ def authorization_server_metadata(
     doc["response_modes_supported"] = ["query"]
     doc["code_challenge_methods_supported"] = ["S256"]  # OAuth 2.1 §4.1.1; MCP requires it
     doc["token_endpoint_auth_methods_supported"] = list(TOKEN_AUTH_METHODS)
-    # RFC 8414 §2: the algorithms we accept on client assertions (enterprise/jose.py).
-    doc["token_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
+    # RFC 8414 §2: the algorithms we accept on client assertions (enterprise/jose.py) and
+    # DPoP proofs: the one list every JWS path checks against (mcp_token_verifier.jws).
+    doc["token_endpoint_auth_signing_alg_values_supported"] = list(SIGNATURE_ALGORITHMS)
     if "revocation_endpoint" in doc:
         doc["revocation_endpoint_auth_methods_supported"] = list(REVOCATION_AUTH_METHODS)
-        doc["revocation_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
+        doc["revocation_endpoint_auth_signing_alg_values_supported"] = list(SIGNATURE_ALGORITHMS)
     if "introspection_endpoint" in doc:
         doc["introspection_endpoint_auth_methods_supported"] = list(INTROSPECTION_AUTH_METHODS)
-        doc["introspection_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGS)
-    doc["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)  # RFC 9449 §5.1
+        doc["introspection_endpoint_auth_signing_alg_values_supported"] = list(SIGNATURE_ALGORITHMS)
+    doc["dpop_signing_alg_values_supported"] = list(SIGNATURE_ALGORITHMS)  # RFC 9449 §5.1
     doc["authorization_details_types_supported"] = [MCP_TOOL_TYPE]  # RFC 9396 §10
     if registration_endpoint:
         doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from authserver.discovery import metadata
 from authserver.token_endpoint import grant_types
+from mcp_token_verifier import jws
 
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 ERROR_DESCRIPTION_PATTERN = r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$"
@@ -257,7 +258,7 @@ INTROSPECTION_RESPONSE = {  # RFC 7662 §2.2
         },
     ]
 }
-PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]  # RFC 7518 §6
+PRIVATE_JWK_MEMBERS = sorted(jws.PRIVATE_JWK_MEMBERS)  # RFC 7518 §6, defined once in jws
 JWKS = {
     "type": "object",
     "required": ["keys"],

@@ -27,11 +27,12 @@ from jwcrypto.common import json_encode
 from authserver.keys import secretbox
 from authserver.models import KeyRotationLock, SigningKey
 from authserver.ops import localcache
+from mcp_token_verifier.jws import PRIVATE_JWK_MEMBERS
 
 State = SigningKey.State
 PUBLISHED_STATES = (State.PENDING, State.ACTIVE, State.RETIRING)
-# RFC 7517 §4-§6 and RFC 7518 §6: members that only a private key carries.
-PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+# RFC 7518 §6: members that only a private key carries (defined once, in jws).
+PRIVATE_MEMBERS = PRIVATE_JWK_MEMBERS
 
 
 class NoSigningKey(Exception):

@@ -291,7 +291,7 @@ def test_private_key_jwt_works_at_revocation_and_introspection(client, machine, 
 def test_metadata_advertises_private_key_jwt_and_its_algorithms(client):
     doc = client.get("/.well-known/oauth-authorization-server").json()
     assert "private_key_jwt" in doc["token_endpoint_auth_methods_supported"]
-    assert doc["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256", "EdDSA"]
+    assert doc["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "EdDSA", "RS256"]
     assert "private_key_jwt" in doc["introspection_endpoint_auth_methods_supported"]
     assert "urn:ietf:params:oauth:grant-type:jwt-bearer" in doc["grant_types_supported"]
 

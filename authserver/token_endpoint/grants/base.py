@@ -11,7 +11,7 @@ from django.urls import reverse
 from authserver import dpop, tool_grants
 from authserver.discovery import metadata
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
-from authserver.models import Resource
+from authserver.models import Resource, Scope
 from authserver.resources import grouppolicy
 from authserver.resources import registry as resources
 from authserver.resources.scopes import OFFLINE_ACCESS
@@ -130,8 +130,6 @@ class Grant:
 
 def group_restricted(resource_pk: int) -> bool:
     """Whether any group rule applies at this resource (at most two small queries)."""
-    from authserver.models import Scope
-
     resource_rules = Resource.allowed_groups.through.objects.filter(resource_id=resource_pk)
     scope_rules = Scope.allowed_groups.through.objects.filter(scope__resource_id=resource_pk)
     return resource_rules.exists() or scope_rules.exists()

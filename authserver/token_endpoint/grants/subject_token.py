@@ -12,54 +12,68 @@ authserver.token_endpoint.grants.token_exchange.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from django.conf import settings
-from jwcrypto import jwk, jws
+from jwcrypto import jwk
 
 from authserver.errors import InvalidGrant
 from authserver.keys import keyring as keys
 from authserver.models import AccessToken, SigningKey
 from authserver.token_endpoint import grant_types
 from authserver.token_hash import token_hash
+from mcp_token_verifier import jws
 
 GRANT_TYPE = grant_types.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
 MAX_CHAIN = 5  # hops an act chain may have
+MAX_SUBJECT_TOKEN_CHARS = 8192
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 -- RFC 9068 §2.1, a media type
 
 
 def verify_subject_token(token: str, *, now: datetime) -> tuple[dict, AccessToken]:
-    """One of our own, unexpired, unrevoked access tokens; its claims and its row."""
-    if not token or len(token) > 8192:
-        raise InvalidGrant("subject_token is not a valid access token")
+    """One of our own, unexpired, unrevoked access tokens; its claims and its row.
+
+    The one JWS path (mcp_token_verifier.jws), as an MCP server verifies the same token:
+    ``typ`` at+jwt, an allowed ``alg`` that is the published key's own, its signature; then
+    ``iss``, and ``exp``/``iat`` against ``now`` with no leeway (we signed it, on our clock).
+    """
     try:
-        parsed = jws.JWS()
-        parsed.deserialize(token)
-        header = parsed.jose_header
-        key = SigningKey.objects.filter(
-            kid=header.get("kid", ""), state__in=keys.PUBLISHED_STATES
-        ).first()
-        if key is None or header.get("typ") != "at+jwt" or header.get("alg") != key.alg:
-            raise ValueError("unknown key or type")
-        parsed.verify(jwk.JWK(**keys.public_jwk(key)), alg=key.alg)
-        claims = json.loads(parsed.payload)
-    except (ValueError, KeyError, TypeError, jws.InvalidJWSObject, jws.InvalidJWSSignature):
+        verified = jws.verify(
+            token,
+            typ=ACCESS_TOKEN_TYP,
+            algorithms=jws.SIGNATURE_ALGORITHMS,
+            resolve=_published_key,
+            kid_required=True,
+            max_chars=MAX_SUBJECT_TOKEN_CHARS,
+        )
+    except jws.JWSError:
         raise InvalidGrant("subject_token is not a valid access token") from None
+    claims = verified.claims
     row = (
         AccessToken.objects.filter(token_checksum=token_hash(token)).select_related("user").first()
     )
-    if (
-        not isinstance(claims, dict)
-        or claims.get("iss") != settings.ISSUER
-        or row is None
-        or row.revoked_at is not None
-        or not isinstance(claims.get("exp"), int)
-        or claims["exp"] <= now.timestamp()
-    ):
+    try:
+        # RFC 8693 §2.2.1 leaves validation to us: the rules RFC 9068 §4 sets for our tokens.
+        jws.check_times(claims, now=now.timestamp(), required=("exp", "iat"))
+    except jws.JWSError:
+        raise InvalidGrant("subject_token is expired, revoked or not ours") from None
+    if claims.get("iss") != settings.ISSUER or row is None or row.revoked_at is not None:
         raise InvalidGrant("subject_token is expired, revoked or not ours")
     return claims, row
+
+
+def _published_key(alg: str, kid: str | None, _header: dict) -> jws.SignatureCheck:
+    """The check of our published key ``kid``, if ``alg`` is that key's algorithm."""
+    key = SigningKey.objects.filter(kid=kid or "", state__in=keys.PUBLISHED_STATES).first()
+    if key is None or key.alg != alg:
+        raise jws.JWSError("signed with an unknown key", reason="key")
+    try:
+        public = jwk.JWK(**keys.public_jwk(key))
+    except Exception:  # jwcrypto raises many types; a key we cannot load verifies nothing
+        raise jws.JWSError("signed with an unusable key", reason="key") from None
+    return jws.signature_check(public, alg)
 
 
 def chain_depth(act: dict | None) -> int:
