@@ -34,3 +34,6 @@ urlpatterns = [
     path("scim/v2/", include("accounts.scim.urls")),  # issue 21: SCIM 2.0 (RFC 7644)
     path("accounts/", include("accounts.upstream.urls")),  # issue 21: upstream sign-in
 ]
+
+# Exceptions outside any view (errors.middleware handles those from views).
+handler500 = "authserver.errors.middleware.server_error"

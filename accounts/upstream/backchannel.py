@@ -9,8 +9,8 @@ everything the user holds, as deactivation does.
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 from importlib import import_module
 
 from allauth.socialaccount.adapter import get_adapter
@@ -22,15 +22,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from jwcrypto import jwk, jwt
-from jwcrypto.common import JWException
 
 from authserver import audit
+from authserver.errors import InvalidRequest, writer
 from authserver.revocation import service as revocation
+from mcp_token_verifier import jws
 
 log = logging.getLogger("accounts.upstream")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
-ALGS = ["RS256", "PS256", "ES256", "EdDSA"]  # never "none" or HMAC (BCL 1.0 §2.6 step 2)
+LEEWAY = 60  # seconds of clock skew tolerated on iat and exp (an upstream clock is not ours)
 SESSIONS_TTL = 14 * 86400
 
 
@@ -52,19 +52,35 @@ def remember_session(request, provider_id: str, user, sid: str | None) -> None:
         log.warning("upstream session not remembered (cache down)")
 
 
-def validate_logout_token(token: str, *, issuer: str, client_id: str, jwks: dict) -> dict:
+def validate_logout_token(
+    token: str, *, issuer: str, client_id: str, jwks: dict, now: float | None = None
+) -> dict:
     """OIDC Back-Channel Logout 1.0 §2.6: signature, iss, aud, iat/exp, jti, events, sub or
-    sid, and no nonce."""
+    sid, and no nonce. The signature by the one JWS path (mcp_token_verifier.jws): its
+    algorithm allow-list (never "none" or HMAC, §2.6 step 2) and its key size minimums."""
+    now = time.time() if now is None else now
     try:
-        parsed = jwt.JWT(
-            jwt=token,
-            key=jwk.JWKSet.from_json(json.dumps(jwks)),
-            algs=ALGS,
-            check_claims={"iss": issuer, "aud": client_id, "iat": None, "exp": None, "jti": None},
-        )
-        claims = json.loads(parsed.claims)
-    except (JWException, ValueError, TypeError, KeyError) as exc:
-        raise InvalidLogoutToken(f"logout_token rejected: {type(exc).__name__}") from None
+        keys = [jws.public_key_from_jwk(k) for k in jwks.get("keys", []) if isinstance(k, dict)]
+
+        def fitting(alg: str, kid: str | None, _header: dict) -> jws.SignatureCheck:
+            chosen = [k for k in keys if (kid is None or k.get("kid") == kid)]
+            return jws.first_that_verifies(
+                jws.signature_check(k, alg) for k in chosen if jws.key_fits(k, alg)
+            )
+
+        # §2.4 recommends explicit typing (logout+jwt) without requiring it: typ unchecked.
+        claims = jws.verify(
+            token, typ=None, algorithms=jws.SIGNATURE_ALGORITHMS, resolve=fitting
+        ).claims
+        jws.check_times(claims, now=now, leeway=LEEWAY, required=("iat", "exp"))
+    except (jws.JWSError, AttributeError, TypeError) as exc:
+        raise InvalidLogoutToken(f"logout_token rejected: {exc}") from None
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if claims.get("iss") != issuer or client_id not in audiences:
+        raise InvalidLogoutToken("logout_token rejected: iss or aud is not ours")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise InvalidLogoutToken("logout_token rejected: no jti")
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(EVENT), dict):
         raise InvalidLogoutToken("events must contain the back-channel logout event")
@@ -110,10 +126,10 @@ def backchannel_logout(request: HttpRequest, provider_id: str) -> JsonResponse:
             raise InvalidLogoutToken("logout token replayed")
     except InvalidLogoutToken as exc:
         log.info("back-channel logout from %s refused: %s", provider_id, exc)
-        return JsonResponse({"error": "invalid_request", "error_description": str(exc)}, status=400)
+        return writer.json_error(InvalidRequest(str(exc)))  # BCL 1.0 §2.8: 400
     except Exception:
         log.warning("back-channel logout from %s could not be checked", provider_id)
-        return JsonResponse({"error": "invalid_request"}, status=400)
+        return writer.json_error(InvalidRequest("the logout token could not be checked"))
     accounts = SocialAccount.objects.filter(provider=provider_id)
     account = accounts.filter(uid=claims["sub"]).first() if "sub" in claims else None
     ended = 0

@@ -52,3 +52,11 @@ class ErrorMiddleware:
         if request.path.startswith("/scim/") or not writer.wants_json(request):
             return None  # Django's handler500: an HTML page without detail
         return writer.json_error(as_oauth_error(exc, f"{request.method} {request.path}"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's ``handler500`` (an exception outside any view, e.g. in a middleware): JSON
+    for machine endpoints, a page without detail for people; the detail is logged by Django."""
+    if writer.wants_json(request) and not request.path.startswith("/scim/"):
+        return writer.json_error(ServerError())
+    return writer.server_error_page(request)

@@ -30,6 +30,13 @@ MACHINE_PREFIXES = ("/.well-known/", "/register/")
 UNAVAILABLE_PAGE = "<h1>Temporarily unavailable</h1><p>Please try again in a moment.</p>"
 
 
+ACCESS_DENIED_PAGE = "authserver/access_denied.html"
+SERVER_ERROR_PAGE = (
+    "<!doctype html><title>Server error</title>"
+    "<h1>Something went wrong</h1><p>Please try again in a moment.</p>"
+)
+
+
 def error_code_of(response: HttpResponse) -> str:
     """The error a response written here answers with; "" for any other response."""
     return getattr(response, "oauth_error", "")
@@ -134,3 +141,18 @@ def error_redirect(
     params["iss"] = settings.ISSUER
     uri = redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(params)
     return _tagged(OAuth2ResponseRedirect(uri, schemes), exc.error)
+
+
+def access_denied_page(request: HttpRequest, *, reason: str, back_url: str) -> HttpResponse:
+    """RFC 6749 §4.1.2.1 ``access_denied`` shown to the user (a policy refused them), with
+    the way back to the client (its error redirect)."""
+    response = render(
+        request, ACCESS_DENIED_PAGE, {"reason": reason, "back_url": back_url}, status=403
+    )
+    return _tagged(response, "access_denied")
+
+
+def server_error_page(request: HttpRequest) -> HttpResponse:
+    """A 500 page for people: no detail, no template that could fail in turn."""
+    response = HttpResponse(SERVER_ERROR_PAGE, status=500, content_type="text/html")
+    return _tagged(response, "server_error")

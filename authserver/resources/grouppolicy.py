@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Consent
 from authserver import audit
-from authserver.errors import InvalidGrant
+from authserver.errors import InvalidGrant, writer
 from authserver.models import AccessToken, RefreshToken, Resource, Scope
 from authserver.resources.scopes import OFFLINE_ACCESS
 from authserver.revocation import service as revocation
@@ -198,8 +198,6 @@ def scopes_for_authorization(user, resource, scopes: list[str]) -> list[str]:
 def access_denied_page(request, back_to_client, reason: str, *, prompt_none: bool = False):
     """RFC 6749 §4.1.2.1 ``access_denied``: a page saying why, with the way back to the
     client (the error redirect); ``prompt=none`` gets the redirect itself."""
-    from django.shortcuts import render
-
     if prompt_none:
         return back_to_client
     audit.record(
@@ -208,9 +206,4 @@ def access_denied_page(request, back_to_client, reason: str, *, prompt_none: boo
         user_id=request.user.pk,
         detail={"reason": reason},
     )
-    return render(
-        request,
-        "authserver/access_denied.html",
-        {"reason": reason, "back_url": back_to_client["Location"]},
-        status=403,
-    )
+    return writer.access_denied_page(request, reason=reason, back_url=back_to_client["Location"])

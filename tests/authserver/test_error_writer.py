@@ -275,3 +275,36 @@ def test_undecryptable_signing_key_on_token_endpoint_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.json() == {"error": "temporarily_unavailable"}
     assert response["Retry-After"] == "5"
+
+
+class ExplodingMiddleware:
+    """Raises outside any view, for requests that ask it to (handler500's territory)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.headers.get("X-Explode"):
+            raise RuntimeError(SECRET_DETAIL)
+        return self.get_response(request)
+
+
+@pytest.fixture
+def exploding(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.ExplodingMiddleware"]
+
+
+def test_exception_outside_a_view_on_a_machine_endpoint_is_bare_server_error(exploding):
+    http = HttpClient(raise_request_exception=False)
+    response = http.post("/token", {"grant_type": "client_credentials"}, HTTP_X_EXPLODE="1")
+    assert response.status_code == 500
+    assert response.json() == {"error": "server_error"}
+    assert writer.error_code_of(response) == "server_error"
+
+
+def test_exception_outside_a_view_on_a_page_is_an_html_500_without_detail(exploding):
+    http = HttpClient(raise_request_exception=False)
+    response = http.get("/accounts/login/", HTTP_X_EXPLODE="1", HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+    assert SECRET_DETAIL not in response.content.decode()

@@ -116,3 +116,25 @@ def test_unsigned_logout_token_is_refused(key):
     )
     with pytest.raises(InvalidLogoutToken):
         _check(key, unsigned)
+
+
+def test_logout_token_signed_with_a_1024_bit_rsa_key_is_refused():
+    """The one JWS path's key-size rule applies to upstream logout tokens too."""
+    weak = jwk.JWK.generate(kty="RSA", size=1024, kid="k1")
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": CLIENT, "iat": now, "exp": now + 120, "jti": "j1"}
+    claims["events"] = {EVENT: {}}
+    token = jwt.JWT(header={"alg": "RS256", "kid": "k1"}, claims={**claims, "sub": "alice"})
+    token.make_signed_token(weak)
+    with pytest.raises(InvalidLogoutToken):
+        _check(weak, token.serialize())
+
+
+def test_logout_token_signed_with_a_2048_bit_rsa_key_is_accepted():
+    strong = jwk.JWK.generate(kty="RSA", size=2048, kid="k1")
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": [CLIENT], "iat": now, "exp": now + 120, "jti": "j1"}
+    claims["events"] = {EVENT: {}}
+    token = jwt.JWT(header={"alg": "RS256", "kid": "k1"}, claims={**claims, "sub": "alice"})
+    token.make_signed_token(strong)
+    assert _check(strong, token.serialize())["sub"] == "alice"
