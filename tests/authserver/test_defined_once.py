@@ -11,7 +11,7 @@ from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
 from accounts.scim.models import ScimToken
-from authserver.discovery.openapi import _METADATA_MEMBERS, TOKEN_REQUEST
+from authserver.discovery.openapi_schemas import _METADATA_MEMBERS, TOKEN_REQUEST
 from authserver.errors import InvalidRedirectUri, InvalidTarget
 from authserver.models import AccessToken
 from authserver.resources.rules import validate_registered_identifier

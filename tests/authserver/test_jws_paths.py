@@ -13,7 +13,7 @@ from jwcrypto import jwk
 
 from authserver import config
 from authserver import dpop as server_dpop
-from authserver.discovery import openapi
+from authserver.discovery import openapi_schemas
 from authserver.errors import InvalidClientMetadata, InvalidGrant
 from authserver.keys import keyring
 from authserver.token_endpoint.grants.subject_token import verify_subject_token
@@ -202,7 +202,7 @@ def test_metadata_advertises_the_one_signature_algorithm_list(client):
 
 def test_private_jwk_members_are_defined_once():
     assert keyring.PRIVATE_MEMBERS is one_path.PRIVATE_JWK_MEMBERS
-    assert set(openapi.PRIVATE_JWK_MEMBERS) == one_path.PRIVATE_JWK_MEMBERS
+    assert set(openapi_schemas.PRIVATE_JWK_MEMBERS) == one_path.PRIVATE_JWK_MEMBERS
 
 
 @pytest.mark.parametrize("member", sorted(one_path.PRIVATE_JWK_MEMBERS))
