@@ -92,6 +92,7 @@ AUDIT_LOG := var/ci/pip-audit.log
 .PHONY: audit
 audit: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	@mkdir -p $(dir $(AUDIT_REPORT)) && rm -f $(AUDIT_REPORT)
 	@status=0; timeout 600 $(VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip \
 		--progress-spinner off --timeout 10 --format json --output $(AUDIT_REPORT) \
