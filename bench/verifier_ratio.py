@@ -17,9 +17,9 @@ import json
 import statistics
 import time
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, utils
 from jwcrypto import jwk, jws
+
+from bench.inprocess import raw_es256_verify
 
 ISSUER = "https://auth.example.com"
 RESOURCE = "https://mcp.example.com/mcp"
@@ -73,21 +73,7 @@ def main() -> None:
         verifier.verify(token, ["tools:read"])
 
     verifying = itertools.cycle(tokens)
-    public_key = key.get_op_key("verify")
-    prepared = []
-    for token in tokens:
-        head, payload, sig = token.split(".")
-        raw = _b64(sig)
-        der = utils.encode_dss_signature(
-            int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
-        )
-        prepared.append(((head + "." + payload).encode(), der))
-    raw_cycle = itertools.cycle(prepared)
-    algorithm = ec.ECDSA(hashes.SHA256())
-
-    def raw_verify() -> None:
-        message, der = next(raw_cycle)
-        public_key.verify(der, message, algorithm)
+    raw_verify = raw_es256_verify(key, tokens)
 
     def per_call(fn, calls: int) -> float:
         started = time.perf_counter()
