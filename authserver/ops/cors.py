@@ -24,4 +24,5 @@ class CorsMiddleware(LibraryCorsMiddleware):
         response = super().check_preflight(request)
         if response is not None:
             response.status_code = 204  # Fetch §3.2.3 (CORS-preflight fetch): any ok status
+            del response["Content-Type"]  # RFC 9110 §15.3.5: a 204 has no content to type
         return response

@@ -60,6 +60,7 @@ def test_cors_preflight_on_token_endpoint_allows_any_origin_without_credentials(
     assert "Access-Control-Allow-Credentials" not in response
     assert response["Access-Control-Max-Age"] == "86400"
     assert response.content == b""
+    assert "Content-Type" not in response  # RFC 9110 §15.3.5: nothing to type
 
 
 def test_cors_response_to_a_token_request_allows_any_origin_without_credentials(client):
