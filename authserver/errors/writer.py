@@ -85,7 +85,10 @@ def to_response(exc: OAuthError, *, www_authenticate: str | None = None) -> Http
 
 
 def method_not_allowed(allowed: list[str] | tuple[str, ...], description: str = "") -> HttpResponse:
-    """405 as JSON with ``Allow`` (RFC 9110 §15.5.6), for a machine endpoint."""
+    """405 as JSON with ``Allow`` (RFC 9110 §15.5.6), for a machine endpoint; the description
+    names the methods a client should use (OPTIONS is for preflights)."""
+    usable = [m for m in allowed if m not in ("OPTIONS", "HEAD")]
+    description = description or ("use " + " or ".join(usable) if usable else "")
     return json_error(MethodNotAllowed(description, allow=", ".join(allowed)))
 
 

@@ -195,7 +195,7 @@ def test_revocation_errors_are_written_by_the_writer_with_the_basic_challenge(cl
 def test_get_on_a_post_endpoint_is_json_405_with_allow(client, path):
     response = client.get(path)
     assert response.status_code == 405
-    assert response.json() == {"error": "invalid_request"}
+    assert response.json() == {"error": "invalid_request", "error_description": "use POST"}
     assert "POST" in response["Allow"]
 
 

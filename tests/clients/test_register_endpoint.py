@@ -230,7 +230,7 @@ def test_body_larger_than_content_length_says_is_cut_at_the_limit(rf):
 def test_get_on_register_is_json_405(client):
     response = client.get("/register")
     assert response.status_code == 405
-    assert response.json() == {"error": "invalid_request"}
+    assert response.json() == {"error": "invalid_request", "error_description": "use POST"}
 
 
 def test_register_answers_cors_preflight(client):
