@@ -2,7 +2,7 @@
 
 Thin DRF views: DRF parses (:class:`RegistrationJSONParser`, JSON only) and renders (JSON
 only, whatever the client's ``Accept``); each handler calls one service. Every error is JSON
-(RFC 7591 §3.2.2) written by ``authserver.errors.to_response``, never DRF's or Django's own
+(RFC 7591 §3.2.2) written by ``authserver.errors.writer``, never DRF's or Django's own
 bodies: a wrong content type, a body over ``MAX_BODY`` (read at most ``MAX_BODY + 1`` bytes,
 so Django's own 2.5 MiB cap never answers with its HTML 400), malformed JSON and a
 non-object body all get ``400 invalid_client_metadata``.

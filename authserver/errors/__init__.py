@@ -26,7 +26,7 @@ from authserver.errors.codes import (
     from_oauthlib,
     to_oauthlib,
 )
-from authserver.errors.writer import json_error, to_response
+from authserver.errors.writer import json_error
 
 __all__ = [
     "AccessDenied",
@@ -50,5 +50,4 @@ __all__ = [
     "from_oauthlib",
     "json_error",
     "to_oauthlib",
-    "to_response",
 ]

@@ -78,12 +78,6 @@ def json_error(exc: OAuthError, *, headers: Mapping[str, str] | None = None) -> 
     return _tagged(response, exc.error)
 
 
-def to_response(exc: OAuthError, *, www_authenticate: str | None = None) -> HttpResponse:
-    """:func:`json_error` under its former name (callers that set their own challenge)."""
-    headers = {"WWW-Authenticate": www_authenticate} if www_authenticate else None
-    return json_error(exc, headers=headers)
-
-
 def method_not_allowed(allowed: list[str] | tuple[str, ...], description: str = "") -> HttpResponse:
     """405 as JSON with ``Allow`` (RFC 9110 §15.5.6), for a machine endpoint; the description
     names the methods a client should use (OPTIONS is for preflights)."""
