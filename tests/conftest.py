@@ -30,6 +30,13 @@ def user(make_user):
 
 
 @pytest.fixture
+def signed_in(client, user):
+    """The test client, signed in as ``user``."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def admin_user(make_user):
     return make_user("root", superuser=True)
 

@@ -44,12 +44,6 @@ def app(resource):
     return client
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def start(client, app, **overrides):
     _, challenge = pkce_pair()
     params = {"code_challenge": challenge, "code_challenge_method": "S256", "scope": "tools:read"}

@@ -36,12 +36,6 @@ def engineering():
     return Group.objects.create(name="engineering")
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def _tokens(signed_in, app, scope="tools:read tools:write offline_access"):
     code, verifier, query = get_code(signed_in, app.client_id, resource=MCP, scope=scope)
     assert code, query

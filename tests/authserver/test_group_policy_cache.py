@@ -40,12 +40,6 @@ def app(resource):
     return client
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def _refresh_token(signed_in, app) -> str:
     scope = "tools:read tools:write offline_access"
     code, verifier, query = get_code(signed_in, app.client_id, resource=MCP, scope=scope)

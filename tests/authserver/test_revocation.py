@@ -51,12 +51,6 @@ def resource():
 
 
 @pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def tokens(signed_in, app):
     code, verifier, _ = get_code(signed_in, app.client_id, resource=MCP, scope="offline_access")
     return exchange(signed_in, app.client_id, code, verifier).json()

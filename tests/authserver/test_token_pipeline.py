@@ -67,12 +67,6 @@ def app(resource):
 
 
 @pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def machine(resource):
     return make_client(access={resource: "tools:read"})
 

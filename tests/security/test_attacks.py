@@ -44,12 +44,6 @@ def app(resource):
     return client
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def start(client, app, **params):
     _, challenge = pkce_pair()
     base = {"code_challenge": challenge, "code_challenge_method": "S256"}
