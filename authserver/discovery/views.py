@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
+from authserver import version
 from authserver.discovery import metadata
 from authserver.errors import writer
 from authserver.keys import keyring as keys
@@ -99,6 +100,7 @@ def service_documentation(request: HttpRequest) -> HttpResponse:
             "issuer": settings.ISSUER,
             "metadata_url": metadata.metadata_url(settings.ISSUER),
             "jwks_url": absolute("jwks"),
+            "version": version.current(),
         },
     )
 

@@ -7,8 +7,14 @@ verifier or a registration access token in a query string never reaches the term
 Production uses deploy/gunicorn.conf.py, which does the same with JSON output.
 """
 
+from authserver import version
 from authserver.ops.logs import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
 
 accesslog = "-"
 access_log_format = GUNICORN_ACCESS_FORMAT
 logconfig_dict = gunicorn_logconfig({"format": "%(asctime)s %(levelname)s %(name)s %(message)s"})
+
+
+def on_starting(server):
+    """The first line of every start names the version (authserver.version)."""
+    server.log.info("mcp-authserver %s starting", version.current())
