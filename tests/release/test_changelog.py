@@ -116,7 +116,9 @@ def new_migrations() -> list[tuple[str, str]]:
     )
 
 
-@pytest.mark.parametrize("app_label", ["authserver", "accounts", "clients"])
+@pytest.mark.parametrize(
+    "app_label", ["authserver", "accounts", "clients", "connections", "enterprise"]
+)
 def test_released_migrations_are_never_renamed_or_removed(app_label):
     commit = releases.resolve(releases.previous())
     released = {
