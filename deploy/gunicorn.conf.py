@@ -24,7 +24,7 @@ logconfig_dict = gunicorn_logconfig({"()": "authserver.ops.logs.JsonLogFormatter
 
 
 def on_starting(server):
-    """The first line of every start names the version (authserver.version)."""
+    """Every start names the version, right after gunicorn's own line (authserver.version)."""
     server.log.info("mcp-authserver %s starting", version.current())
 
 

@@ -16,5 +16,5 @@ logconfig_dict = gunicorn_logconfig({"format": "%(asctime)s %(levelname)s %(name
 
 
 def on_starting(server):
-    """The first line of every start names the version (authserver.version)."""
+    """Every start names the version, right after gunicorn's own line (authserver.version)."""
     server.log.info("mcp-authserver %s starting", version.current())
