@@ -163,6 +163,20 @@ def test_dockerfile_runs_as_non_root_and_collects_static():
     assert "collectstatic" in text
 
 
+def test_the_image_installs_only_hash_checked_dependencies():
+    instructions = dockerfile_instructions((DEPLOY / "compose" / "Dockerfile").read_text())
+    runs = [args for keyword, args in instructions if keyword == "RUN" and "pip " in args]
+    assert any("--require-hashes" in r and "-r requirements.lock" in r for r in runs)
+    # After the checked download, nothing comes from an index: pip wheel/install --no-index.
+    checked = next(i for i, r in enumerate(runs) if "--require-hashes" in r)
+    for later in runs[checked + 1 :]:
+        for command in re.split(r"&&", later):
+            if "pip wheel" in command and "--no-deps" in command and " ." in command:
+                continue  # the server itself, from the source tree
+            if "pip " in command:
+                assert "--no-index" in command, command
+
+
 def test_the_digest_check_refuses_a_tag_alone():
     assert not DIGEST.match("python:3.11.10-slim-bookworm")
     assert not DIGEST.match("python:latest@sha256:abc")

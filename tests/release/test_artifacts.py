@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -50,6 +51,36 @@ def test_the_lock_pins_every_dependency_pyproject_declares():
         name = canonicalize_name(requirement.name)
         assert name in entries, f"{requirement.name} is not in requirements.lock: run bin/lock"
         assert requirement.specifier.contains(entries[name][0], prereleases=True), line
+
+
+def runtime_closure() -> set[str]:
+    """Every package the server needs at run time: pyproject's dependencies and theirs,
+    extras and markers applied, from the installed metadata."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    todo = [Requirement(line) for line in project["dependencies"]]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), tuple(sorted(requirement.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        for line in metadata.requires(requirement.name) or []:
+            dependency = Requirement(line)
+            extras = requirement.extras or {""}
+            if dependency.marker is None or any(
+                dependency.marker.evaluate({"extra": extra}) for extra in extras
+            ):
+                todo.append(dependency)
+    return {name for name, _ in seen}
+
+
+def test_the_lock_holds_everything_the_image_installs_at_run_time():
+    """The image installs its runtime dependencies with --no-index from the hash-checked
+    lock (deploy/compose/Dockerfile): one missing here would fail the build."""
+    closure = runtime_closure()
+    assert {"django", "psycopg-binary", "redis", "kombu"} <= closure
+    assert not closure - set(locked()), closure - set(locked())
 
 
 def test_make_sbom_writes_cyclonedx_of_python_and_npm_dependencies(tmp_path):
