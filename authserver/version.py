@@ -41,4 +41,4 @@ def from_metadata() -> str | None:
 @functools.cache
 def current() -> str:
     """This server's version, e.g. ``1.1.0`` (PEP 440, which semantic versions satisfy)."""
-    return from_pyproject() or from_metadata() or UNKNOWN
+    return from_pyproject(PYPROJECT) or from_metadata() or UNKNOWN

@@ -19,11 +19,20 @@ def test_the_version_is_a_semantic_one():
     assert len(parsed.release) == 3  # MAJOR.MINOR.PATCH
 
 
-def test_a_checkout_s_pyproject_wins_over_stale_install_metadata(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "mcp-authserver"\nversion = "9.8.7"\n'
-    )
-    assert version.from_pyproject(tmp_path / "pyproject.toml") == "9.8.7"
+def test_a_checkout_s_pyproject_wins_over_stale_install_metadata(tmp_path, monkeypatch):
+    text = '[project]\nname = "mcp-authserver"\nversion = "9.8.7"\n'
+    (tmp_path / "pyproject.toml").write_text(text)
+    monkeypatch.setattr(version, "PYPROJECT", tmp_path / "pyproject.toml")
+    monkeypatch.setattr(version, "from_metadata", lambda: "0.1.0")  # an old editable install
+    version.current.cache_clear()
+    try:
+        assert version.current() == "9.8.7"
+        monkeypatch.setattr(version, "PYPROJECT", tmp_path / "absent.toml")  # a wheel
+        version.current.cache_clear()
+        assert version.current() == "0.1.0"
+    finally:
+        monkeypatch.undo()
+        version.current.cache_clear()
 
 
 def test_without_our_pyproject_the_installed_metadata_answers(tmp_path):
