@@ -23,6 +23,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import django
@@ -64,6 +65,7 @@ from enterprise.models import (  # noqa: E402
 MCP = "https://mcp.example.com/mcp"
 OTHER_MCP = "https://other.example.com/mcp"
 REDIRECT = "http://127.0.0.1:45678/callback"
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693
 PASSWORD = "correct horse battery staple 42"
 HOST = urlsplit(os.environ["ISSUER"]).netloc
 # Tables that may stay empty, and why; every other table must get rows.
@@ -167,132 +169,93 @@ def confidential(name: str, grant_types: list[str], **fields) -> tuple[Client, s
     return client, secret
 
 
-def seed() -> dict:
-    now = timezone.now()
-    users = people()
-    staff = Group.objects.get(name="engineering")
-    mcp, other = resources(staff)
-    out: dict = {"resource": MCP}
-
-    # Clients of every kind: admin-made confidential (client credentials), private_key_jwt,
-    # the MCP server's own (introspection, token exchange), one dynamically registered.
-    machine, machine_secret = confidential("machine", ["client_credentials"])
-    ResourceAccess.objects.create(client=machine, resource=mcp, scope="tools:read tools:write")
+def clients(mcp: Resource, other: Resource, now) -> SimpleNamespace:
+    """Admin-made clients of every kind: confidential (client credentials), private_key_jwt,
+    the MCP server's own (introspection, token exchange); an initial access token."""
+    made = SimpleNamespace()
+    made.machine, made.machine_secret = confidential("machine", ["client_credentials"])
+    ResourceAccess.objects.create(client=made.machine, resource=mcp, scope="tools:read tools:write")
     signing = keyring.generate_jwk("ES256")
-    pkjwt, _ = confidential(
+    made.workload, _ = confidential(
         "workload",
         ["client_credentials"],
         token_endpoint_auth_method="private_key_jwt",
         jwks={"keys": [json.loads(signing.export_public())]},
     )
-    server, server_secret = confidential(
-        "notes server", ["urn:ietf:params:oauth:grant-type:token-exchange"]
-    )
-    mcp.introspection_client = server
+    made.server, made.server_secret = confidential("notes server", [EXCHANGE])
+    mcp.introspection_client = made.server
     mcp.save()
-    TokenExchangePolicy.objects.create(client=server, source=mcp, target=other, scope="tools:read")
-    iat = InitialAccessToken.objects.create(
+    TokenExchangePolicy.objects.create(
+        client=made.server, source=mcp, target=other, scope="tools:read"
+    )
+    made.iat = InitialAccessToken.objects.create(
         label="ops",
         token_hash=hashlib.sha256(b"iat").hexdigest(),
         expires_at=now + timedelta(days=30),
     )
+    return made
 
-    web = browser()
-    registered = web.post(
-        "/register",
-        json.dumps(
-            {
-                "client_name": "Agent",
-                "redirect_uris": [REDIRECT],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "none",
-            }
-        ),
-        content_type="application/json",
-    )
-    assert registered.status_code == 201, registered.content[:300]
-    agent = registered.json()
+
+def register_agent(web: Browser, iat: InitialAccessToken) -> dict:
+    """A public client registered through POST /register (RFC 7591)."""
+    document = {
+        "client_name": "Agent",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+    response = web.post("/register", json.dumps(document), content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    agent = response.json()
     Client.objects.filter(client_id=agent["client_id"]).update(initial_access_token=iat)
-    out["agent"] = {
-        "client_id": agent["client_id"],
-        "registration_access_token": agent["registration_access_token"],
-    }
+    return {k: agent[k] for k in ("client_id", "registration_access_token")}
 
-    # Alice: consent, a token family rotated once, one code left unredeemed.
+
+def code_flow(web: Browser, client_id: str, scope: str) -> dict:
+    code, verifier = authorize(web, client_id, MCP, scope)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    data |= {"client_id": client_id, "code_verifier": verifier, "resource": MCP}
+    return token(web, data)
+
+
+def token_families(users: dict[str, User], agent: dict, made: SimpleNamespace) -> dict:
+    """Alice: consent, a family rotated once, an exchanged token, a code never redeemed.
+    Carol: a token, then she leaves (revoked; a cut-off in the revocation list). A machine's
+    client-credentials token."""
+    out = {}
+    web = browser()
     web.force_login(users["alice"])
-    code, verifier = authorize(web, agent["client_id"], MCP, "tools:read tools:write")
-    first = token(
-        web,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": agent["client_id"],
-            "code_verifier": verifier,
-            "resource": MCP,
-        },
-    )
-    rotated = token(
-        web,
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": first["refresh_token"],
-            "client_id": agent["client_id"],
-        },
-    )
+    first = code_flow(web, agent["client_id"], "tools:read tools:write")
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    rotated = token(web, refresh | {"client_id": agent["client_id"]})
     authorize(web, agent["client_id"], MCP, "tools:read")  # a code never redeemed
-    out["alice"] = {
-        "access_token": rotated["access_token"],
-        "refresh_token": rotated["refresh_token"],
-    }
+    out["alice"] = {k: rotated[k] for k in ("access_token", "refresh_token")}
+    exchange = {"grant_type": EXCHANGE, "subject_token": rotated["access_token"]}
+    exchange |= {"subject_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+    exchange |= {"resource": OTHER_MCP, "scope": "tools:read"}
+    auth = basic(made.server.client_id, made.server_secret)
+    out["exchanged"] = token(web, exchange, HTTP_AUTHORIZATION=auth)["access_token"]
 
-    # The MCP server exchanges Alice's token for one at the other server (RFC 8693).
-    exchanged = token(
-        web,
-        {
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "subject_token": rotated["access_token"],
-            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "resource": OTHER_MCP,
-            "scope": "tools:read",
-        },
-        HTTP_AUTHORIZATION=basic(server.client_id, server_secret),
-    )
-    out["exchanged"] = exchanged["access_token"]
-
-    # Carol: a token, then she leaves (revoked, a cut-off in the revocation list).
     carol = browser()
     carol.force_login(users["carol"])
-    code, verifier = authorize(carol, agent["client_id"], MCP, "tools:read")
-    revoked = token(
-        carol,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": agent["client_id"],
-            "code_verifier": verifier,
-            "resource": MCP,
-        },
-    )
+    out["carol"] = code_flow(carol, agent["client_id"], "tools:read")
     revocation.revoke_user(users["carol"], now=timezone.now(), actor="seed")
-    out["carol"] = revoked
 
-    machine_token = token(
-        web,
-        {"grant_type": "client_credentials", "resource": MCP, "scope": "tools:read"},
-        HTTP_AUTHORIZATION=basic(machine.client_id, machine_secret),
-    )
+    machine = {"grant_type": "client_credentials", "resource": MCP, "scope": "tools:read"}
+    auth = basic(made.machine.client_id, made.machine_secret)
     out["machine"] = {
-        "client_id": machine.client_id,
-        "client_secret": machine_secret,
-        "access_token": machine_token["access_token"],
+        "client_id": made.machine.client_id,
+        "client_secret": made.machine_secret,
+        "access_token": token(web, machine, HTTP_AUTHORIZATION=auth)["access_token"],
     }
-    out["server"] = {"client_id": server.client_id, "client_secret": server_secret}
+    out["server"] = {"client_id": made.server.client_id, "client_secret": made.server_secret}
+    return out
 
+
+def policies_and_keys(users, mcp, staff, made, agent: dict, now) -> None:
     ToolPolicy.objects.create(resource=mcp, effect="allow", group=staff, tools=["write_note"])
-    ToolPolicy.objects.create(resource=mcp, effect="deny", client=machine, tools=["*"])
+    ToolPolicy.objects.create(resource=mcp, effect="deny", client=made.machine, tools=["*"])
     IDToken.objects.create(
         user=users["alice"],
         application=Client.objects.get(client_id=agent["client_id"]),
@@ -301,44 +264,50 @@ def seed() -> dict:
         scope="openid",
     )
     DPoPProofJti.objects.create(jti=secrets.token_hex(16), expires_at=now + timedelta(minutes=5))
-
-    # A second signing key (the rotation schedule ahead of time): more than one encrypted key.
+    # A second signing key (the schedule's next one, published ahead): two encrypted keys.
     keyring.rotate(now=now, force=True)
 
-    # Identity: SCIM, upstream sign-in, enterprise.
-    scim, scim_token = ScimToken.issue("Okta provisioning")
-    ScimIdentity.objects.create(user=users["bob"], external_id="00u-bob")
-    out["scim_token"] = scim_token
-    out["scim_token_id"] = scim.pk
+
+def identity(users: dict[str, User], mcp: Resource, made: SimpleNamespace, now) -> dict:
+    """SCIM, upstream sign-in (allauth), enterprise IdP, workload identity."""
     from allauth.account.models import EmailAddress
     from allauth.socialaccount.models import SocialAccount, SocialApp
 
-    EmailAddress.objects.create(
-        user=users["bob"], email="bob@example.com", verified=True, primary=True
-    )
+    bob = users["bob"]
+    scim, scim_token = ScimToken.issue("Okta provisioning")
+    ScimIdentity.objects.create(user=bob, external_id="00u-bob")
+    EmailAddress.objects.create(user=bob, email="bob@example.com", verified=True, primary=True)
     SocialApp.objects.create(
         provider="openid_connect", provider_id="corp", name="Corp", client_id="x"
     )
-    SocialAccount.objects.create(user=users["bob"], provider="corp", uid="bob-sub")
+    SocialAccount.objects.create(user=bob, provider="corp", uid="bob-sub")
     idp = TrustedIdentityProvider.objects.create(
         name="Corp IdP", issuer="https://idp.example.com", jwks_uri="https://idp.example.com/jwks"
     )
-    idp.clients.add(machine)
+    idp.clients.add(made.machine)
     idp.resources.add(mcp)
-    EnterpriseSubject.objects.create(issuer=idp.issuer, subject="bob-sub", user=users["bob"])
+    EnterpriseSubject.objects.create(issuer=idp.issuer, subject="bob-sub", user=bob)
     WorkloadTrustRule.objects.create(
         name="deploys",
         issuer="https://token.actions.githubusercontent.com",
         jwks_uri="https://token.actions.githubusercontent.com/.well-known/jwks",
         subject_pattern="repo:acme/deploy:*",
         audience="https://auth.example.com",
-        client=pkjwt,
+        client=made.workload,
     )
     UsedAssertion.objects.create(
         issuer=idp.issuer, jti="a-1", expires_at=now + timedelta(minutes=5)
     )
+    return {"scim_token": scim_token, "scim_token_id": scim.pk}
 
-    # Connections: encrypted upstream secrets and tokens.
+
+def upstream(alice: User, mcp: Resource, server: Client, now) -> dict:
+    """Connections: a provider's client secret and a user's upstream tokens, encrypted."""
+    plain = {
+        "access_token": "gho_upstream-access-plaintext",
+        "refresh_token": "ghr_upstream-refresh-plaintext",
+        "client_secret": "gh-client-secret-plaintext",
+    }
     provider = UpstreamProvider(
         slug="github",
         name="GitHub",
@@ -346,22 +315,29 @@ def seed() -> dict:
         token_endpoint="https://github.com/login/oauth/access_token",
         client_id="gh-client",
     )
-    vault.seal(provider, "client_secret_encrypted", "gh-client-secret-plaintext")
+    vault.seal(provider, "client_secret_encrypted", plain["client_secret"])
     provider.save()
-    connection = Connection(
-        user=users["alice"], provider=provider, account="alice-gh", scopes="repo"
-    )
-    vault.seal(connection, "access_token_encrypted", "gho_upstream-access-plaintext")
-    vault.seal(connection, "refresh_token_encrypted", "ghr_upstream-refresh-plaintext")
+    connection = Connection(user=alice, provider=provider, account="alice-gh", scopes="repo")
+    vault.seal(connection, "access_token_encrypted", plain["access_token"])
+    vault.seal(connection, "refresh_token_encrypted", plain["refresh_token"])
     connection.access_expires_at = now + timedelta(hours=1)
     connection.save()
     ConnectionPolicy.objects.create(client=server, resource=mcp, provider=provider, scopes="repo")
-    out["connection"] = {
-        "uid": str(connection.uid),
-        "access_token": "gho_upstream-access-plaintext",
-        "refresh_token": "ghr_upstream-refresh-plaintext",
-        "client_secret": "gh-client-secret-plaintext",
-    }
+    return {"connection": {"uid": str(connection.uid), **plain}}
+
+
+def seed() -> dict:
+    now = timezone.now()
+    users = people()
+    staff = Group.objects.get(name="engineering")
+    mcp, other = resources(staff)
+    made = clients(mcp, other, now)
+    agent = register_agent(browser(), made.iat)
+    out: dict = {"resource": MCP, "agent": agent}
+    out |= token_families(users, agent, made)
+    policies_and_keys(users, mcp, staff, made, agent, now)
+    out |= identity(users, mcp, made, now)
+    out |= upstream(users["alice"], mcp, made.server, now)
     assert Consent.objects.filter(user=users["alice"]).exists()
     audit.seal_pending()  # the chain head moves; later events stay pending, as in real life
     audit.record("seed.done", actor="seed")
