@@ -71,12 +71,21 @@ def _reopen_after_save(sender, instance: SocialApp, **kwargs) -> None:
 
 
 def seal_all(apps=None) -> int:
-    """Encrypt every SocialApp secret still stored in clear (a data migration calls this with
-    its historical models). Returns how many rows changed."""
+    """Encrypt every SocialApp secret stored in clear (the data migration, with its
+    historical models) or under a KEY_ENCRYPTION_KEY other than the first (``manage.py
+    reencrypt_keys``). Returns how many rows changed."""
     model = apps.get_model("socialaccount", "SocialApp") if apps else SocialApp
+    keys = settings.CONFIG.key_encryption_keys
     done = 0
     for pk, secret in model.objects.values_list("pk", "secret"):
-        if secret and not is_sealed(secret):
-            model.objects.filter(pk=pk).update(secret=seal(secret))
-            done += 1
+        if not secret:
+            continue
+        if not is_sealed(secret):
+            plain = secret
+        elif secretbox.needs_reencryption(secret, keys=keys):
+            plain = open_(secret)
+        else:
+            continue
+        model.objects.filter(pk=pk).update(secret=seal(plain))
+        done += 1
     return done

@@ -3,10 +3,14 @@ never rendered by the admin."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
 import pytest
 from allauth.socialaccount.models import SocialApp
 from django.apps import apps
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 
 from accounts.upstream import app_secret
 
@@ -76,3 +80,12 @@ def test_data_migration_encrypts_secrets_stored_in_clear(app):
     assert stored(app).startswith("v1.")
     assert SocialApp.objects.get(pk=app.pk).secret == SECRET
     assert app_secret.seal_all(apps) == 0  # idempotent
+
+
+def test_rotated_key_encryption_key_reseals_the_upstream_signin_secret(app, settings):
+    old = settings.CONFIG.key_encryption_keys
+    new = "test-only-rotated-key-encryption-key-0123456789"
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new, *old))
+    call_command("reencrypt_keys", stdout=io.StringIO())
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new,))
+    assert SocialApp.objects.get(pk=app.pk).secret == SECRET  # the old key is gone
