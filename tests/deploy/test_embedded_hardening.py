@@ -74,7 +74,7 @@ class SlowLoris:
     def __init__(self, port: int) -> None:
         self.port, self.stop = port, threading.Event()
         self.connected = threading.Barrier(SLOW_CLIENTS + 1)
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(8)]
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(SLOW_CLIENTS)]
 
     def run(self) -> None:
         first = True
