@@ -5,10 +5,13 @@ from datetime import timedelta
 import dj_database_url
 
 from authserver import config as _config
+from authserver.ops import vardir
 from authserver.token_endpoint import grant_types
 
 CONFIG = _config.load()
 BASE_DIR = _config.BASE_DIR
+if CONFIG.embedded:
+    vardir.make_private(CONFIG.var_dir)  # var/ 0700, its files 0600, umask 077 from here on
 
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
