@@ -64,6 +64,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             service_documentation=service_documentation,
             revocation_list_uri=absolute("revocation-list"),
             registration_endpoint=absolute("clients:register"),
+            grant_profiles=metadata.active_grant_profiles(),
         )
 
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):
