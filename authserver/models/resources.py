@@ -66,9 +66,15 @@ class Resource(models.Model):
 
     def clean(self) -> None:
         try:
-            validate_registered_identifier(self.identifier)
+            canonical = validate_registered_identifier(self.identifier)
         except Exception as exc:
             raise ValidationError({"identifier": str(getattr(exc, "description", exc))}) from exc
+        # authserver.resources.rules: spellings with one canonical form are one MCP server.
+        twin = Resource.objects.filter(canonical=canonical).exclude(pk=self.pk).first()
+        if twin is not None:
+            raise ValidationError(
+                {"identifier": f"the same MCP server as {twin.identifier!r} (docs/clients.md)"}
+            )
         max_lifetime = settings.CONFIG.access_token_max_lifetime
         if not 1 <= self.access_token_lifetime <= max_lifetime:
             raise ValidationError(
