@@ -187,7 +187,7 @@ class DynamicClientCapPermission:
     (MAX_DYNAMIC_CLIENTS) takes no new ones. Known clients are always re-fetched."""
 
     def has_permission(self, request, client_id: str) -> bool:
-        if not settings.CONFIG.cimd_enabled:
+        if not settings.CONFIG.cimd_on:  # CIMD_ENABLED and REGISTRATION_MODE
             return False
         if Client.objects.filter(client_id=client_id).exists():
             return True
