@@ -62,5 +62,5 @@ def http(live):
 
 
 @pytest.fixture
-def browser(live):
+def user_browser(live):
     return flow.Http(live)

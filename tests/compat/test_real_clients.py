@@ -71,14 +71,14 @@ def register(http, serve, real: flow.RealClient) -> flow.Registered:
 
 @pytest.mark.parametrize("real", REAL_CLIENTS, ids=str)
 def test_real_client_completes_register_authorize_exchange_refresh_revoke(
-    http, browser, client, user, server, settings, real
+    http, user_browser, client, user, server, settings, real
 ):
     """Over HTTP against the live server: the client's calls on ``http``, the user's browser
-    on ``browser`` (its session made by Django's test ``client``)."""
+    on ``user_browser`` (its session made by Django's test ``client``)."""
     registered = register(http, server, real)
-    browser.sign_in_as(client, user)
+    user_browser.sign_in_as(client, user)
 
-    code, verifier, callback = flow.authorize(browser, real, registered.client_id)
+    code, verifier, callback = flow.authorize(user_browser, real, registered.client_id)
     assert callback["state"] == "compat-state"
     assert callback["iss"] == settings.ISSUER  # RFC 9207 §2
 
@@ -140,11 +140,11 @@ def test_mcp_inspector_preflight_from_its_origin_is_allowed(http, server, path, 
 
 
 def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(
-    http, browser, client, user, server
+    http, user_browser, client, user, server
 ):
     registered = register(http, server, MCP_INSPECTOR)
-    browser.sign_in_as(client, user)
-    code, verifier, _ = flow.authorize(browser, MCP_INSPECTOR, registered.client_id)
+    user_browser.sign_in_as(client, user)
+    code, verifier, _ = flow.authorize(user_browser, MCP_INSPECTOR, registered.client_id)
     response = flow.exchange(http, MCP_INSPECTOR, registered, code, verifier)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"
@@ -152,11 +152,11 @@ def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(
 
 
 def test_consent_says_the_app_stays_connected_when_a_refresh_token_will_be_issued(
-    http, browser, client, user, server
+    http, user_browser, client, user, server
 ):
     # Claude Code asks no offline_access, yet gets a refresh token: the user is told so.
     registered = register(http, server, CLAUDE_CODE_DCR)
-    browser.sign_in_as(client, user)
+    user_browser.sign_in_as(client, user)
     _verifier, challenge = pkce_pair()
     path = "/authorize?" + urlencode(
         {
@@ -169,10 +169,10 @@ def test_consent_says_the_app_stays_connected_when_a_refresh_token_will_be_issue
             "scope": "tools:read",
         }
     )
-    response = browser.get(path)
+    response = user_browser.get(path)
     assert response.status_code == 200
     assert b"It stays connected" in response.content
     Resource.objects.update(issue_refresh_tokens=False)
     localcache.clear()  # the live server's process is this one: its resource cache too
-    response = browser.get(path)
+    response = user_browser.get(path)
     assert b"It stays connected" not in response.content
