@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 
 from tests.factories import make_client, make_resource
 
@@ -49,15 +49,15 @@ def consent_in_chromium(url: str, issuer: str, session_cookie: str) -> None:
     """The user, signed in, opens the authorization URL and clicks Allow."""
     from playwright.sync_api import sync_playwright
 
+    cookie = django_settings.SESSION_COOKIE_NAME
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
         )
         try:
             context = browser.new_context()
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": issuer}]
-            )
+            context.add_cookies([{"name": cookie, "value": session_cookie, "url": issuer}])
             page = context.new_page()
             page.goto(url)
             with page.expect_navigation(url="**/callback?**"):
@@ -67,7 +67,7 @@ def consent_in_chromium(url: str, issuer: str, session_cookie: str) -> None:
 
 
 def test_official_conformance_suite_authorization_server_scenarios_pass(
-    live, client, user, tmp_path
+    live, client, user, tmp_path, settings
 ):
     assert BUNDLE.is_file(), "run `make test` (it installs tests/compat/conformance with npm ci)"
     port = free_port()
