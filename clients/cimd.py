@@ -140,7 +140,9 @@ class MetadataFetcher(dot_cimd.SafeMetadataFetcher):
             # Resolves, refuses any non-public address (127.0.0.1, 10.0.0.1,
             # 169.254.169.254 ...), then connects to the address it validated. A failure
             # is diagnosed and audited; a pinned copy stands in (clients/cimd_fetch.py).
-            document, max_age = cimd_fetch.fetch_or_pinned(client_id, super().fetch)
+            document, max_age = cimd_fetch.fetch_or_pinned(
+                client_id, super().fetch, self._read_document
+            )
         try:
             metadata = validate_document(client_id, document)
         except OAuthError as exc:

@@ -8,17 +8,31 @@ WARNING and records the audit event ``client.metadata_fetch_failed`` (host, stag
 never a body), and keeps it for a few minutes so the authorization error can name it
 (:func:`last_failure`). Before that, an air-gapped server or one behind an egress proxy
 said only "Invalid client_id parameter value".
+
+Behind an egress proxy (``HTTPS_PROXY``/``https_proxy``, minus ``NO_PROXY``, as curl and
+httpx read them) documents are fetched through it (:func:`fetch_via_proxy`): a CONNECT tunnel,
+TLS verified end to end against the document's host, no redirects, the same timeout, size and
+type checks. The SSRF rule stays ours where we can apply it: a literal address must be public,
+and a name this server can resolve must resolve to public addresses only; a name it cannot
+resolve (the usual case behind such a proxy) is left to the proxy to reach.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import socket
+import ssl
+import urllib.request
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
+import urllib3
 from django.core.cache import cache
+from oauth2_provider import cimd as dot_cimd
 from oauth2_provider.cimd import CIMDError
+from oauth2_provider.settings import oauth2_settings
 
 from authserver import audit
 from clients import pinned
@@ -94,10 +108,70 @@ def last_failure(client_id: str) -> Diagnosis | None:
     return Diagnosis(**stored) if isinstance(stored, dict) else None
 
 
-def fetch_or_pinned(client_id: str, fetch) -> tuple[dict, int]:
-    """``fetch(client_id)``; when it fails, the failure is reported and a pinned copy of the
-    document, if there is one, stands in for it (clients/pinned.py)."""
+def proxy_for(url: str) -> str | None:
+    """The https proxy the environment names for ``url``'s host, or None."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get("https")
+    host = urlsplit(url).hostname or ""
+    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
+        return None
+    return proxy
+
+
+def _check_destination(host: str, port: int) -> None:
     try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not dot_cimd._ip_is_public(str(literal)):
+            raise CIMDError(f"client_id host resolves to a non-public address ({literal})")
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return  # not resolvable here: the proxy resolves it
+    for info in infos:
+        if not dot_cimd._ip_is_public(info[4][0]):
+            raise CIMDError(f"client_id host resolves to a non-public address ({info[4][0]})")
+
+
+def fetch_via_proxy(client_id: str, proxy: str, read_document) -> tuple[dict, int]:
+    parsed = dot_cimd._validate_client_id_url(client_id)
+    _check_destination(parsed.hostname, parsed.port or 443)
+    timeout = oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS
+    manager = urllib3.ProxyManager(
+        proxy,
+        timeout=urllib3.Timeout(connect=timeout, read=timeout, total=timeout),
+        retries=False,
+        ssl_context=ssl.create_default_context(),  # verifies the document host's certificate
+    )
+    try:
+        response = manager.urlopen(
+            "GET",
+            client_id,
+            headers={"Accept": "application/json"},
+            redirect=False,
+            preload_content=False,
+        )
+        try:
+            return read_document(response)  # status, type, size, max-age (DOT's checks)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise CIMDError(f"could not fetch client_id document: {exc}") from None
+    finally:
+        manager.clear()
+
+
+def fetch_or_pinned(client_id: str, fetch, read_document) -> tuple[dict, int]:
+    """``fetch(client_id)`` (through the egress proxy when one is set); when it fails, the
+    failure is reported and a pinned copy of the document, if there is one, stands in for
+    it (clients/pinned.py)."""
+    try:
+        proxy = proxy_for(client_id)
+        if proxy:
+            return fetch_via_proxy(client_id, proxy, read_document)
         return fetch(client_id)
     except CIMDError as exc:
         diagnosis = diagnose(client_id, exc)
