@@ -33,7 +33,12 @@ TS_SDK := tests/compat/ts_sdk
 $(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json
 	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
 
-test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node_modules/.package-lock.json
+# The official MCP conformance suite (npm), driven by tests/compat/test_conformance.py.
+CONFORMANCE := tests/compat/conformance
+$(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package-lock.json
+	cd $(CONFORMANCE) && npm ci --no-audit --no-fund --loglevel=error
+
+test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node_modules/.package-lock.json $(CONFORMANCE)/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -188,7 +188,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.authorization.validators.Validator",
     "SCOPES_BACKEND_CLASS": "authserver.resources.registry.ResourceScopes",
     # Client ID Metadata Documents: DOT's SSRF-hardened fetcher, our validation (clients/cimd.py).
-    "CIMD_ENABLED": CONFIG.cimd_enabled,
+    "CIMD_ENABLED": CONFIG.cimd_on,  # REGISTRATION_MODE=closed turns documents off too
     "CIMD_METADATA_FETCHER": "clients.cimd.MetadataFetcher",
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ["clients.cimd.DynamicClientCapPermission"],
     "PKCE_REQUIRED": True,

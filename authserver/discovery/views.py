@@ -64,7 +64,10 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             jwks_uri=absolute("jwks"),
             service_documentation=service_documentation,
             revocation_list_uri=absolute("revocation-list"),
-            registration_endpoint=absolute("clients:register"),
+            # REGISTRATION_MODE (clients/modes.py): advertise only the ways that are on.
+            registration_endpoint=absolute("clients:register") if settings.CONFIG.dcr_on else "",
+            cimd_supported=settings.CONFIG.cimd_on,
+            grant_profiles=metadata.active_grant_profiles(),
         )
 
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):
