@@ -67,6 +67,8 @@ def test_one_code_redeemed_in_parallel_yields_exactly_one_token(app, user):
     assert sorted(statuses).count(200) == 1
     assert len(statuses) == PARALLEL
     assert AccessToken.objects.count() == 1
+    # RFC 6749 §4.1.2: the code was used more than once, so what it gave is revoked.
+    assert AccessToken.objects.filter(revoked_at__isnull=True).count() == 0
 
 
 def test_parallel_refreshes_by_the_same_client_each_get_a_working_pair(app, user):
@@ -238,3 +240,41 @@ def test_rotation_and_family_revocation_in_parallel_never_leave_a_live_token(app
         if "refresh_token" in body:
             again = refresh(HttpClient(), app.client_id, body["refresh_token"])
             assert again.json()["error"] == "invalid_grant"
+
+
+# --- a code redeemed twice at once -----------------------------------------------------------
+
+
+def test_concurrent_second_redemption_of_a_code_revokes_what_the_first_issued(app, user):
+    """The first redemption has claimed the code and written its tokens, not yet committed,
+    when the second arrives (it found the code unused): the second is refused and, RFC 6749
+    §4.1.2, revokes what the first issued (before, it only answered "already used")."""
+    browser = HttpClient()
+    browser.force_login(user)
+    code, verifier, _ = get_code(browser, app.client_id, resource=MCP, scope="offline_access")
+    results: dict = {}
+    written = threading.Event()
+    go = threading.Event()
+
+    def redeem_and_hold():
+        with transaction.atomic():
+            response = exchange(HttpClient(), app.client_id, code, verifier)
+            written.set()
+            assert go.wait(60)
+        return response
+
+    first = in_thread(redeem_and_hold, results, "first")
+    assert written.wait(60)
+    second = in_thread(
+        lambda: exchange(HttpClient(), app.client_id, code, verifier), results, "second"
+    )
+    wait_until_blocked(second)
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert results["first"].status_code == 200
+    assert results["second"].json()["error"] == "invalid_grant"
+    assert AccessToken.objects.filter(revoked_at__isnull=True).count() == 0
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 0
+    issued = results["first"].json()["refresh_token"]
+    assert refresh(HttpClient(), app.client_id, issued).json()["error"] == "invalid_grant"
