@@ -8,7 +8,7 @@ and reads the cache generation alongside, so the caller's cached client and reso
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from authserver.ops import metrics
 from authserver.token_endpoint import sql as statements
@@ -39,6 +39,10 @@ def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str,
     """
     if row is None or not audiences:
         return dict(INACTIVE)
+    # SQLite (the embedded default) returns naive UTC datetimes from a raw SELECT (USE_TZ).
+    row = tuple(
+        v.replace(tzinfo=UTC) if isinstance(v, datetime) and not v.tzinfo else v for v in row
+    )
     scope, expires, created, revoked_at, resource, jti, jkt, auth_time, user_id = row[:9]
     client_id, client_active, details = row[9:12]
     if isinstance(resource, str):

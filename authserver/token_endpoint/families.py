@@ -32,6 +32,7 @@ import logging
 from datetime import datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import Max
 
 from authserver.models import RefreshToken
@@ -152,6 +153,15 @@ def rotate_in_transaction(
     if row.rotated_from == rt_pk and row.rotated_at > grace_since:
         return SIBLING
     return None
+
+
+def refused_before_writing(family: UUID | None, rt_pk: int) -> bool:
+    """Without the single statement (SQLite), a refusal inside the issuing transaction rolls
+    back with it, revocation included; so a live refresh token the family has superseded is
+    recognised before it. (PostgreSQL decides in the statement and revokes after it.)"""
+    if family is None or connection.vendor == "postgresql":
+        return False
+    return TokenFamily.objects.filter(pk=family, floor__gt=rt_pk).exists()
 
 
 def may_have_sibling(family: UUID | None, rt_pk: int, *, grace_since: datetime) -> bool:

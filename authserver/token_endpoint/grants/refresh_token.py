@@ -108,7 +108,7 @@ class RefreshTokenGrant(Grant):
         if rt is None or rt.application_id != client.pk:
             raise InvalidGrant("invalid refresh token")
         live = rt.revoked is None
-        if not live:
+        if not live or families.refused_before_writing(rt.token_family, rt.pk):
             self.refuse_reuse(rt, now=now)
         if rt.absolute_expires is not None and now >= rt.absolute_expires:
             raise InvalidGrant("refresh token expired")
@@ -153,11 +153,13 @@ class RefreshTokenGrant(Grant):
 
     @staticmethod
     def refuse_reuse(rt: lookups.RefreshRow, *, now: datetime) -> None:
-        """A rotated (or revoked) refresh token: a sibling within the grace window, if it
-        opened its family's current generation; otherwise reuse."""
+        """A rotated (or revoked, or superseded) refresh token: a sibling within the grace
+        window, if it opened its family's current generation; otherwise reuse."""
         since = grace_since(now)
-        if rt.revoked > since and families.may_have_sibling(
-            rt.token_family, rt.pk, grace_since=since
+        if (
+            rt.revoked is not None
+            and rt.revoked > since
+            and families.may_have_sibling(rt.token_family, rt.pk, grace_since=since)
         ):
             # A client refreshing twice in parallel, or retrying an answer it lost.
             log.info("refresh token re-presented within grace; family %s", rt.token_family)
