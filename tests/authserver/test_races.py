@@ -237,6 +237,8 @@ def test_rotation_and_family_revocation_in_parallel_never_leave_a_live_token(app
         assert not isinstance(results["revoked"], BaseException), results["revoked"]
         assert live_in_family(family) == (0, 0)
         body = results["rotation"].json()
+        # Either order, never a deadlock or a server error: refused, or issued and revoked.
+        assert results["rotation"].status_code == 200 or body["error"] == "invalid_grant"
         if "refresh_token" in body:
             again = refresh(HttpClient(), app.client_id, body["refresh_token"])
             assert again.json()["error"] == "invalid_grant"
