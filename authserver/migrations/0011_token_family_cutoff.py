@@ -4,21 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('authserver', '0010_group_policy_cache_generation'),
+        ("authserver", "0010_group_policy_cache_generation"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TokenFamily',
+            name="TokenFamily",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('rotated_from', models.BigIntegerField(blank=True, null=True)),
-                ('rotated_at', models.DateTimeField(blank=True, null=True)),
-                ('floor', models.BigIntegerField(default=0)),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("rotated_from", models.BigIntegerField(blank=True, null=True)),
+                ("rotated_at", models.DateTimeField(blank=True, null=True)),
+                ("floor", models.BigIntegerField(default=0)),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
         ),
     ]
