@@ -239,7 +239,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         access_token_max_lifetime=access_max,
         refresh_token_lifetime=_int(env, "REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
         refresh_token_idle_lifetime=_int(env, "REFRESH_TOKEN_IDLE_LIFETIME", 7 * 24 * 3600),
-        refresh_token_grace=_int(env, "REFRESH_TOKEN_GRACE_SECONDS", 5, minimum=0),
+        # A rotated refresh token presented again this soon gets a sibling, not a revoked
+        # family: parallel refreshes, lost answers (docs/TOKEN-ENDPOINT.md, "Token families").
+        refresh_token_grace=_int(env, "REFRESH_TOKEN_GRACE_SECONDS", 60, minimum=0),
         authorization_code_lifetime=_int(env, "AUTHORIZATION_CODE_LIFETIME", 60),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         signing_key_alg=alg,

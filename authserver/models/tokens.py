@@ -92,6 +92,33 @@ class RefreshToken(AbstractRefreshToken):
         _request_revocation(None, family=token_family)
 
 
+class TokenFamily(models.Model):
+    """What every token of one family shares: its cut-off and its place in the rotation.
+
+    Every write into a family locks this row first (the token writer's ``INSERT ... ON
+    CONFLICT DO UPDATE``, which sees the latest committed version whatever its snapshot),
+    and so does every revocation before it marks rows (authserver.revocation.service). A
+    revocation therefore waits for a rotation in flight and then sees its new tokens, and a
+    rotation that comes after a revocation finds ``revoked_at`` and writes nothing.
+
+    Rotation (OAuth 2.1 §4.3.1): rotating refresh token ``rotated_from`` opened the current
+    generation, the refresh tokens with ``id >= floor``. Within the reuse grace window after
+    ``rotated_at`` that same token may be presented again and gets a sibling in the current
+    generation (a client refreshing twice in parallel); the next rotation of any member
+    raises ``floor`` and so supersedes the others. docs/TOKEN-ENDPOINT.md, "Token families".
+    """
+
+    id = models.UUIDField(primary_key=True)  # the tokens' ``token_family``
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.BigIntegerField(null=True, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    floor = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)  # no token of the family outlives it
+
+    def __str__(self) -> str:
+        return f"family {self.id}{' (revoked)' if self.revoked_at else ''}"
+
+
 class IDToken(AbstractIDToken):
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"

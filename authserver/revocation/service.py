@@ -3,6 +3,11 @@
 Every function records an audit event and, once the transaction commits, has the signed
 revocation list republished (authserver.revocation.published), so MCP servers learn within the
 polling bound.
+
+Refresh tokens are revoked family by family: each family's row (TokenFamily) is cut off
+first, in its own statement, which waits for a rotation or redemption in flight in that
+family; the statements that then mark the tokens see what it wrote, and any later write into
+the family finds the cut-off and writes nothing (authserver.token_endpoint.families).
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
 from authserver import audit
 from authserver.keys import keyring
 from authserver.models import AccessToken, Grant, RefreshToken, RevocationCutoff
-from authserver.models.tokens import revocation_requested
+from authserver.models.tokens import TokenFamily, revocation_requested
 from authserver.revocation.published import schedule_publication
 from authserver.token_hash import token_hash
 
@@ -41,11 +47,39 @@ def revoke_access_tokens(queryset, *, now: datetime) -> int:
     return revoked
 
 
+def cut_off_families(families, *, now: datetime) -> None:
+    """Mark each family revoked, taking its row's lock (in sorted order, so two revocations
+    never deadlock). Waits for a write in flight in any of them to commit; a write after this
+    one finds ``revoked_at`` and issues nothing. Run it before marking the tokens."""
+    # No token of a family outlives its refresh tokens' absolute lifetime from now.
+    until = now + timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+    TokenFamily.objects.bulk_create(
+        [TokenFamily(id=f, revoked_at=now, expires_at=until) for f in sorted(set(families))],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=["revoked_at"],
+        batch_size=500,
+    )
+
+
+def revoke_refresh_tokens(queryset, *, now: datetime) -> int:
+    """Revoke the live refresh tokens of ``queryset`` and cut off their families (with the
+    ones still within the reuse grace window, which could otherwise get a sibling)."""
+    grace = timedelta(seconds=settings.CONFIG.refresh_token_grace)
+    reachable = queryset.filter(Q(revoked__isnull=True) | Q(revoked__gt=now - grace))
+    cut_off_families(
+        reachable.exclude(token_family=None).values_list("token_family", flat=True), now=now
+    )
+    # A new statement: it sees the refresh tokens a write we waited for has inserted.
+    return queryset.filter(revoked__isnull=True).update(revoked=now, updated=now)
+
+
 def revoke_family(token_family, *, now: datetime, reason: str = "revoked") -> int:
     """Revoke every refresh and access token of a family (code replay, refresh reuse)."""
     if token_family is None:
         return 0
     with transaction.atomic():
+        cut_off_families([token_family], now=now)
         RefreshToken.objects.filter(token_family=token_family, revoked__isnull=True).update(
             revoked=now, updated=now
         )
@@ -55,13 +89,23 @@ def revoke_family(token_family, *, now: datetime, reason: str = "revoked") -> in
         return _published("tokens.revoked", revoked, family=token_family, actor=reason)
 
 
+def revoke_family_on_replay(token_family, *, now: datetime, reason: str) -> int:
+    """A replayed code or refresh token: revoke its family once. Replaying a token of a
+    family already revoked writes nothing more (no audit event, no republication)."""
+    if token_family is None:
+        return 0
+    if TokenFamily.objects.filter(pk=token_family, revoked_at__isnull=False).exists():
+        return 0
+    return revoke_family(token_family, now=now, reason=reason)
+
+
 def revoke_user_client_resource(user, client, resource, *, now: datetime) -> int:
     """Everything ``client`` holds for ``user`` at ``resource``: tokens, refresh tokens, codes."""
     bound = [resource.identifier]
     with transaction.atomic():
-        RefreshToken.objects.filter(
-            user=user, application=client, resource=bound, revoked__isnull=True
-        ).update(revoked=now, updated=now)
+        revoke_refresh_tokens(
+            RefreshToken.objects.filter(user=user, application=client, resource=bound), now=now
+        )
         Grant.objects.filter(user=user, application=client, resource=bound).delete()
         revoked = revoke_access_tokens(
             AccessToken.objects.filter(user=user, application=client, resource=bound), now=now
@@ -86,9 +130,7 @@ def revoke_user(user, *, now: datetime, actor: str = "") -> int:
     """Someone leaves: nothing of theirs keeps working, even if their rows are deleted next."""
     with transaction.atomic():
         _cutoff(RevocationCutoff.Kind.SUBJECT, str(user.pk), now)
-        RefreshToken.objects.filter(user=user, revoked__isnull=True).update(
-            revoked=now, updated=now
-        )
+        revoke_refresh_tokens(RefreshToken.objects.filter(user=user), now=now)
         Grant.objects.filter(user=user).delete()
         revoked = revoke_access_tokens(AccessToken.objects.filter(user=user), now=now)
         return _published("user.revoked", revoked, user_id=user.pk, actor=actor)
@@ -97,9 +139,7 @@ def revoke_user(user, *, now: datetime, actor: str = "") -> int:
 def revoke_client(client, *, now: datetime, actor: str = "") -> int:
     with transaction.atomic():
         _cutoff(RevocationCutoff.Kind.CLIENT, client.client_id, now)
-        RefreshToken.objects.filter(application=client, revoked__isnull=True).update(
-            revoked=now, updated=now
-        )
+        revoke_refresh_tokens(RefreshToken.objects.filter(application=client), now=now)
         Grant.objects.filter(application=client).delete()
         revoked = revoke_access_tokens(AccessToken.objects.filter(application=client), now=now)
         return _published("client.revoked", revoked, client_id=client.client_id, actor=actor)
@@ -108,9 +148,7 @@ def revoke_client(client, *, now: datetime, actor: str = "") -> int:
 def revoke_resource(resource, *, now: datetime, actor: str = "") -> int:
     bound = [resource.identifier]
     with transaction.atomic():
-        RefreshToken.objects.filter(resource=bound, revoked__isnull=True).update(
-            revoked=now, updated=now
-        )
+        revoke_refresh_tokens(RefreshToken.objects.filter(resource=bound), now=now)
         revoked = revoke_access_tokens(AccessToken.objects.filter(resource=bound), now=now)
         return _published("resource.revoked", revoked, resource=resource.identifier, actor=actor)
 
@@ -121,9 +159,7 @@ def revoke_token_row(token: AccessToken | RefreshToken, *, now: datetime, actor:
         if token.token_family:
             return revoke_family(token.token_family, now=now, reason=actor or "revoked")
         with transaction.atomic():
-            RefreshToken.objects.filter(pk=token.pk, revoked__isnull=True).update(
-                revoked=now, updated=now
-            )
+            revoke_refresh_tokens(RefreshToken.objects.filter(pk=token.pk), now=now)
             revoked = revoke_access_tokens(
                 AccessToken.objects.filter(pk=token.access_token_id), now=now
             )

@@ -1,11 +1,17 @@
 """PostgreSQL: everything one issuance writes, as a single statement (atomic by itself).
 
-``WITH`` clauses check the cache generation (hotcache), claim the code or refresh token (a
-conditional ``UPDATE``: PostgreSQL locks the row and re-checks the condition on the latest
-version, so of two concurrent claims exactly one matches), insert the access token row, the
-rotated refresh token row and the audit event, and stamp the client's last use when due.
-Each insert selects from the step before it: if the generation moved or the claim failed,
-nothing at all is written. One round trip instead of BEGIN, four statements and COMMIT.
+``WITH`` clauses check the cache generation (hotcache), take the token family's row and
+check its cut-off (authserver.token_endpoint.families: a revocation and this write never
+miss each other), claim the code or refresh token (a conditional ``UPDATE``: PostgreSQL
+locks the row and re-checks the condition on the latest version, so of two concurrent claims
+exactly one matches), insert the access token row, the rotated refresh token row and the
+audit event, and stamp the client's last use when due. Each insert selects from the step
+before it: if the generation moved, the family was revoked or the claim failed, nothing at
+all is written. One round trip instead of BEGIN, five statements and COMMIT.
+
+A claim refused while the generation matched is a replay (a code redeemed twice, a refresh
+token used after its successor): the family is revoked in a second statement, which sees
+what the concurrent winner committed (RFC 6749 §4.1.2; OAuth 2.1 §4.3.1).
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ from functools import cache
 from django.db import connection, transaction
 
 from authserver.models import AccessToken, AuditEvent, RefreshToken
-from authserver.token_endpoint import sql
+from authserver.token_endpoint import families, sql
 
 # Columns we always set, with their SQL expression; any other NOT NULL column a later
 # migration adds gets its model default (so a new field does not break the statement).
 ACCESS = {
     "user_id": "%(user_id)s",
-    "source_refresh_token_id": "%(previous_refresh_id)s",
+    "source_refresh_token_id": "(SELECT id FROM src)",  # families.SOURCE*
     "token": "''",  # RFC 9700 storage: only the checksum (DOT's COMPLIANT_..._TOKEN_STORAGE)
     "token_checksum": "%(access_checksum)s",
     "application_id": "%(client_pk)s",
@@ -124,18 +130,31 @@ def write(
     Every piece of SQL text here is a constant of this module or of a grant's claim, and
     column names come from the models; values only ever travel as parameters (S608)."""
     params = {**params, "generation": generation}
+    claim_params = dict(claim[1]) if claim is not None else {}
+    replay = claim_params.pop("replay", "")  # what a refused claim means, for the audit
     ctes = [
         "gen AS (SELECT 1 AS ok FROM authserver_cachegeneration "
         "WHERE id = 1 AND value = %(generation)s)"
         if generation is not None
         else "gen AS (SELECT 1 AS ok)"
     ]
+    family_step, source_step = families.statement_parts(params, claim_params)
+    if family_step is not None:
+        params["fam_expires"] = params["absolute_expires"] if with_refresh else params["expires"]
+        ctes.append(family_step)
+        ctes.append("gate AS (SELECT 1 AS ok FROM fam WHERE fam.ok)")
+    else:
+        ctes.append("gate AS (SELECT ok FROM gen)")
+    ctes.append(source_step)
     if claim is not None:
-        claim_sql, claim_params = claim
-        ctes.append(f"claimed AS ({claim_sql} AND EXISTS (SELECT 1 FROM gen) RETURNING 1 AS ok)")  # noqa: S608
+        # EXISTS (gate) is a one-time filter, evaluated before the claim's row is touched:
+        # the family's row is always locked before the code's or refresh token's.
+        ctes.append(
+            f"claimed AS ({claim[0]} AND EXISTS (SELECT 1 FROM gate) RETURNING 1 AS ok)"  # noqa: S608
+        )
         params.update(claim_params)
     else:
-        ctes.append("claimed AS (SELECT ok FROM gen)")
+        ctes.append("claimed AS (SELECT ok FROM gate)")
     cols, values, defaults = insert_columns("access")
     params.update(defaults)
     ctes.append(
@@ -168,6 +187,8 @@ def write(
     scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with scope:
         access_id, matched, current = sql.fetchone(statement, params)
+    if access_id is None and matched and claim is not None:
+        families.refused(params.get("family"), now=params["now"], reason=replay or "replay")
     return Outcome(
         written=access_id is not None,
         generation_matched=bool(matched),

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
 
 from authserver.authorization import pkce
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
-from authserver.token_endpoint import grant_types, lookups
+from authserver.token_endpoint import families, grant_types, lookups
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, refresh_wanted, register
 from authserver.token_endpoint.params import TokenRequest
@@ -23,13 +26,18 @@ log = logging.getLogger("authserver.token_endpoint")
 class ConsumeCode:
     """Single use, race-free: of two concurrent redemptions one updates the row, the other
     (blocked on its lock until the first commits) matches nothing (RFC 6749 §4.1.2;
-    OAuth 2.1 §4.1.3). A failed issuance rolls the update back: the code stays usable."""
+    OAuth 2.1 §4.1.3), and the writer then revokes what the first issued. A failed issuance
+    rolls the update back: the code stays usable. The code's family must not be revoked."""
 
     pk: int
+    family: UUID
     gate = True
     refused = "authorization code already used"
 
     def apply(self, *, now: datetime) -> None:
+        lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+        if not families.join_in_transaction(self.family, expires=now + lifetime):
+            raise InvalidGrant(self.refused)
         if not CodeGrant.objects.filter(pk=self.pk, consumed_at__isnull=True).update(
             consumed_at=now
         ):
@@ -39,7 +47,7 @@ class ConsumeCode:
         return (
             "UPDATE authserver_grant SET consumed_at = %(claim_now)s "
             "WHERE id = %(claim_pk)s AND consumed_at IS NULL",
-            {"claim_now": now, "claim_pk": self.pk},
+            {"claim_now": now, "claim_pk": self.pk, "replay": "code_replay"},
         )
 
 
@@ -62,7 +70,7 @@ class AuthorizationCode(Grant):
         if grant.consumed_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
             log.warning("authorization code replayed; revoking family %s", grant.token_family)
-            revocation.revoke_family(grant.token_family, now=now, reason="code_replay")
+            revocation.revoke_family_on_replay(grant.token_family, now=now, reason="code_replay")
             raise InvalidGrant("invalid authorization code")
         if grant.expires <= now:
             raise InvalidGrant("authorization code expired")
@@ -102,6 +110,6 @@ class AuthorizationCode(Grant):
             auth_time=grant.auth_time,
             jkt=jkt,
             authorization_details=details,
-            claim=ConsumeCode(grant.pk),
+            claim=ConsumeCode(grant.pk, grant.token_family),
             issue_refresh_token=refresh_wanted(client, resource, granted),
         )
