@@ -42,7 +42,7 @@ OTHER_MCP = "https://other.example.com/mcp"
 REWRITTEN: dict[str, str] = {
     # The PostgreSQL triggers renew the cache generation on any change to a watched table, and
     # migrations that touch resources or policies change them: a new value is the point.
-    "authserver_cachegeneration.value": "renewed by the triggers when migrations touch watched rows",
+    "authserver_cachegeneration.value": "renewed by triggers",
 }
 # Tables a migration dropped on purpose: "table": where its rows went.
 DROPPED: dict[str, str] = {}
