@@ -372,3 +372,38 @@ def test_token_exchange_carries_the_targets_tools_and_refuses_unknown_ones(clien
     ToolPolicy.objects.create(resource=target, effect="deny", tools=["read_note"])
     body = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()
     assert claims_of(body["access_token"])["authorization_details"] == []
+
+
+def test_redos_client_chosen_pattern_is_refused(client, machine):
+    """A client-chosen regular expression is work every MCP server runs per call: only the
+    administrator's policy may write patterns (RFC 9396 §5: invalid_authorization_details)."""
+    wanted = [detail(["add_note"], {"add_note": {"text": {"pattern": "(a+)+"}}})]
+    response = cc(client, machine, scope="notes:write", authorization_details=wanted)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_authorization_details"
+    assert "administrator" in response.json()["error_description"]
+    assert not AccessToken.objects.exists()
+
+
+def test_redos_client_chosen_pattern_is_refused_at_authorize(client, user, app):
+    client.force_login(user)
+    wanted = [detail(["add_note"], {"add_note": {"text": {"pattern": "(a+)+"}}})]
+    query, _ = authorize(client, app, scope="notes:write", details=wanted)
+    assert query["error"] == "invalid_authorization_details"
+
+
+def test_redos_admin_pattern_must_be_re2_syntax(resource):
+    rule = ToolPolicy(
+        resource=resource, tools=["add_note"], constraints={"text": {"pattern": r"(a)\1"}}
+    )
+    with pytest.raises(ValidationError):
+        rule.full_clean()
+    rule.constraints = {"text": {"pattern": "[a-z]+"}}
+    rule.full_clean()
+
+
+def test_deeply_nested_authorization_details_is_invalid_authorization_details(client, machine):
+    nested = "[" * 10_000 + "]" * 10_000
+    response = cc(client, machine, scope="notes:write", authorization_details=nested)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_authorization_details"
