@@ -87,9 +87,10 @@ def redact_value(value: object, depth: int = 0) -> object:
 
 class RedactionFilter(logging.Filter):
     """Scrubs a record in place before any handler formats it: the message with its args,
-    every non-standard attribute (``extra``, Django's ``request``), the traceback and the
-    stack. The traceback is formatted here, redacted, and ``exc_info`` dropped, because the
-    JSON formatter would otherwise format the exception again, unredacted."""
+    every non-standard attribute (``extra``, Django's ``request``), the traceback (as
+    ``exc_text``, which text formatters print instead of formatting ``exc_info`` again) and
+    the stack. ``exc_info`` stays for in-process consumers; the JSON formatter, which would
+    format it again, redacts what it formats (:class:`JsonLogFormatter`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -101,10 +102,8 @@ class RedactionFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
                 setattr(record, key, redact_value(value))
-        if record.exc_info:
-            if not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
@@ -122,11 +121,20 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonLogFormatter(JsonFormatter):
+    """One JSON object per line. python-json-logger formats ``exc_info`` itself rather than
+    printing the filter's redacted ``exc_text``: what it formats is redacted the same way."""
+
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("rename_fields", {"levelname": "level", "asctime": "time"})
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s", *args, **kwargs
         )
+
+    def formatException(self, ei) -> str:
+        return redact(logging.Formatter.formatException(self, ei))
+
+    def formatStack(self, stack_info) -> str:
+        return redact(logging.Formatter.formatStack(self, stack_info))
 
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
