@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from authserver import tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
 from authserver.resources import registry as resources
@@ -92,8 +93,14 @@ class TokenExchange(Grant):
         if exchange.chain_depth(act) > exchange.MAX_CHAIN:
             raise InvalidRequest("delegation chain too long")
         family = row.token_family or uuid.uuid4()
-        # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for.
-        details = self.tool_details(req, target, granted, client=client, user=row.user)
+        # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for, never
+        # beyond what the subject token carries or its user unticked (an exchange narrows).
+        ceiling = tool_grants.exchange_ceiling(
+            claims, source=source, target=target, user=row.user, subject_client=row.application
+        )
+        details = self.tool_details(
+            req, target, granted, client=client, user=row.user, ceiling=ceiling
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
