@@ -80,6 +80,7 @@ class TokenExchange(Grant):
             raise InvalidTarget("no exchange to this resource is configured for this client")
         # RFC 9449 §7.1: a resource requiring DPoP gets no Bearer token, exchange included.
         jkt = self.dpop_key(req, target)
+        exchange.check_sender_constraint(claims, source=source, target=target, jkt=jkt)
         allowed = [s for s in str(claims.get("scope", "")).split() if s in policy.scope.split()]
         requested = scopes.parse_scope(req.get("scope"))
         granted = scopes.narrow(requested, allowed) if requested else allowed
