@@ -50,6 +50,7 @@ from authserver.discovery.metadata import origin
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import grant_types
+from authserver.token_endpoint.params import is_client_id
 from clients import client_secrets as secrets
 from clients import policy, registration
 from clients.errors import InvalidToken
@@ -200,9 +201,11 @@ def authenticate_registration(client_id: str, token: str, *, lock: bool = False)
     the same 401 ``invalid_token`` (RFC 7592 §2.1, RFC 6750 §3.1).
     """
     queryset = Client.objects.select_for_update() if lock else Client.objects.all()
-    client = queryset.filter(
-        client_id=client_id[:255], registration_source=Client.RegistrationSource.DCR
-    ).first()
+    client = None
+    if is_client_id(client_id):  # RFC 6749 Appendix A.1; a NUL is never looked up
+        client = queryset.filter(
+            client_id=client_id[:255], registration_source=Client.RegistrationSource.DCR
+        ).first()
     stored = client.registration_access_token if client is not None else ""
     matched = secrets.check_secret(token, stored or _UNKNOWN)
     if client is None or not matched:

@@ -94,3 +94,14 @@ def test_any_text_as_client_id_is_a_4xx_at_token_and_authorize(browser, client_i
     ]
     for response in responses:
         assert 400 <= response.status_code < 500, (client_id, response.status_code)
+
+
+@pytest.mark.parametrize("client_id", NUL_IDS)
+def test_nul_in_client_id_at_introspect_revoke_and_register_is_a_4xx(browser, client_id):
+    for path in ("/introspect", "/revoke"):
+        body = {"token": "t", "client_id": client_id, "client_secret": "s"}
+        assert browser.post(path, body).status_code in (400, 401), path
+        response = browser.post(path, {"token": "t"}, HTTP_AUTHORIZATION=basic(client_id))
+        assert response.status_code in (400, 401), path
+    response = browser.get(f"/register/{quote(client_id, safe='')}", HTTP_AUTHORIZATION="Bearer x")
+    assert response.status_code in (401, 404)
