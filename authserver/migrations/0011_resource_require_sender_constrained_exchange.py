@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('authserver', '0010_group_policy_cache_generation'),
+        ("authserver", "0010_group_policy_cache_generation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='resource',
-            name='require_sender_constrained_exchange',
-            field=models.BooleanField(default=False, help_text='Token exchange (RFC 8693) from or to this MCP server: a DPoP-bound subject token is exchanged only for a DPoP-bound token (the exchanging party proves its own key), never for a Bearer token.'),
+            model_name="resource",
+            name="require_sender_constrained_exchange",
+            field=models.BooleanField(
+                default=False,
+                help_text="Token exchange (RFC 8693) from or to this MCP server: a DPoP-bound subject token is exchanged only for a DPoP-bound token (the exchanging party proves its own key), never for a Bearer token.",
+            ),
         ),
     ]
