@@ -271,6 +271,10 @@ def test_control_character_in_sub_is_invalid_grant_not_500(client, idp, app, tru
     trust.save()
     users = get_user_model().objects.count()
     response = grant(client, app, jag(idp, app, subject=subject))
-    refused(response, "invalid_grant", "sub", idp.url)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_grant"
+    assert "sub" in response.json()["error_description"]
+    assert not AccessToken.objects.exists()
+    assert not UsedAssertion.objects.exists()
     assert get_user_model().objects.count() == users
     assert not EnterpriseSubject.objects.exists()

@@ -5,6 +5,7 @@ precise 4xx (RFC 6749 §5.2), never a 500 from PostgreSQL, which cannot store a 
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -12,7 +13,8 @@ from django.test import Client as HttpClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import MCP, make_resource
+from enterprise.models import TrustedIdentityProvider
+from tests.factories import MCP, make_client, make_resource
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +107,44 @@ def test_nul_in_client_id_at_introspect_revoke_and_register_is_a_4xx(browser, cl
         assert response.status_code in (400, 401), path
     response = browser.get(f"/register/{quote(client_id, safe='')}", HTTP_AUTHORIZATION="Bearer x")
     assert response.status_code in (401, 404)
+
+
+def unsigned_jwt(header: dict, claims: dict) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part(header)}.{part(claims)}.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\x00", "https://idp.example/\x00"])
+def test_nul_in_client_assertion_iss_or_sub_is_invalid_client(browser, value):
+    """Unauthenticated: the assertion's iss and sub are looked up before its signature."""
+    assertion = unsigned_jwt({"alg": "RS256"}, {"iss": value, "sub": value, "aud": "x"})
+    body = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    response = browser.post("/token", body)
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_nul_in_id_jag_issuer_is_invalid_grant(browser):
+    app, secret = make_client(grant_types=("authorization_code",), redirect_uris="https://a/cb")
+    idp = TrustedIdentityProvider.objects.create(
+        name="Acme", issuer="https://idp.example", jwks_uri="https://idp.example/jwks"
+    )
+    idp.clients.add(app)
+    assertion = unsigned_jwt(
+        {"alg": "RS256", "typ": "oauth-id-jag+jwt"}, {"iss": "https://idp.example\x00", "sub": "s"}
+    )
+    body = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": assertion,
+        "client_id": app.client_id,
+        "client_secret": secret,
+    }
+    response = browser.post("/token", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_grant"
