@@ -22,7 +22,11 @@ What DOT lacks, this module adds through its ``CIMD_METADATA_FETCHER`` hook
 * a development mode (``CIMD_ALLOW_LOOPBACK``) that fetches documents from literal
   loopback hosts (127.0.0.1, [::1], localhost) over TLS without verifying the certificate:
   the bytes never leave the machine. Production refuses loopback like DOT does;
-* the MAX_DYNAMIC_CLIENTS cap for first sightings.
+* the MAX_DYNAMIC_CLIENTS cap for first sightings;
+* a re-fetched document (after its cache age) that changes an identity-bearing member
+  (redirect URIs, name, logo, ``client_uri``, keys, auth method: ``IDENTITY_FIELDS``) cuts off
+  the admin's trust and every user's consent exactly as an RFC 7592 update does
+  (``clients.services.cut_off_identity_change``), audited as ``client.identity_changed``.
 """
 
 from __future__ import annotations
@@ -47,7 +51,12 @@ from authserver.loopback import is_loopback_host
 from clients import cimd_fetch, policy, registration
 from clients.models import Client
 from clients.registration import ClientMetadata
-from clients.services import apply_metadata
+from clients.services import (
+    apply_metadata,
+    changed_identity,
+    cut_off_identity_change,
+    metadata_of,
+)
 
 logger = logging.getLogger("clients.cimd")
 
@@ -94,11 +103,14 @@ def record_document(
     client_id: str, metadata: ClientMetadata, *, max_age: int, now: datetime
 ) -> Client:
     """Create or update the CIMD client with the full metadata. Never takes over a client
-    registered another way; an admin's verification lapses when the metadata changes."""
+    registered another way. A change of identity-bearing metadata withdraws the admin's
+    trust and users' consents (the RFC 7592 update's cut-off); any other change of the
+    metadata lapses the admin's verification."""
     with transaction.atomic():
         client = Client.objects.select_for_update().filter(client_id=client_id).first()
         if client is not None and client.registration_source != Client.RegistrationSource.CIMD:
             raise CIMDError("client_id URL collides with a non-CIMD client")
+        changed = changed_identity(metadata_of(client), metadata) if client else []
         client = client or Client(client_id=client_id, verified=False)
         previous = client.metadata_fingerprint
         apply_metadata(client, metadata)
@@ -116,6 +128,8 @@ def record_document(
                 client.save()
         except IntegrityError:  # a concurrent first sighting won; DOT re-applies its fields
             pass
+        else:
+            cut_off_identity_change(client, changed, actor="cimd")
     return client
 
 

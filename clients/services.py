@@ -18,11 +18,12 @@ RFC 7592 choices:
   whoever uses it first. GET responses omit it (rotating on a read would lock out a client
   that loses one response).
 * A PUT that changes identity-bearing metadata (``IDENTITY_FIELDS``: what a user sees on
-  the consent screen, and where codes go) clears an admin's ``verified`` and skip-consent
-  (``skip_authorization``) decisions and withdraws users' remembered consents (with their
-  grants' tokens): all were given to the old identity, so nobody's codes go to a new
-  redirect URI without a fresh consent. The change is an audit event
-  (``client.identity_changed``, with the field names).
+  the consent screen, where codes go, and how the client proves itself) clears an admin's
+  ``verified`` and skip-consent (``skip_authorization``) decisions and withdraws users'
+  remembered consents (with their grants' tokens): all were given to the old identity, so
+  nobody's codes go to a new redirect URI without a fresh consent. The change is an audit
+  event (``client.identity_changed``, with the field names). A changed Client ID Metadata
+  Document (clients/cimd.py) goes through the same function, :func:`cut_off_identity_change`.
 * ``client_secret`` likewise appears only in the registration response.
 * PUT replaces the registration (RFC 7592 §2.2: omitted members are deleted, so they take
   their RFC 7591 defaults), re-validated exactly like a registration, under a row lock.
@@ -49,6 +50,7 @@ from authserver.discovery.metadata import origin
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import grant_types
+from authserver.token_endpoint.params import is_client_id
 from clients import client_secrets as secrets
 from clients import policy, registration
 from clients.errors import InvalidToken
@@ -57,7 +59,8 @@ from clients.registration import ClientMetadata
 
 _UNKNOWN = secrets.hash_secret("\x00unknown registration")
 # Metadata an admin's trust decision and a user's consent are about (RFC 7591 §5: the
-# client's name, logo and URIs are shown to the user; redirect_uris decide who gets codes).
+# client's name, logo and URIs are shown to the user; redirect_uris decide who gets codes;
+# the auth method and keys decide who can act as the client).
 IDENTITY_FIELDS = (
     "redirect_uris",
     "client_name",
@@ -67,6 +70,9 @@ IDENTITY_FIELDS = (
     "policy_uri",
     "software_id",
     "contacts",
+    "token_endpoint_auth_method",
+    "jwks_uri",
+    "jwks",
 )
 
 
@@ -202,9 +208,11 @@ def authenticate_registration(client_id: str, token: str, *, lock: bool = False)
     the same 401 ``invalid_token`` (RFC 7592 §2.1, RFC 6750 §3.1).
     """
     queryset = Client.objects.select_for_update() if lock else Client.objects.all()
-    client = queryset.filter(
-        client_id=client_id[:255], registration_source=Client.RegistrationSource.DCR
-    ).first()
+    client = None
+    if is_client_id(client_id):  # RFC 6749 Appendix A.1; a NUL is never looked up
+        client = queryset.filter(
+            client_id=client_id[:255], registration_source=Client.RegistrationSource.DCR
+        ).first()
     stored = client.registration_access_token if client is not None else ""
     matched = secrets.check_secret(token, stored or _UNKNOWN)
     if client is None or not matched:
@@ -255,29 +263,36 @@ def update_client(client_id: str, token: str, data: dict) -> Updated:
                 "register a new client"
             )
         changed = changed_identity(metadata_of(client), metadata)
-        had_trust = client.verified or client.skip_authorization
         apply_metadata(client, metadata)
         check_model(client)
-        if changed:
-            # The admin verified and trusted the old identity, not whatever a holder of the
-            # registration token (possibly leaked) turns it into.
-            client.verified = False
-            client.skip_authorization = False
         new_token = secrets.generate_secret()
         client.registration_access_token = secrets.hash_secret(new_token)
         client.save()
         audit.record("client.updated", actor="rfc7592", client_id=client.client_id)
-        if changed:
-            # Users consented to the old identity: each is asked again (their grants end,
-            # so Connected apps never lists tokens without the consent behind them).
-            withdrawn = withdraw_consents(client)
-            audit.record(
-                "client.identity_changed",
-                actor="rfc7592",
-                client_id=client.client_id,
-                detail={"fields": changed, "trust_cleared": had_trust, "consents": withdrawn},
-            )
+        # The admin verified and trusted the old identity, not whatever a holder of the
+        # registration token (possibly leaked) turns it into.
+        cut_off_identity_change(client, changed, actor="rfc7592")
     return Updated(client, new_token)
+
+
+def cut_off_identity_change(client: Client, changed: list[str], *, actor: str) -> None:
+    """The one cut-off for a client whose identity-bearing metadata changed (an RFC 7592
+    update, a changed metadata document): the admin's ``verified`` and skip-consent decisions
+    are cleared, every user's remembered consent is withdrawn with its grants' tokens (each
+    user is asked again, so no code goes to a new redirect URI unseen), and the change is
+    audited. Call it inside the transaction that saved ``client``; nothing when unchanged."""
+    if not changed:
+        return
+    had_trust = client.verified or client.skip_authorization
+    client.verified = client.skip_authorization = False
+    Client.objects.filter(pk=client.pk).update(verified=False, skip_authorization=False)
+    withdrawn = withdraw_consents(client)
+    audit.record(
+        "client.identity_changed",
+        actor=actor,
+        client_id=client.client_id,
+        detail={"fields": changed, "trust_cleared": had_trust, "consents": withdrawn},
+    )
 
 
 def withdraw_consents(client: Client) -> int:

@@ -67,7 +67,16 @@ def verify(assertion: str, idp: TrustedIdentityProvider, *, now: float) -> IdJag
         jose.check_claims(claims, issuer=idp.issuer, audiences={settings.ISSUER}, now=now)
     except jose.RefusedAssertion as exc:
         raise InvalidGrant(exc.description) from None
+    check_subject(claims.get("sub"))
     return IdJag(idp, claims)
+
+
+def check_subject(sub: object) -> None:
+    """RFC 7519 §4.1.2: ``sub`` is a StringOrURI naming the user at the IdP. A control
+    character (a NUL, which PostgreSQL cannot store) names no one: RFC 6749 §5.2
+    invalid_grant, before any lookup."""
+    if not isinstance(sub, str) or not sub or not sub.isprintable():
+        raise InvalidGrant("the assertion's sub is not a printable string")
 
 
 def local_user(jag: IdJag):

@@ -43,11 +43,20 @@ class Verified:
 
 
 def unverified_claims(token: str) -> dict:
-    """The payload without checking the signature: only to find out whose keys to use."""
+    """The payload without checking the signature: only to find out whose keys to use.
+
+    ``iss`` and ``sub`` are looked up (the trusted issuer, the client, a workload rule)
+    before any signature is checked: RFC 7519 §4.1.1-2 make them StringOrURI, and one with a
+    control character (a NUL, which PostgreSQL refuses with an error) names no one."""
     try:
-        return jws.unverified_claims(token, MAX_JWT_LENGTH)
+        claims = jws.unverified_claims(token, MAX_JWT_LENGTH)
     except jws.JWSError as exc:
         raise RefusedAssertion(_describe(exc)) from None
+    for name in ("iss", "sub"):
+        value = claims.get(name)
+        if isinstance(value, str) and not value.isprintable():
+            raise RefusedAssertion(f"{name} is not a printable string")
+    return claims
 
 
 def header_kid(token: str) -> str | None:

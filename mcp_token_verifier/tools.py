@@ -12,23 +12,35 @@ A constraint holds one or more of ``const`` (exact value), ``enum`` (allowed val
 ``prefix`` (string prefix), ``pattern`` (a regular expression the whole string matches) and
 ``maximum`` (numeric maximum); all must hold. A constrained argument the call omits is
 refused (fail closed). Several ``mcp_tool`` objects add up (RFC 9396 §2: the union).
+
+Patterns are RE2 syntax, matched in linear time by the ``google-re2`` package (a dependency of
+this package): a pattern such as ``(a+)+`` cannot pin a worker. Without ``re2`` importable,
+every pattern constraint is malformed, so the call is refused (fail closed); Python's
+backtracking ``re`` is never used for a pattern.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+try:
+    import re2
+except ImportError:  # pragma: no cover - installed with this package
+    re2 = None
+
 TYPE = "mcp_tool"
 CONSTRAINT_KEYS = ("const", "enum", "prefix", "pattern", "maximum")
 MAX_PATTERN = 256  # in a request or policy
-MAX_SIGNED_PATTERN = 1024  # after narrowing combined patterns (tokens, stored grants)
+MAX_SIGNED_PATTERN = 1024  # in tokens and stored grants
 MAX_MATCHED = 4096  # characters of an argument a pattern is run against
 MAX_ENUM = 100
 MAX_TOOL_NAME = 128
+MAX_ACTIONS = 256  # tools in one mcp_tool object
+MAX_CONSTRAINED_ARGUMENTS = 32  # constrained arguments of one tool
+MAX_ARGUMENT_NAME = 128
 
 # tool name -> argument name -> constraint
 Grants = dict[str, dict[str, dict[str, Any]]]
@@ -80,11 +92,28 @@ def validate_constraint(value: object, *, max_pattern: int = MAX_PATTERN) -> dic
         pattern = value["pattern"]
         if not isinstance(pattern, str) or len(pattern) > max_pattern:
             raise MalformedDetails(f"pattern is a string of at most {max_pattern} characters")
-        try:
-            re.compile(pattern)
-        except re.error:
-            raise MalformedDetails("pattern is not a valid regular expression") from None
+        compile_pattern(pattern)
     return dict(value)
+
+
+def compile_pattern(pattern: str):
+    """``pattern`` compiled by RE2 (linear-time matching, no backreferences or lookaround);
+    MalformedDetails when it is not RE2 syntax or RE2 is not installed (fail closed)."""
+    if re2 is None:
+        raise MalformedDetails("pattern constraints need the google-re2 package")
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is our answer, not a line on stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error:
+        raise MalformedDetails("pattern is not a valid RE2 regular expression") from None
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    try:
+        return compile_pattern(pattern).fullmatch(value) is not None
+    except MalformedDetails:
+        return False  # fail closed
 
 
 def violation(constraint: Mapping[str, Any], value: object) -> str:
@@ -100,7 +129,7 @@ def violation(constraint: Mapping[str, Any], value: object) -> str:
     if "pattern" in constraint and not (
         isinstance(value, str)
         and len(value) <= MAX_MATCHED
-        and re.fullmatch(constraint["pattern"], value) is not None
+        and _fullmatch(constraint["pattern"], value)
     ):
         return f"must match {constraint['pattern']!r}"
     if "maximum" in constraint and not (is_number(value) and value <= constraint["maximum"]):
@@ -111,8 +140,8 @@ def violation(constraint: Mapping[str, Any], value: object) -> str:
 def grants_of(detail: Mapping[str, Any], *, max_pattern: int = MAX_PATTERN) -> Grants:
     """The tools and constraints of one ``mcp_tool`` object (RFC 9396 §2), checked."""
     actions = detail.get("actions")
-    if not isinstance(actions, list) or not actions:
-        raise MalformedDetails("actions is a non-empty list of tool names")
+    if not isinstance(actions, list) or not actions or len(actions) > MAX_ACTIONS:
+        raise MalformedDetails(f"actions is a list of 1 to {MAX_ACTIONS} tool names")
     if not all(isinstance(a, str) and 0 < len(a) <= MAX_TOOL_NAME for a in actions):
         raise MalformedDetails("each action is a tool name")
     constraints = detail.get("constraints", {})
@@ -122,8 +151,13 @@ def grants_of(detail: Mapping[str, Any], *, max_pattern: int = MAX_PATTERN) -> G
     for tool, arguments in constraints.items():
         if tool not in grants:
             raise MalformedDetails(f"constraints name {tool!r}, which is not in actions")
-        if not isinstance(arguments, dict):
-            raise MalformedDetails("a tool's constraints are an object keyed by argument name")
+        if not isinstance(arguments, dict) or len(arguments) > MAX_CONSTRAINED_ARGUMENTS:
+            raise MalformedDetails(
+                "a tool's constraints are an object keyed by argument name, "
+                f"at most {MAX_CONSTRAINED_ARGUMENTS} arguments"
+            )
+        if not all(0 < len(str(arg)) <= MAX_ARGUMENT_NAME for arg in arguments):
+            raise MalformedDetails(f"an argument name is 1 to {MAX_ARGUMENT_NAME} characters")
         grants[tool] = {
             str(arg): validate_constraint(c, max_pattern=max_pattern)
             for arg, c in arguments.items()

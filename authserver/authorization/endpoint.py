@@ -36,7 +36,7 @@ from authserver.errors import (
 from authserver.models import Resource
 from authserver.resources import grouppolicy
 from authserver.token_endpoint import grant_types
-from authserver.token_endpoint.params import refuse_repeated_authorization_parameters
+from authserver.token_endpoint.params import refuse_malformed_authorization_parameters
 from authserver.tool_grants import consent as tool_consent
 from clients.models import Client
 
@@ -82,7 +82,7 @@ class AuthorizeView(OAuthLibMixin, View):
         )
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if (refused := refuse_repeated_authorization_parameters(request)) is not None:
+        if (refused := refuse_malformed_authorization_parameters(request)) is not None:
             return refused
         try:
             scopes, credentials = self.validate_authorization_request(request)

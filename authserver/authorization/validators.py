@@ -15,6 +15,7 @@ from authserver import audit
 from authserver.errors import InvalidScope, OAuthError
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
+from authserver.token_endpoint.params import is_client_id
 from authserver.token_hash import token_hash
 from clients import client_secrets as secrets
 from enterprise import client_assertion
@@ -62,6 +63,13 @@ class Validator(OAuth2Validator):
         request.client_id = client.client_id
         return True
 
+    def _load_application(self, client_id, request):
+        # RFC 6749 Appendix A.1: client-id = *VSCHAR. Anything else names no client, and is
+        # never looked up (PostgreSQL refuses a NUL with an error, which would be a 500).
+        if not is_client_id(client_id):
+            return None
+        return super()._load_application(client_id, request)
+
     def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         ok = super().authenticate_client_id(client_id, request, *args, **kwargs)
         if not ok:
@@ -72,7 +80,7 @@ class Validator(OAuth2Validator):
         # The client_id as presented (truncated), never the secret or the header.
         audit.record(
             "client.auth_failed",
-            client_id=str(getattr(request, "client_id", "") or "")[:100],
+            client_id=_printable(str(getattr(request, "client_id", "") or ""))[:100],
             detail={"grant_type": str(getattr(request, "grant_type", "") or "")[:40]},
         )
 
@@ -113,6 +121,11 @@ class Validator(OAuth2Validator):
 
     def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
         return []
+
+
+def _printable(value: str) -> str:
+    """A presented value for the audit log: control characters (a NUL) replaced."""
+    return "".join(c if c.isprintable() else "?" for c in value[:200])
 
 
 def _assertion_params(request) -> dict | None:

@@ -40,6 +40,12 @@ class Resource(models.Model):
     require_dpop = models.BooleanField(
         default=False, help_text="Only DPoP-bound tokens (RFC 9449) for this MCP server."
     )
+    require_sender_constrained_exchange = models.BooleanField(
+        default=False,
+        help_text="Token exchange (RFC 8693) from or to this MCP server: a DPoP-bound subject "
+        "token is exchanged only for a DPoP-bound token (the exchanging party proves its own "
+        "key), never for a Bearer token.",
+    )
     introspection_client = models.ForeignKey(
         settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
         null=True,

@@ -1,10 +1,12 @@
 """Structured logs: one JSON object per line, a request id on every record, secrets removed.
 
 ``RedactionFilter`` is the one place that scrubs tokens, codes, client secrets,
-registration access tokens, Authorization headers and cookies from every record, whoever
-wrote it (our code, Django, oauthlib, gunicorn). It works on the final message and on
-string ``args`` and ``extra`` fields, so a careless ``log.info("%s", request.body)`` is
-scrubbed too.
+registration access tokens, Authorization and DPoP headers and cookies from every record,
+whoever wrote it (our code, Django, oauthlib, gunicorn), before any formatter (JSON or text)
+sees it. One function, :func:`redact_value`, handles every field: the final message, the
+``extra`` fields whatever their type (Django's ``request`` object, whose ``str()`` holds the
+query string, dicts, lists), the traceback and the stack, so a careless
+``log.info("%s", request.body)`` is scrubbed too.
 """
 
 from __future__ import annotations
@@ -19,17 +21,26 @@ from pythonjsonlogger.json import JsonFormatter
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 REDACTED = "[redacted]"
+# Names whose value is a secret, in a query string, a form body, a header or a dict key:
+# anything ending in token, secret, assertion or password (client_secret, subject_token,
+# client_assertion, registration_access_token, ...), and these exact names.
+_SECRET_NAME = "|".join(  # names of secrets, not secrets
+    [
+        r"[A-Za-z0-9_-]*(?:token|secret|assertion|password)",
+        *("code", "code_verifier", "sessionid", "csrftoken", "csrfmiddlewaretoken"),
+        *("dpop", "authorization", "cookie", "private_key"),
+    ]
+)
+_SECRET_KEY = re.compile(rf"(?i)^(?:http_)?(?:{_SECRET_NAME})$")  # META keys too
 _PATTERNS = [
     # A JWS/JWT: three base64url segments, the first starting with a JSON object.
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
     # Authorization header values.
     (re.compile(r"(?i)\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
-    # key=value in query strings, form bodies, headers and reprs.
+    # key=value in query strings, form bodies, headers and reprs (also URL-encoded: %3D).
     (
         re.compile(
-            r"(?i)\b(access_token|refresh_token|id_token|token|code|code_verifier|"
-            r"client_secret|registration_access_token|subject_token|assertion|password|"
-            r"sessionid|csrftoken|csrfmiddlewaretoken)(['\"]?\s*[=:]\s*['\"]?)"
+            rf"(?i)(?<![A-Za-z0-9_-])({_SECRET_NAME})(['\"]?\s*(?:[=:]|%3D)\s*['\"]?)"
             r"[^&\s'\",;]+"
         ),
         r"\1\2" + REDACTED,
@@ -39,6 +50,7 @@ _PATTERNS = [
     # Our generated client secrets and registration tokens: 64 hex characters.
     (re.compile(r"\b[0-9a-f]{64}\b"), REDACTED),
 ]
+_MAX_DEPTH = 6  # nested containers in an extra field; deeper is replaced whole
 
 
 def redact(text: str) -> str:
@@ -47,7 +59,39 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_value(value: object, depth: int = 0) -> object:
+    """The one redaction function for every field of a record: strings are scrubbed,
+    containers walked (a secret-named key loses its value whole), and any other object
+    (a request, a response, an exception) becomes its scrubbed ``str()``, so no formatter,
+    JSON or text, ever renders an object we have not seen as text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= _MAX_DEPTH:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            str(k): REDACTED if _SECRET_KEY.match(str(k)) else redact_value(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(v, depth + 1) for v in value]
+    if isinstance(value, bytes):
+        return redact(value.decode("utf-8", "replace"))
+    try:
+        return redact(str(value))
+    except Exception:  # an object whose str() fails is not worth a dropped record
+        return f"<{type(value).__name__}>"
+
+
 class RedactionFilter(logging.Filter):
+    """Scrubs a record in place before any handler formats it: the message with its args,
+    every non-standard attribute (``extra``, Django's ``request``), the traceback (as
+    ``exc_text``, which text formatters print instead of formatting ``exc_info`` again) and
+    the stack. ``exc_info`` stays for in-process consumers; the JSON formatter, which would
+    format it again, redacts what it formats (:class:`JsonLogFormatter`)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
@@ -56,12 +100,14 @@ class RedactionFilter(logging.Filter):
         record.msg = redact(message)
         record.args = ()
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
+            if key not in _STANDARD:
+                setattr(record, key, redact_value(value))
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -75,11 +121,20 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonLogFormatter(JsonFormatter):
+    """One JSON object per line. python-json-logger formats ``exc_info`` itself rather than
+    printing the filter's redacted ``exc_text``: what it formats is redacted the same way."""
+
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("rename_fields", {"levelname": "level", "asctime": "time"})
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s", *args, **kwargs
         )
+
+    def formatException(self, ei) -> str:
+        return redact(logging.Formatter.formatException(self, ei))
+
+    def formatStack(self, stack_info) -> str:
+        return redact(logging.Formatter.formatStack(self, stack_info))
 
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

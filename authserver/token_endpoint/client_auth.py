@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 from authserver import audit
 from authserver.errors import InvalidClient, InvalidRequest
 from authserver.token_endpoint.hotcache import Snapshot
-from authserver.token_endpoint.params import TokenRequest
+from authserver.token_endpoint.params import TokenRequest, is_client_id
 from clients import client_secrets as secrets
 from clients.models import Client
 from enterprise import client_assertion
@@ -124,7 +124,9 @@ def _secret_matches(client: Client | None, secret: str) -> bool:
 
 
 def load_client(snap: Snapshot, client_id: str) -> Client | None:
-    if not client_id or len(client_id) > MAX_CLIENT_ID:
+    # RFC 6749 Appendix A.1: client-id = *VSCHAR; anything else (a NUL, which PostgreSQL
+    # refuses with an error) names no client and is never looked up.
+    if not client_id or len(client_id) > MAX_CLIENT_ID or not is_client_id(client_id):
         return None
     return snap.get(
         ("client", client_id), lambda: Client.objects.filter(client_id=client_id).first()
@@ -166,7 +168,8 @@ class FailedAuthentication(InvalidClient):
 
     def __init__(self, description: str, presented, *, reason: str = "") -> None:
         super().__init__(description, detail=f"client {presented.client_id[:100]!r}")
-        self.client_id = presented.client_id[:100]
+        # For the audit row: printable, since PostgreSQL cannot store a NUL.
+        self.client_id = "".join(c if c.isprintable() else "?" for c in presented.client_id[:100])
         self.reason = reason[:200]  # what failed, never the credential
 
 

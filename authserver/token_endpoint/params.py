@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
@@ -14,6 +17,12 @@ from authserver.errors import InvalidRequest, OAuthError, writer
 MAX_BODY_BYTES = 64 * 1024  # a token request is a few hundred bytes; DPoP proofs are headers
 # RFC 8707 §2: "resource" may be repeated; every other parameter may not (RFC 6749 §3.2).
 REPEATABLE = frozenset({"resource"})
+# RFC 6749 Appendix A: no parameter's syntax admits a control character (NUL, which
+# PostgreSQL cannot store, included); JSON values (RFC 9396 authorization_details) may hold
+# tab, CR and LF as whitespace, so those three pass here.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# RFC 6749 Appendix A.1: client-id = *VSCHAR, VSCHAR = %x20-7E.
+_VSCHAR = re.compile(r"[\x20-\x7e]+")
 
 
 class PayloadTooLarge(OAuthError):
@@ -44,12 +53,45 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
         raise InvalidRequest("the body must be UTF-8 application/x-www-form-urlencoded") from None
 
 
+def is_client_id(value: object) -> bool:
+    """RFC 6749 Appendix A.1: a client_id is one or more VSCHAR (printable ASCII)."""
+    return isinstance(value, str) and _VSCHAR.fullmatch(value) is not None
+
+
+def check_parameter(name: str, value: str) -> None:
+    """RFC 6749 §5.2 invalid_request for a value no parameter syntax allows (Appendix A),
+    before it reaches a lookup (a NUL is a 500 from PostgreSQL) or a log."""
+    if _CONTROL.search(name):
+        raise InvalidRequest("a parameter name contains a control character")
+    if _CONTROL.search(value):
+        raise InvalidRequest(f"parameter {name[:40]} contains a control character")
+    if name == "client_id" and value and not is_client_id(value):
+        raise InvalidRequest("client_id is not a client identifier (RFC 6749 Appendix A.1)")
+
+
+def check_basic_credentials(authorization: str) -> None:
+    """RFC 6749 §2.3.1: the Basic credentials are a form-encoded client_id and secret; the
+    same syntax rules as in the body apply. Undecodable values are left to client
+    authentication, which refuses them with invalid_client."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return
+    client_id, _, secret = decoded.partition(":")
+    check_parameter("client_id", unquote_plus(client_id))
+    check_parameter("client_secret", unquote_plus(secret))
+
+
 def single_values(pairs) -> tuple[dict[str, str], tuple[str, ...]]:
     """RFC 6749 §3.2: parameters "MUST NOT be included more than once"; §3.1: parameters
     sent without a value are treated as omitted."""
     params: dict[str, str] = {}
     resources: list[str] = []
     for name, value in pairs:
+        check_parameter(name, value)
         if value == "":
             continue
         if name in REPEATABLE:
@@ -94,10 +136,12 @@ def form_pairs(request: HttpRequest) -> list[tuple[str, str]]:
 
 def parse_request(request: HttpRequest) -> TokenRequest:
     params, resources = single_values(form_pairs(request))
+    authorization = request.META.get("HTTP_AUTHORIZATION", "")
+    check_basic_credentials(authorization)
     return TokenRequest(
         params=MappingProxyType(params),
         resources=resources,
-        authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+        authorization=authorization,
         dpop_proof=request.META.get("HTTP_DPOP", ""),
         ip=request.META.get("REMOTE_ADDR"),
     )
@@ -111,11 +155,18 @@ def repeated_parameter(query) -> str | None:
     return None
 
 
-def refuse_repeated_authorization_parameters(request: HttpRequest):
+def refuse_malformed_authorization_parameters(request: HttpRequest):
     """RFC 6749 §3.1: authorization request parameters "MUST NOT be included more than
-    once". Refused on the error page, never redirected: with a repeated client_id or
-    redirect_uri there is no single redirect URI to trust."""
+    once"; Appendix A: none admits a control character, a client_id is VSCHARs. Refused on
+    the error page, never redirected: with a repeated or malformed client_id or redirect_uri
+    there is no single redirect URI to trust."""
     repeated = repeated_parameter(request.GET)
-    if repeated is None:
-        return None
-    return writer.error_page(request, InvalidRequest(f"parameter {repeated[:40]} is repeated"))
+    if repeated is not None:
+        return writer.error_page(request, InvalidRequest(f"parameter {repeated[:40]} is repeated"))
+    try:
+        for name, values in request.GET.lists():
+            for value in values:
+                check_parameter(name, value)
+    except InvalidRequest as exc:
+        return writer.error_page(request, exc)
+    return None

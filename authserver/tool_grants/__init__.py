@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from authserver.errors import InvalidAuthorizationDetails
+from authserver.tool_grants.consent import declined_tools
 from authserver.tool_grants.details import (
     grants_from_details,
     intersect,
@@ -62,6 +63,31 @@ def compute(
     return json.dumps(to_details(granted, resource), separators=(",", ":"), sort_keys=True)
 
 
+def exchange_ceiling(subject_claims: dict, *, source, target, user, subject_client):
+    """RFC 8693 with RFC 9396: the most an exchanged token's tools may be (``compute``'s
+    ``ceiling``), None for no limit beyond scopes and policy. An exchange only narrows:
+
+    * at the subject token's own resource, the tools the subject token carries;
+    * at any resource, never a tool the user unticked at consent (``Consent.declined_tools``
+      of the user, the subject token's client and the target).
+
+    A tool outside the ceiling is not granted, and asking for it by name is
+    ``invalid_authorization_details`` (RFC 9396 §6.1, as at refresh).
+    """
+    if not uses_tool_grants(target):
+        return None
+    grants = None
+    if target.pk == source.pk and subject_claims.get("authorization_details") is not None:
+        grants = grants_from_details(subject_claims["authorization_details"], target)
+    declined = set()
+    if user is not None and subject_client is not None:
+        declined = set(declined_tools(user, subject_client, target))
+    if declined:
+        base = grants if grants is not None else {t: {} for t in registered_tools(target)}
+        grants = {tool: c for tool, c in base.items() if tool not in declined}
+    return None if grants is None else to_details(grants, target)
+
+
 def check_request(requested: str | list | None, resource) -> list | None:
     """Validate an authorization request's details for ``resource`` (RFC 9396 §5)."""
     details = parse_request(requested)
@@ -70,4 +96,4 @@ def check_request(requested: str | list | None, resource) -> list | None:
     return details
 
 
-__all__ = ["PARAMETER", "check_request", "compute"]
+__all__ = ["PARAMETER", "check_request", "compute", "exchange_ceiling"]

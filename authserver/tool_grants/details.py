@@ -4,10 +4,9 @@ against the tools a resource registered, narrowing, and the form tokens carry.""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from authserver.errors import InvalidAuthorizationDetails
+from authserver.errors import InvalidAuthorizationDetails, InvalidGrant
 from authserver.resources.rules import canonicalize
 from mcp_token_verifier.tools import (
     MAX_SIGNED_PATTERN,
@@ -58,8 +57,9 @@ def parse_request(value: str | list | None) -> list[dict] | None:
             raise InvalidAuthorizationDetails("authorization_details is too long")
         try:
             value = json.loads(value)
-        except ValueError:
-            # RFC 9396 §5: malformed -> invalid_authorization_details.
+        except (ValueError, RecursionError):
+            # RFC 9396 §5: malformed (or nested past the parser's depth) ->
+            # invalid_authorization_details.
             raise InvalidAuthorizationDetails("authorization_details is not JSON") from None
     if not isinstance(value, list) or not value or len(value) > MAX_OBJECTS:
         raise InvalidAuthorizationDetails(
@@ -101,6 +101,7 @@ def requested_grants(details: list[dict], resource) -> Grants:
             grants = grants_of(detail)
         except MalformedDetails as exc:
             raise InvalidAuthorizationDetails(str(exc)) from None
+        refuse_client_patterns(grants)
         for tool, constraints in grants.items():
             if tool not in known:
                 raise InvalidAuthorizationDetails(f"unknown tool {tool[:64]!r}")
@@ -108,6 +109,19 @@ def requested_grants(details: list[dict], resource) -> Grants:
                 raise InvalidAuthorizationDetails(f"tool {tool[:64]!r} is named twice")
             wanted[tool] = constraints
     return wanted
+
+
+def refuse_client_patterns(grants: Grants) -> None:
+    """A client may narrow with const, enum, prefix and maximum; a regular expression is the
+    administrator's to write (tool policy), never a client's: a client-chosen pattern is work
+    every MCP server runs per call. RFC 9396 §5: refused as invalid_authorization_details."""
+    for tool, arguments in grants.items():
+        for argument, constraint in arguments.items():
+            if "pattern" in constraint:
+                raise InvalidAuthorizationDetails(
+                    f"{tool[:64]}.{argument[:64]}: pattern constraints are set only by the "
+                    "administrator's tool policy; use const, enum, prefix or maximum"
+                )
 
 
 def grants_from_details(details: list | None, resource) -> Grants | None:
@@ -122,7 +136,16 @@ def grants_from_details(details: list | None, resource) -> Grants | None:
     for detail in details:
         if not isinstance(detail, dict) or detail.get("type") != TYPE:
             continue
-        for tool, constraints in grants_of(detail, max_pattern=MAX_SIGNED_PATTERN).items():
+        try:
+            grants = grants_of(detail, max_pattern=MAX_SIGNED_PATTERN)
+        except MalformedDetails:
+            # A grant stored before the rules tightened (a pattern RE2 cannot run, say):
+            # never widened into "no limit", the holder authorizes again (RFC 6749 §5.2).
+            raise InvalidGrant(
+                "the grant's tools are no longer valid; authorize again",
+                detail="stored authorization_details malformed",
+            ) from None
+        for tool, constraints in grants.items():
             if tool not in total:
                 total[tool] = constraints
             elif total[tool] is not IMPOSSIBLE:
@@ -191,16 +214,8 @@ def merge_constraint(a: dict, b: dict):
                 return IMPOSSIBLE
             out[key] = longer
         elif key == "pattern" and out[key] != value:
-            # Both must match the whole string: a lookahead for one, then the other.
-            out[key] = f"(?=(?:{out[key]})\\Z)(?:{value})"
-            if len(out[key]) > MAX_SIGNED_PATTERN or not _compiles(out[key]):
-                return IMPOSSIBLE  # fail closed: the tool is not granted
+            # RE2 has no lookahead, so two different patterns have no one-pattern
+            # intersection: fail closed, the tool is not granted. Only the administrator's
+            # policy writes patterns, so this is two rules (or a rule changed since consent).
+            return IMPOSSIBLE
     return out
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True

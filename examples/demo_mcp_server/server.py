@@ -50,7 +50,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from examples.demo_mcp_server.tool_gate import first_refusal, tool_calls
+from examples.demo_mcp_server.tool_gate import (
+    NotJson,
+    first_refusal,
+    parse_error,
+    parse_message,
+    tool_calls,
+)
 from examples.demo_mcp_server.upstream_tool import register_upstream_tool
 from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
 from mcp_token_verifier.dpop import PROOF_ALGS, InvalidDPoPProof
@@ -185,12 +191,9 @@ class LazyVerifier:
         )
 
 
-def scopes_needed(body: bytes) -> list[str]:
-    """The scopes the tools called in this JSON-RPC message (or batch) need, in order."""
-    try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return []  # not ours to judge: the MCP server answers with a JSON-RPC parse error
+def scopes_needed(message: Any) -> list[str]:
+    """The scopes the tools called in this parsed JSON-RPC message (or batch) need, in
+    order."""
     needed: list[str] = []
     for item in message if isinstance(message, list) else [message]:
         if not isinstance(item, dict) or item.get("method") != "tools/call":
@@ -236,7 +239,11 @@ class RequireBearerToken:
             if body is None:
                 await _send_json(send, 413, {"error": "request body too large"})
                 return
-        needed = scopes_needed(body)
+        try:
+            message, malformed = (parse_message(body) if body else None), False
+        except NotJson:
+            message, malformed = None, True  # answered once the token is verified
+        needed = scopes_needed(message)
         headers = Headers(scope=scope)
         authorization = headers.get("authorization", "")
         uses_dpop = authorization.partition(" ")[0].lower() == "dpop"
@@ -273,17 +280,22 @@ class RequireBearerToken:
             )
         )
         scope["auth"] = AuthCredentials(claims.get("scope", "").split())
-        if await self._refuse_tool_calls(send, body, claims):
+        if malformed:
+            # JSON-RPC 2.0 §5.1: -32700 for invalid JSON, deeply nested JSON included (the
+            # parser's RecursionError was a 500).
+            await _send_json(send, 400, parse_error())
+            return
+        if await self._refuse_tool_calls(send, message, claims):
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _refuse_tool_calls(self, send: Send, body: bytes, claims: dict) -> bool:
+    async def _refuse_tool_calls(self, send: Send, message: Any, claims: dict) -> bool:
         """Each tools/call must be allowed by the token's tool grants (RFC 9396 mcp_tool).
 
         Where a scope would allow it, a 403 insufficient_scope challenge naming that scope (the
         SDK steps up); otherwise a 403 carrying a JSON-RPC error that names the rule.
         """
-        calls, batch = tool_calls(body)
+        calls, batch = tool_calls(message)
         refusal = first_refusal(calls, claims, TOOL_SCOPES, self.policy_hook)
         if refusal is None:
             return False

@@ -12,6 +12,28 @@ from mcp_token_verifier.tools import PolicyHook, authorize_tool_call
 # JSON-RPC error code for a tool call the token does not allow (implementation-defined
 # range, JSON-RPC 2.0 §5.1).
 TOOL_REFUSED = -32003
+PARSE_ERROR = -32700  # JSON-RPC 2.0 §5.1: "Invalid JSON was received by the server"
+
+
+class NotJson(ValueError):
+    """The body is not JSON: malformed, not UTF-8, or nested deeper than the parser goes."""
+
+
+def parse_message(body: bytes) -> Any:
+    """A JSON-RPC message or batch, parsed once for the gate; NotJson otherwise.
+
+    Deeply nested JSON ("[[[[...") makes the parser raise RecursionError, which is no
+    ValueError: it is a parse error like any other, never a 500.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise NotJson("not a JSON-RPC message") from None
+
+
+def parse_error() -> dict:
+    """JSON-RPC 2.0 §5.1's parse error; the id is null, since none could be read."""
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": PARSE_ERROR, "message": "Parse error"}}
 
 
 @dataclass(frozen=True)
@@ -40,12 +62,9 @@ class Refusal:
         }
 
 
-def tool_calls(body: bytes) -> tuple[list[ToolCall], bool]:
-    """The ``tools/call`` requests in a JSON-RPC message or batch, and whether it is a batch."""
-    try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return [], False
+def tool_calls(message: Any) -> tuple[list[ToolCall], bool]:
+    """The ``tools/call`` requests in a parsed JSON-RPC message or batch, and whether it is a
+    batch."""
     batch = isinstance(message, list)
     calls = []
     for item in message if batch else [message]:

@@ -13,10 +13,11 @@ import pytest
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
-from authserver.models import AccessToken, RefreshToken
+from authserver.models import AccessToken, RefreshToken, TokenExchangePolicy
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE as EXCHANGE
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.authserver.test_verifier_integration import ISSUER, django_fetch
-from tests.factories import MCP, make_client, make_resource
+from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import REDIRECT, get_code
 
 pytestmark = pytest.mark.django_db
@@ -233,3 +234,65 @@ def test_non_ascii_nonce_is_refused_not_a_server_error():
     from authserver.dpop import nonce_is_valid
 
     assert nonce_is_valid("nonce-\u00e9\u00e8", time.time()) is False
+
+
+# --- token exchange of a DPoP-bound subject token (docs/protocol.md) ---------------------
+
+
+@pytest.fixture
+def gateway(resource):
+    target = make_resource(OTHER_MCP)
+    gw, secret = make_client(name="gateway", grant_types=(EXCHANGE,))
+    TokenExchangePolicy.objects.create(
+        client=gw, source=resource, target=target, scope="tools:read"
+    )
+    return "Basic " + base64.b64encode(f"{gw.client_id}:{secret}".encode()).decode(), target
+
+
+def exchange_for_other(client, gateway, subject: str, dpop: str | None = None):
+    auth, _ = gateway
+    extra = {"HTTP_DPOP": dpop} if dpop else {}
+    data = {
+        "grant_type": EXCHANGE,
+        "subject_token": subject,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "resource": OTHER_MCP,
+    }
+    return client.post("/token", data, HTTP_AUTHORIZATION=auth, **extra)
+
+
+def test_exchanging_a_dpop_bound_token_gives_bearer_where_nothing_requires_dpop(
+    client, bound_token, gateway
+):
+    # The documented rule: the gateway cannot prove the client's key, so it cannot keep it.
+    body = exchange_for_other(client, gateway, bound_token).json()
+    assert body["token_type"] == "Bearer"
+    assert "cnf" not in claims_of(body["access_token"])
+
+
+@pytest.mark.parametrize("where", ["source", "target"])
+def test_dpop_bound_token_exchanged_for_bearer_is_refused_when_exchange_must_stay_bound(
+    client, bound_token, gateway, resource, key, where
+):
+    flagged = resource if where == "source" else gateway[1]
+    flagged.require_sender_constrained_exchange = True
+    flagged.save()
+    refused = exchange_for_other(client, gateway, bound_token)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+    assert "sender-constrained" in refused.json()["error_description"]
+    # With the gateway's own proof, the exchanged token is bound to the gateway's key.
+    own = jwk.JWK.generate(kty="EC", crv="P-256")
+    body = exchange_for_other(client, gateway, bound_token, proof(own, "POST", TOKEN_URL)).json()
+    assert body["token_type"] == "DPoP"
+    assert claims_of(body["access_token"])["cnf"]["jkt"] == own.thumbprint()
+    assert claims_of(body["access_token"])["cnf"]["jkt"] != key.thumbprint()
+
+
+def test_bearer_subject_token_is_exchanged_as_before_when_exchange_must_stay_bound(
+    client, machine, gateway
+):
+    gateway[1].require_sender_constrained_exchange = True
+    gateway[1].save()
+    bearer = cc(client, machine).json()["access_token"]
+    assert exchange_for_other(client, gateway, bearer).json()["token_type"] == "Bearer"

@@ -245,7 +245,7 @@ def test_unexpected_exception_on_introspection_is_bare_server_error_with_detail_
 
 
 def test_unexpected_exception_on_a_page_is_an_html_500_without_detail(monkeypatch):
-    monkeypatch.setattr(authorize_module, "refuse_repeated_authorization_parameters", explode)
+    monkeypatch.setattr(authorize_module, "refuse_malformed_authorization_parameters", explode)
     browser = HttpClient(raise_request_exception=False)
     response = browser.get("/authorize?client_id=x", HTTP_ACCEPT="text/html")
     assert response.status_code == 500

@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
-from authserver.models import AccessToken, Grant, Scope, ToolPolicy
+from authserver.models import AccessToken, Grant, Scope, TokenExchangePolicy, ToolPolicy
+from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from tests.authserver.test_token_exchange import do_exchange, world  # noqa: F401 - a fixture
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import (
@@ -372,3 +373,111 @@ def test_token_exchange_carries_the_targets_tools_and_refuses_unknown_ones(clien
     ToolPolicy.objects.create(resource=target, effect="deny", tools=["read_note"])
     body = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()
     assert claims_of(body["access_token"])["authorization_details"] == []
+
+
+def test_redos_client_chosen_pattern_is_refused(client, machine):
+    """A client-chosen regular expression is work every MCP server runs per call: only the
+    administrator's policy may write patterns (RFC 9396 §5: invalid_authorization_details)."""
+    wanted = [detail(["add_note"], {"add_note": {"text": {"pattern": "(a+)+"}}})]
+    response = cc(client, machine, scope="notes:write", authorization_details=wanted)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_authorization_details"
+    assert "administrator" in response.json()["error_description"]
+    assert not AccessToken.objects.exists()
+
+
+def test_redos_client_chosen_pattern_is_refused_at_authorize(client, user, app):
+    client.force_login(user)
+    wanted = [detail(["add_note"], {"add_note": {"text": {"pattern": "(a+)+"}}})]
+    query, _ = authorize(client, app, scope="notes:write", details=wanted)
+    assert query["error"] == "invalid_authorization_details"
+
+
+def test_redos_admin_pattern_must_be_re2_syntax(resource):
+    rule = ToolPolicy(
+        resource=resource, tools=["add_note"], constraints={"text": {"pattern": r"(a)\1"}}
+    )
+    with pytest.raises(ValidationError):
+        rule.full_clean()
+    rule.constraints = {"text": {"pattern": "[a-z]+"}}
+    rule.full_clean()
+
+
+def test_deeply_nested_authorization_details_is_invalid_authorization_details(client, machine):
+    nested = "[" * 10_000 + "]" * 10_000
+    response = cc(client, machine, scope="notes:write", authorization_details=nested)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_authorization_details"
+
+
+# --- token exchange only narrows: unticked tools never come back --------------------------
+
+
+@pytest.fixture
+def gateway(resource):
+    other = make_resource(OTHER_MCP, scopes={"notes:read": "Read"}, defaults=())
+    Scope.objects.filter(resource=other, name="notes:read").update(tools=["list_notes", "whoami"])
+    gw, secret = make_client(name="gateway", grant_types=(GRANT_TYPE,))
+    for target in (resource, other):
+        TokenExchangePolicy.objects.create(
+            client=gw, source=resource, target=target, scope="notes:read notes:write"
+        )
+    return basic(gw.client_id, secret)
+
+
+def test_token_exchange_to_the_same_resource_cannot_bring_back_an_unticked_tool(
+    client, user, app, gateway
+):
+    client.force_login(user)
+    query, verifier = authorize(
+        client, app, scope="notes:read notes:write", ticked=["list_notes", "add_note"]
+    )
+    subject = exchange(client, app.client_id, query["code"], verifier).json()["access_token"]
+    assert claims_of(subject)["authorization_details"] == [detail(["add_note", "list_notes"])]
+
+    body = do_exchange(client, gateway, subject, MCP).json()
+    assert claims_of(body["access_token"])["authorization_details"] == [
+        detail(["add_note", "list_notes"])
+    ]
+    asked = do_exchange(
+        client, gateway, subject, MCP, authorization_details=json.dumps([detail(["whoami"])])
+    )
+    assert asked.status_code == 400
+    assert asked.json()["error"] == "invalid_authorization_details"
+
+
+def test_token_exchange_to_another_resource_cannot_bring_back_a_tool_unticked_there(
+    client, user, app, gateway
+):
+    client.force_login(user)
+    # The user consented to the app at the other resource and unticked whoami there ...
+    query, verifier = authorize_at(client, app, OTHER_MCP, ticked=["list_notes"])
+    assert query.get("code")
+    query, verifier = authorize(client, app, scope="notes:read")
+    subject = exchange(client, app.client_id, query["code"], verifier).json()["access_token"]
+    # ... so a gateway exchanging the user's token for that resource cannot get it either.
+    body = do_exchange(client, gateway, subject, OTHER_MCP).json()
+    assert claims_of(body["access_token"])["authorization_details"] == [
+        detail(["list_notes"], locations=[OTHER_MCP])
+    ]
+    asked = do_exchange(
+        client,
+        gateway,
+        subject,
+        OTHER_MCP,
+        authorization_details=json.dumps([detail(["whoami"], locations=[OTHER_MCP])]),
+    )
+    assert asked.json()["error"] == "invalid_authorization_details"
+
+
+def authorize_at(client, app, resource_uri, *, ticked):
+    verifier, challenge = pkce_pair()
+    extra = {"code_challenge": challenge, "code_challenge_method": "S256"}
+    response = client.get(
+        authorize_url(app.client_id, resource=resource_uri, scope="notes:read", **extra)
+    )
+    answer = {"request_id": consent_request_id(response), "allow": "1"}
+    answer.update(tool=ticked, tools_shown="1")
+    response = client.post("/authorize", answer)
+    assert response.status_code == 302, response.content[:300]
+    return query_of(response["Location"]), verifier

@@ -13,13 +13,16 @@ from django.utils import timezone
 from oauth2_provider import cimd as oauth2_provider_cimd
 from oauthlib.common import Request
 
+from accounts.models import Consent
 from authserver.authorization.validators import Validator
+from authserver.models import AuditEvent
 from clients import cimd
 from clients.cimd import CIMDError, DynamicClientCapPermission, MetadataFetcher
 from clients.models import Client
 from tests.clients.support import document
 from tests.compat.real_clients import CHATGPT, CLAUDE_AI
-from tests.factories import make_client
+from tests.factories import MCP, make_client, make_resource
+from tests.oauthflow import authorize_url, consent_request_id, pkce_pair, query_of
 
 pytestmark = [
     pytest.mark.django_db,
@@ -322,3 +325,68 @@ def test_document_with_a_private_key_in_jwks_is_refused(document_server, develop
     with pytest.raises(CIMDError, match="public keys only"):
         MetadataFetcher().fetch(url)
     assert not Client.objects.exists()
+
+
+# --- a changed document: consent and trust are cut off as by an RFC 7592 update -----------
+
+
+def _authorize(client, url: str, redirect_uri: str):
+    _, challenge = pkce_pair()
+    return client.get(
+        authorize_url(
+            url,
+            resource=MCP,
+            redirect_uri=redirect_uri,
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+
+
+def test_changed_metadata_document_withdraws_remembered_consent_and_skip_authorization(
+    client, user, document_server, development, dot_cimd
+):
+    """After the cache age, a document naming a new redirect URI and name took effect while
+    skip_authorization and every remembered consent stayed: codes went, with no consent
+    screen, to the new URI. Now the re-fetch cuts off both, like an RFC 7592 update."""
+    make_resource()
+    old_uri, new_uri = "http://127.0.0.1:3000/callback", "http://127.0.0.1:4000/cb"
+    url = document_server("/client.json", {})
+    document_server("/client.json", document(url, redirect_uris=[old_uri]))
+    client.force_login(user)
+    first = _authorize(client, url, old_uri)
+    assert first.status_code == 200  # the consent screen
+    answer = client.post("/authorize", {"request_id": consent_request_id(first), "allow": "1"})
+    assert query_of(answer["Location"]).get("code")
+    assert Consent.objects.filter(client__client_id=url).exists()
+    assert _authorize(client, url, old_uri).status_code == 302  # remembered: no screen
+    Client.objects.filter(client_id=url).update(skip_authorization=True, verified=True)
+
+    changed = document(url, redirect_uris=[new_uri], client_name="Totally the same app")
+    document_server("/client.json", changed)
+    Client.objects.filter(client_id=url).update(cimd_expires_at=timezone.now())  # cache age
+    response = _authorize(client, url, new_uri)
+
+    assert response.status_code == 200, response.get("Location")  # asked again, no code
+    assert "Totally the same app" in response.content.decode()
+    stored = Client.objects.get(client_id=url)
+    assert stored.redirect_uris == new_uri
+    assert (stored.skip_authorization, stored.verified) == (False, False)
+    assert not Consent.objects.filter(client=stored).exists()
+    event = AuditEvent.objects.get(kind="client.identity_changed", client_id=url)
+    assert event.actor == "cimd"
+    assert event.detail["fields"] == ["redirect_uris", "client_name"]
+    assert event.detail["trust_cleared"] is True
+    assert event.detail["consents"] == 1
+
+
+def test_unchanged_metadata_document_keeps_consent(
+    client, user, document_server, development, dot_cimd
+):
+    url = document_server("/client.json", {})
+    document_server("/client.json", document(url))
+    MetadataFetcher().fetch(url)
+    Client.objects.filter(client_id=url).update(skip_authorization=True)
+    MetadataFetcher().fetch(url)
+    assert Client.objects.get(client_id=url).skip_authorization is True
+    assert not AuditEvent.objects.filter(kind="client.identity_changed").exists()

@@ -261,3 +261,20 @@ def test_tool_policy_binds_enterprise_managed_tokens_too(client, idp, app, emplo
     assert response.status_code == 200, response.content
     details = claims_of(response.json()["access_token"])["authorization_details"]
     assert [d["actions"] for d in details] == [["list_notes"]]
+
+
+@pytest.mark.parametrize("subject", ["00u\x00admin", "\x00", "00u\nx", "00u\u2028x"])
+def test_control_character_in_sub_is_invalid_grant_not_500(client, idp, app, trust, subject):
+    """An unauthenticated NUL in the assertion's sub reached PostgreSQL (500); it is a
+    malformed grant (RFC 6749 §5.2 invalid_grant), refused before any lookup or write."""
+    trust.provision_users = True
+    trust.save()
+    users = get_user_model().objects.count()
+    response = grant(client, app, jag(idp, app, subject=subject))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_grant"
+    assert "sub" in response.json()["error_description"]
+    assert not AccessToken.objects.exists()
+    assert not UsedAssertion.objects.exists()
+    assert get_user_model().objects.count() == users
+    assert not EnterpriseSubject.objects.exists()

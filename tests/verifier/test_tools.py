@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from mcp_token_verifier import Decision, authorize_tool_call
-from mcp_token_verifier.tools import MalformedDetails, grants_of, validate_constraint
+from mcp_token_verifier import tools as tools_module
+from mcp_token_verifier.tools import (
+    MAX_ACTIONS,
+    MAX_CONSTRAINED_ARGUMENTS,
+    MAX_MATCHED,
+    MAX_PATTERN,
+    MalformedDetails,
+    grants_of,
+    validate_constraint,
+)
 
 MCP = "https://mcp.example.com/mcp"
 
@@ -164,3 +173,47 @@ def test_cedar_evaluation_error_refuses_instead_of_skipping_the_forbid():
     # No text: Cedar skips the erroring forbid and would permit; we refuse.
     assert not authorize_tool_call(granted, "add_note", {}, policy_hook=hook)
     assert not authorize_tool_call(granted, "add_note", {"text": 1.5}, policy_hook=hook)
+
+
+# --- ReDoS: a pattern is matched by RE2 in linear time -------------------------------------
+
+
+def test_redos_pattern_against_a_long_argument_returns_a_decision():
+    """(a+)+ against 'aaaa…!' backtracks exponentially in Python's re (1.4 s at 24
+    characters, doubling per character); RE2 answers at the longest argument allowed."""
+    granted = claims(tool(["add_note"], {"add_note": {"text": {"pattern": "(a+)+"}}}))
+    for length in (24, 40, MAX_MATCHED):
+        decision = authorize_tool_call(granted, "add_note", {"text": "a" * length + "!"})
+        assert not decision.allowed
+        assert decision.rule == "authorization_details: add_note.text must match '(a+)+'"
+    assert authorize_tool_call(granted, "add_note", {"text": "a" * MAX_MATCHED})
+
+
+def test_redos_patterns_re2_cannot_run_in_linear_time_are_malformed():
+    # Backreferences and lookaround need backtracking: RE2 refuses them, so do we.
+    for pattern in [r"(a)\1", "(?=a)a", "(?!b)a", "(?<=a)b"]:
+        with pytest.raises(MalformedDetails):
+            validate_constraint({"pattern": pattern})
+        granted = claims(tool(["add_note"], {"add_note": {"text": {"pattern": pattern}}}))
+        assert not authorize_tool_call(granted, "add_note", {"text": "aa"})
+
+
+def test_redos_without_re2_every_pattern_is_refused(monkeypatch):
+    monkeypatch.setattr(tools_module, "re2", None)  # the package not installed: fail closed
+    granted = claims(tool(["add_note"], {"add_note": {"text": {"pattern": "[a-z]+"}}}))
+    decision = authorize_tool_call(granted, "add_note", {"text": "abc"})
+    assert not decision.allowed
+    assert "google-re2" in decision.rule
+
+
+def test_redos_sizes_are_bounded():
+    too_many_tools = tool([f"t{i}" for i in range(MAX_ACTIONS + 1)])
+    with pytest.raises(MalformedDetails):
+        grants_of(too_many_tools)
+    many = {f"a{i}": {"const": 1} for i in range(MAX_CONSTRAINED_ARGUMENTS + 1)}
+    with pytest.raises(MalformedDetails):
+        grants_of(tool(["t"], {"t": many}))
+    with pytest.raises(MalformedDetails):
+        validate_constraint({"pattern": "a" * (MAX_PATTERN + 1)})
+    granted = claims(tool(["add_note"], {"add_note": {"text": {"pattern": "a*"}}}))
+    assert not authorize_tool_call(granted, "add_note", {"text": "a" * (MAX_MATCHED + 1)})

@@ -17,7 +17,7 @@ from datetime import datetime
 from django.conf import settings
 from jwcrypto import jwk
 
-from authserver.errors import InvalidGrant
+from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.keys import keyring as keys
 from authserver.models import AccessToken, SigningKey
 from authserver.token_endpoint import grant_types
@@ -74,6 +74,23 @@ def _published_key(alg: str, kid: str | None, _header: dict) -> jws.SignatureChe
     except Exception:  # jwcrypto raises many types; a key we cannot load verifies nothing
         raise jws.JWSError("signed with an unusable key", reason="key") from None
     return jws.signature_check(public, alg)
+
+
+def check_sender_constraint(claims: dict, *, source, target, jkt: str) -> None:
+    """A DPoP-bound subject token (RFC 9449 §6: ``cnf.jkt``) exchanged without a proof gives
+    a Bearer token: the exchanging party cannot prove the client's key, so it cannot keep the
+    client's binding (docs/protocol.md). Where the source or the target resource says
+    ``require_sender_constrained_exchange``, such an exchange must bind the new token to the
+    exchanging party's own key (a DPoP proof on this request), or is refused (RFC 6749 §5.2
+    invalid_request)."""
+    cnf = claims.get("cnf")
+    bound = isinstance(cnf, dict) and bool(cnf.get("jkt"))
+    required = any(r.require_sender_constrained_exchange for r in (source, target))
+    if bound and required and not jkt:
+        raise InvalidRequest(
+            "the subject token is DPoP-bound and this exchange must stay sender-constrained: "
+            "send a DPoP proof"
+        )
 
 
 def chain_depth(act: dict | None) -> int:

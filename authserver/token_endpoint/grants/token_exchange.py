@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from authserver import tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
 from authserver.resources import registry as resources
@@ -79,6 +80,7 @@ class TokenExchange(Grant):
             raise InvalidTarget("no exchange to this resource is configured for this client")
         # RFC 9449 §7.1: a resource requiring DPoP gets no Bearer token, exchange included.
         jkt = self.dpop_key(req, target)
+        exchange.check_sender_constraint(claims, source=source, target=target, jkt=jkt)
         allowed = [s for s in str(claims.get("scope", "")).split() if s in policy.scope.split()]
         requested = scopes.parse_scope(req.get("scope"))
         granted = scopes.narrow(requested, allowed) if requested else allowed
@@ -92,8 +94,14 @@ class TokenExchange(Grant):
         if exchange.chain_depth(act) > exchange.MAX_CHAIN:
             raise InvalidRequest("delegation chain too long")
         family = row.token_family or uuid.uuid4()
-        # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for.
-        details = self.tool_details(req, target, granted, client=client, user=row.user)
+        # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for, never
+        # beyond what the subject token carries or its user unticked (an exchange narrows).
+        ceiling = tool_grants.exchange_ceiling(
+            claims, source=source, target=target, user=row.user, subject_client=row.application
+        )
+        details = self.tool_details(
+            req, target, granted, client=client, user=row.user, ceiling=ceiling
+        )
         return Binding(
             grant_type=self.grant_type,
             client=client,
