@@ -53,7 +53,7 @@ class _Rollback(Exception):
 
 providers = st.sampled_from(PROVIDERS)
 users = st.integers(0, 5)  # an index into the users that exist at that step
-groups = st.integers(0, 3)
+groups = st.integers(0, 4)
 events = st.one_of(
     st.tuples(
         st.just("sign_in"),
@@ -92,6 +92,11 @@ class World:
         self.carol = User.objects.create_user("carol", email="carol@acme.com", password="pw-1")
         self.resource = make_resource()
         self.app, _ = make_client(confidential=False, grant_types=("authorization_code",))
+        # One group per policy kind from the start, so deletions meet policies often.
+        self.policy("tool", Group.objects.create(name="payers"))
+        self.policy("scope", Group.objects.create(name="writers"))
+        self.policy("resource", Group.objects.create(name="staff-tools"))
+        self.resource.allowed_groups.add(Group.objects.get(name="writers"))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -189,7 +194,7 @@ class World:
             self.no_wider(before)
 
     def policy(self, kind, gindex) -> None:
-        group = self.group(gindex)
+        group = gindex if isinstance(gindex, Group) else self.group(gindex)
         if group is None:
             return
         if kind == "resource":
