@@ -25,6 +25,8 @@ def parse_eq(expression: str, allowed: dict[str, str]) -> tuple[str, str]:
         value = json.loads(match.group(2))
     except ValueError:
         raise ScimError(400, "malformed string in filter", "invalidFilter") from None
+    if "\x00" in value:  # PostgreSQL text holds no NUL
+        raise ScimError(400, "a filter value cannot contain a NUL character", "invalidFilter")
     return allowed[attribute], value
 
 

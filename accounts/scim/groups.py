@@ -41,7 +41,7 @@ def _members(value) -> set[int]:
 
 
 def _name(value) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 150:
+    if not isinstance(value, str) or not value.strip() or len(value) > 150 or "\x00" in value:
         raise invalid_value("displayName must be a non-empty string of at most 150 characters")
     return value.strip()
 

@@ -53,6 +53,8 @@ def same_username(queryset, name: str) -> list[int]:
 def _text(value, name: str, max_length: int) -> str:
     if not isinstance(value, str) or len(value) > max_length:
         raise invalid_value(f"{name} must be a string of at most {max_length} characters")
+    if "\x00" in value:  # PostgreSQL text holds no NUL: refused here, not a 500 there
+        raise invalid_value(f"{name} must not contain a NUL character")
     return value.strip()
 
 

@@ -16,8 +16,10 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from accounts.scim.models import ScimIdentity
+from authserver.errors import InvalidGrant
 from authserver.models import AuditEvent, Resource, Scope, ToolPolicy
-from enterprise.models import EnterpriseSubject
+from enterprise import idjag
+from enterprise.models import EnterpriseSubject, TrustedIdentityProvider
 from tests.accounts.identity_support import (
     GROUP_SCHEMA,
     NOTHING,
@@ -338,6 +340,28 @@ def test_unicode_digit_ids_name_no_resource(client, pk):
     response = okta.call("post", "Groups", body)
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidValue"
+
+
+def test_nul_bytes_in_scim_strings_are_a_precise_400(client):
+    okta = Scim(client, "okta")
+    assert okta.create_user("nul@acme.com", "a\x00b").json()["scimType"] == "invalidValue"
+    response = okta.create_user("nul@acme.com", name={"givenName": "a\x00"})
+    assert response.json()["scimType"] == "invalidValue"
+    body = {"schemas": [GROUP_SCHEMA], "displayName": "g\x00"}
+    assert okta.call("post", "Groups", body).json()["scimType"] == "invalidValue"
+    response = okta.call("get", 'Users?filter=externalId eq "a\\u0000b"')
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"
+    assert not User.objects.exists()
+
+
+def test_idjag_subject_with_a_nul_byte_is_invalid_grant_not_a_500():
+    idp = TrustedIdentityProvider.objects.create(
+        name="IdP", issuer="https://idp.example", jwks_uri="https://idp.example/jwks",
+        provision_users=True,
+    )  # fmt: skip
+    with pytest.raises(InvalidGrant):
+        idjag.local_user(idjag.IdJag(idp, {"sub": "00u\x00admin"}))
 
 
 def test_sign_in_response_for_a_deactivated_linked_user_is_refused(held):
