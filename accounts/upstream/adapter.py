@@ -66,13 +66,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             # a signed-in user may not attach another login to their account.
             refuse(request, sociallogin, "connecting another account is not allowed here")
         rules = sociallogin.provider.app.settings if sociallogin.provider.app else {}
-        emails = [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
-        if sociallogin.account.provider != "github":
-            emails = []  # OIDC: only the email_verified claim counts (admission.verified_emails)
         verdict = admission.admit(
             rules,
             sociallogin.account.extra_data or {},
-            provider_emails=emails,
+            provider_emails=_provider_emails(sociallogin),
             github_member=_github_member(self, sociallogin),
         )
         if not verdict.admitted:
@@ -100,6 +97,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             ip=request.META.get("REMOTE_ADDR") or None,
             detail={"provider": getattr(provider, "id", ""), "error": str(error or "")[:100]},
         )
+
+
+def _provider_emails(sociallogin) -> list[tuple[str, bool]]:
+    if sociallogin.account.provider != "github":
+        return []  # OIDC: only the email_verified claim counts (admission.verified_emails)
+    return [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
 
 
 def _github_member(adapter, sociallogin):
@@ -168,15 +171,13 @@ def _authoritative(rules: dict, email: str) -> bool:
 def _link_by_email(request, sociallogin, rules: dict) -> None:
     """Where the operator allowed it (``email_authentication``), a verified address from a
     provider authoritative for its domain (``email_authoritative_domains``) links to the one
-    active, non-staff user with that address (case-normalised). The password stays."""
+    active, non-staff user with that address (case-normalised) that no upstream identity
+    holds yet. The password stays."""
     if rules.get("email_authentication") is not True:
         return
     provider = sociallogin.account.provider
-    emails = [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
-    if provider != "github":
-        emails = []  # OIDC: only the email_verified claim counts (admission.verified_emails)
     claims = admission.merged_claims(sociallogin.account.extra_data or {})
-    for email in admission.verified_emails(claims, emails):
+    for email in admission.verified_emails(claims, _provider_emails(sociallogin)):
         if not _authoritative(rules, email):
             continue
         candidates = [
@@ -184,6 +185,13 @@ def _link_by_email(request, sociallogin, rules: dict) -> None:
             for user in get_user_model().objects.filter(email__iexact=email, is_active=True)
             if user.email.strip().lower() == email  # not PostgreSQL's locale-dependent match
         ]
-        if len(candidates) == 1 and _linkable(candidates[0], provider):
+        # Only to an account no upstream identity holds yet (one an admin made): an account
+        # another provider created carries an address nobody authoritative vouched for,
+        # and its provider could still sign in to it (pre-hijacking).
+        if (
+            len(candidates) == 1
+            and _linkable(candidates[0], provider)
+            and not SocialAccount.objects.filter(user=candidates[0]).exists()
+        ):
             principals.link_upstream(request, sociallogin, candidates[0], via="email")
             return

@@ -100,6 +100,18 @@ def test_unverified_email_never_links_even_from_an_authoritative_provider():
         assert user.pk != local.pk
 
 
+def test_account_an_attacker_idp_made_with_a_victims_email_never_receives_the_victim():
+    """Pre-hijack: the attacker's IdP (not authoritative for acme.com) creates an account
+    carrying the victim's address; the victim's later sign-in at the authoritative provider
+    must not land in it (the attacker could still sign in there)."""
+    provider("evil", email_authentication=True, email_authoritative_domains=["evil.example"])
+    _linking_provider()
+    planted = signed_in_user("evil", "m-1", email="vic@acme.com", email_verified=True)
+    assert planted.email == "vic@acme.com"
+    victim = signed_in_user("acme-sso", "00u-vic", email="vic@acme.com", email_verified=True)
+    assert victim.pk != planted.pk
+
+
 def test_email_linking_stays_off_unless_the_operator_turned_it_on():
     local = User.objects.create_user("carol", email="carol@acme.com", password=PASSWORD)
     provider("acme-sso", email_authoritative_domains=["acme.com"])
