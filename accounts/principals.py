@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Consent
-from accounts.scim.models import ScimIdentity
+from accounts.scim.models import ScimIdentity, ScimToken
 from authserver import audit
 from authserver.models import Resource, Scope, ToolPolicy
 from authserver.revocation import service as revocation
@@ -158,6 +158,21 @@ def link_upstream(request, sociallogin, user, *, via: str) -> None:
             user_id=user.pk,
             detail={"provider": account.provider, "subject": str(account.uid), "via": via},
         )
+
+
+def bind_scim_provider(provider: str, *, token_ids: list[int], actor: str) -> tuple[int, int]:
+    """Bind unbound SCIM tokens, and every unbound SCIM identity, to ``provider``: from then
+    on that provider's first sign-ins link to those users (docs/IDENTITY.md, "Binding
+    existing SCIM identities"). Only for a deployment where one provider provisioned them."""
+    with transaction.atomic():
+        tokens = ScimToken.objects.filter(pk__in=token_ids, provider="").update(provider=provider)
+        identities = ScimIdentity.objects.filter(provider="").update(provider=provider)
+        audit.record(
+            "scim.provider_bound",
+            actor=actor,
+            detail={"provider": provider, "tokens": tokens, "identities": identities},
+        )
+    return tokens, identities
 
 
 # --- groups -------------------------------------------------------------------------------

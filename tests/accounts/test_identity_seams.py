@@ -6,16 +6,18 @@ run through allauth's own login flow with our adapter (tests/accounts/identity_s
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from accounts.scim.models import ScimIdentity
+from accounts.scim.models import ScimIdentity, ScimToken
 from authserver.errors import InvalidGrant
 from authserver.models import AuditEvent, Resource, Scope, ToolPolicy
 from enterprise import idjag
@@ -383,3 +385,16 @@ def test_sign_in_response_for_a_deactivated_linked_user_is_refused(held):
     response, request = sign_in("okta", "okta-dave")
     assert response.status_code == 403
     assert not request.user.is_authenticated
+
+
+def test_binding_legacy_scim_identities_to_their_provider_makes_them_linkable(client):
+    provider("okta", scim_external_id_claim="sub")
+    legacy_token, _ = ScimToken.issue("Okta provisioning")  # from before the binding
+    legacy = User.objects.create(username="erin")
+    ScimIdentity.objects.create(user=legacy, external_id="00u-erin")
+    with pytest.raises(CommandError):
+        call_command("bind_scim_provider", "Okta!", token=[legacy_token.pk])
+    call_command("bind_scim_provider", "okta", token=[legacy_token.pk], stdout=io.StringIO())
+    assert ScimToken.objects.get(pk=legacy_token.pk).provider == "okta"
+    assert signed_in_user("okta", "00u-erin").pk == legacy.pk
+    assert AuditEvent.objects.get(kind="scim.provider_bound").detail["identities"] == 1
