@@ -12,7 +12,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 
 from accounts import principals
 from accounts.scim.errors import ScimError
@@ -27,19 +27,23 @@ def _conflict(what: str) -> ScimError:
     return ScimError(409, f"{what} is already taken", "uniqueness")
 
 
+def manageable_users(queryset, token: ScimToken):
+    """The principals of this token's provider: users a SCIM token of that provider created
+    (``ScimIdentity.provider``; "" for unbound tokens from before the binding), and users no
+    SCIM token created whose sign-in links are all that provider's. Local, admin-made and
+    enterprise (ID-JAG) users belong to no provisioning client; staff and superusers never
+    do. The one rule for reading, changing, deleting and group memberships."""
+    mine = Q(scim_identity__provider=token.provider)
+    if token.provider:
+        elsewhere = SocialAccount.objects.exclude(provider=token.provider).values("user_id")
+        mine |= Q(scim_identity__isnull=True, socialaccount__provider=token.provider) & ~Q(
+            pk__in=elsewhere
+        )
+    return queryset.filter(mine, is_staff=False, is_superuser=False).distinct()
+
+
 def manageable(user, token: ScimToken) -> bool:
-    """Is ``user`` a principal of this token's provider? A user a SCIM token created belongs
-    to that token's provider (``ScimIdentity.provider``; "" for unbound tokens from before
-    the binding); any other user only when its sign-in links are all of that provider.
-    Local, admin-made and enterprise (ID-JAG) users belong to no provisioning client;
-    staff and superusers never do."""
-    if user.is_staff or user.is_superuser:
-        return False
-    identity = ScimIdentity.objects.filter(user_id=user.pk).first()
-    if identity is not None:
-        return identity.provider == token.provider
-    linked = set(SocialAccount.objects.filter(user_id=user.pk).values_list("provider", flat=True))
-    return bool(token.provider) and linked == {token.provider}
+    return manageable_users(User.objects.filter(pk=user.pk), token).exists()
 
 
 def check_manageable(user, token: ScimToken) -> None:

@@ -77,7 +77,9 @@ class UsersView(ScimView):
         return users.render_user(user, f"{self.base()}/Users/{user.pk}")
 
     def get(self, request):
-        queryset = User.objects.select_related("scim_identity").prefetch_related("groups")
+        # A token reads only its provider's principals (services.manageable_users).
+        queryset = services.manageable_users(User.objects.all(), self.token)
+        queryset = queryset.select_related("scim_identity").prefetch_related("groups")
         if "filter" in request.query_params:
             field, value = filters.parse_eq(request.query_params["filter"], self.FILTERS)
             if field == "username":
@@ -100,7 +102,10 @@ class UserView(ScimView):
     render = UsersView.render
 
     def get(self, request, pk: str):
-        return Response(self.render(_lookup(User, pk, "User")))
+        user = _lookup(User, pk, "User")
+        if not services.manageable(user, self.token):
+            raise errors.not_found("User")  # another provider's, local or staff: not its own
+        return Response(self.render(user))
 
     def put(self, request, pk: str):
         user = _lookup(User, pk, "User")

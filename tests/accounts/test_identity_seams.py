@@ -297,10 +297,11 @@ def test_sign_in_without_groups_never_removes_admin_assigned_groups():
 
 
 def test_scim_username_filter_does_not_match_admin_for_dotless_i(client):
-    User.objects.create_user("admin", password=PASSWORD)
-    found = Scim(client, "okta").call("get", 'Users?filter=userName eq "adm\u0131n"').json()
+    okta = Scim(client, "okta")
+    assert okta.create_user("admin").status_code == 201
+    found = okta.call("get", 'Users?filter=userName eq "adm\u0131n"').json()
     assert found["totalResults"] == 0
-    found = Scim(client, "okta").call("get", 'Users?filter=userName eq "ADMIN"').json()
+    found = okta.call("get", 'Users?filter=userName eq "ADMIN"').json()
     assert found["totalResults"] == 1  # RFC 7643 §4.1.1: still not case-exact
 
 
@@ -398,3 +399,18 @@ def test_binding_legacy_scim_identities_to_their_provider_makes_them_linkable(cl
     assert ScimToken.objects.get(pk=legacy_token.pk).provider == "okta"
     assert signed_in_user("okta", "00u-erin").pk == legacy.pk
     assert AuditEvent.objects.get(kind="scim.provider_bound").detail["identities"] == 1
+
+
+def test_scim_token_cannot_read_staff_local_or_another_providers_users(client):
+    staff = User.objects.create_user("ops", password=PASSWORD, is_staff=True)
+    local = User.objects.create_user("carol", password=PASSWORD)
+    dave = Scim(client, "okta").create_user("dave@acme.com", "okta-dave").json()
+    evil = Scim(client, "evil")
+    listed = evil.call("get", "Users").json()
+    assert listed["totalResults"] == 0
+    for pk in (staff.pk, local.pk, dave["id"]):
+        assert evil.call("get", f"Users/{pk}").status_code == 404
+    found = evil.call("get", 'Users?filter=userName eq "ops"').json()
+    assert found["totalResults"] == 0
+    okta = Scim(client, "okta")
+    assert [u["id"] for u in okta.call("get", "Users").json()["Resources"]] == [dave["id"]]
