@@ -80,6 +80,10 @@ def cut_off(user, *, reason: str) -> None:
             Connection.objects.filter(user_id=user.pk), now=now, actor=reason
         )
         sessions = end_sessions(user)
+        if not user.has_usable_password():
+            # A new unusable hash changes the session auth hash: sessions in any other
+            # session store stop counting too (called before the user's save, which keeps it).
+            user.set_unusable_password()
         audit.record(
             "principal.cut_off",
             actor=reason,
