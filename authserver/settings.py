@@ -355,7 +355,9 @@ ACCOUNT_EMAIL_VERIFICATION = "none"  # the provider vouches (email_verified), we
 ACCOUNT_UNIQUE_EMAIL = False  # an email alone never links or blocks an account
 SOCIALACCOUNT_AUTO_SIGNUP = True  # first sign-in provisions (after the admission rules)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # per provider: settings "email_authentication"
-SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# Never allauth's email linking (the adapter's authenticate_by_email returns nothing, so its
+# wipe_password never runs); ours links only where docs/IDENTITY.md says. Off here as well.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_STORE_TOKENS = False  # upstream tokens are used once, never kept
 SOCIALACCOUNT_LOGIN_ON_GET = False  # start a sign-in only by a CSRF-protected POST
 SOCIALACCOUNT_QUERY_EMAIL = True

@@ -84,6 +84,8 @@ def local_user(jag: IdJag):
     InvalidGrant. Linked by issuer and subject, never by email (which can be reassigned)."""
     if len(jag.subject) > 255:
         raise InvalidGrant("the assertion's sub is longer than 255 characters")
+    if "\x00" in jag.subject:  # PostgreSQL text holds no NUL: a precise error, not a 500
+        raise InvalidGrant("the assertion's sub contains a NUL character")
     link = (
         EnterpriseSubject.objects.filter(issuer=jag.idp.issuer, subject=jag.subject)
         .select_related("user")
@@ -96,10 +98,9 @@ def local_user(jag: IdJag):
     if not jag.idp.provision_users:
         raise InvalidGrant("the assertion's subject is not linked to a user here")
     user_model = get_user_model()
+    # The user is the issuer's (EnterpriseSubject carries it); the assertion's email is
+    # nobody's verified claim here and never becomes a key another sign-in could link by.
     user = user_model(username=f"idjag-{jag.idp.pk}-{jag.subject}"[:150])
-    email = jag.claims.get("email")
-    if isinstance(email, str) and len(email) <= 254:
-        user.email = email
     user.set_unusable_password()
     return user  # saved by ConsumeIdJag, inside the issuing transaction
 

@@ -15,6 +15,7 @@ from accounts.scim.users import _operations
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 _ALLOWED = {"schemas", "id", "meta", "externalid", "displayname", "members"}
+_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 _MEMBER_FILTER = re.compile(r'^members\[value eq "([^"\\]+)"\]$', re.IGNORECASE)
 
 
@@ -32,14 +33,15 @@ def _members(value) -> set[int]:
     ids = set()
     for member in value:
         raw = member.get("value") if isinstance(member, dict) else None
-        if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
+        # ASCII digits only: "²".isdigit() is true and int("²") raises.
+        if not isinstance(raw, str) or not _ID.fullmatch(raw):
             raise invalid_value("each member needs the value of a User id")
         ids.add(int(raw))
     return ids
 
 
 def _name(value) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 150:
+    if not isinstance(value, str) or not value.strip() or len(value) > 150 or "\x00" in value:
         raise invalid_value("displayName must be a non-empty string of at most 150 characters")
     return value.strip()
 

@@ -18,7 +18,9 @@ class ScimJSONParser(parsers.BaseParser):
             raise exceptions.ParseError("body too large")
         try:
             return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested deeper than the parser's stack (RFC 7644 §3.12
+            # invalidSyntax, not a 500).
             raise exceptions.ParseError("malformed JSON") from None
 
 

@@ -1,23 +1,24 @@
-"""Apply validated SCIM changes in one transaction each, with an audit event per change.
+"""SCIM's rules before the principal events (accounts.principals) that apply them.
 
-Deactivation and deletion revoke everything the user holds through the existing signals
-(accounts.signals -> authserver.revocation.service.revoke_user: grants, refresh-token families, live
-access tokens, a subject cut-off in the signed revocation list). Membership changes enforce
-the group policy (authserver.resources.grouppolicy_signals).
+A SCIM token belongs to one provider and touches only what that provider provisioned: users
+whose ``ScimIdentity`` carries the token's provider, never staff or superusers (their
+passwords are the break-glass path), and only such users in group memberships. Every check
+runs before any write; every refusal is an RFC 7644 §3.12 error and changes nothing.
 """
 
 from __future__ import annotations
 
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+from django.db.models import ProtectedError, Q
 
+from accounts import principals
 from accounts.scim.errors import ScimError
 from accounts.scim.groups import GroupChanges
-from accounts.scim.models import ScimIdentity
+from accounts.scim.models import ScimIdentity, ScimToken
 from accounts.scim.users import UserChanges
-from authserver import audit
-from authserver.models import Resource, Scope
 
 User = get_user_model()
 
@@ -26,150 +27,130 @@ def _conflict(what: str) -> ScimError:
     return ScimError(409, f"{what} is already taken", "uniqueness")
 
 
-def _check_unique(changes: UserChanges, user=None) -> None:
+def manageable_users(queryset, token: ScimToken):
+    """The principals of this token's provider: users a SCIM token of that provider created
+    (``ScimIdentity.provider``; "" for unbound tokens from before the binding), and users no
+    SCIM token created whose sign-in links are all that provider's. Local, admin-made and
+    enterprise (ID-JAG) users belong to no provisioning client; staff and superusers never
+    do. The one rule for reading, changing, deleting and group memberships."""
+    mine = Q(scim_identity__provider=token.provider)
+    if token.provider:
+        elsewhere = SocialAccount.objects.exclude(provider=token.provider).values("user_id")
+        mine |= Q(scim_identity__isnull=True, socialaccount__provider=token.provider) & ~Q(
+            pk__in=elsewhere
+        )
+    return queryset.filter(mine, is_staff=False, is_superuser=False).distinct()
+
+
+def manageable(user, token: ScimToken) -> bool:
+    return manageable_users(User.objects.filter(pk=user.pk), token).exists()
+
+
+def check_manageable(user, token: ScimToken) -> None:
+    if user.is_staff or user.is_superuser:
+        raise ScimError(403, "administrators are managed in Django admin only")
+    if not manageable(user, token):
+        raise ScimError(403, "this user was not provisioned by this SCIM client")
+
+
+def _check_unique(changes: UserChanges, token: ScimToken, user=None) -> None:
     username = changes.values.get("username")
     others = User.objects.exclude(pk=user.pk) if user else User.objects.all()
+    # Case-insensitive here refuses more, never less: a near-duplicate name is a conflict.
     if username and others.filter(username__iexact=username).exists():
         raise _conflict("userName")
     ext = changes.external_id
     if ext not in (..., None):
-        taken = ScimIdentity.objects.filter(external_id=ext)
+        taken = ScimIdentity.objects.filter(provider=token.provider, external_id=ext)
         if user:
             taken = taken.exclude(user=user)
         if taken.exists():
             raise _conflict("externalId")
 
 
-def _audit_user(kind: str, user, actor: str, **detail) -> None:
-    audit.record(kind, actor=actor, user_id=user.pk, detail={"userName": user.username, **detail})
-
-
-def create_user(changes: UserChanges, *, actor: str):
-    _check_unique(changes)
+def create_user(changes: UserChanges, *, token: ScimToken, actor: str):
+    _check_unique(changes, token)
     try:
-        with transaction.atomic():
-            user = User(**changes.values)
-            user.set_unusable_password()  # no local password: the provider signs them in
-            user.save()
-            ScimIdentity.objects.create(
-                user=user, external_id=None if changes.external_id is ... else changes.external_id
-            )
-            _audit_user("scim.user.created", user, actor, active=user.is_active)
+        return principals.create_scim_user(
+            changes.values,
+            provider=token.provider,
+            external_id=None if changes.external_id is ... else changes.external_id,
+            actor=actor,
+        )
     except IntegrityError:
         raise _conflict("userName") from None
-    return user
 
 
-def update_user(user, changes: UserChanges, *, actor: str, replace: bool = False):
-    _check_unique(changes, user)
+def update_user(user, changes: UserChanges, *, token: ScimToken, actor: str, replace=False):
+    """PATCH, or PUT (``replace``): attributes not sent are cleared (RFC 7644 §3.5.1), but
+    ``active`` only changes when sent: an omitted ``active`` never reactivates."""
+    check_manageable(user, token)
+    _check_unique(changes, token, user)
+    external_id = changes.external_id
+    if replace and external_id is ...:
+        external_id = None
+    clear = ("first_name", "last_name", "email") if replace else ()
     try:
-        with transaction.atomic():
-            user = User.objects.select_for_update().get(pk=user.pk)
-            was_active = user.is_active
-            if replace:  # PUT: attributes not sent are cleared (RFC 7644 §3.5.1)
-                for name in ("first_name", "last_name", "email"):
-                    setattr(user, name, "")
-                user.is_active = True
-            for name, value in changes.values.items():
-                setattr(user, name, value)
-            user.save()  # a deactivation revokes everything here (accounts.signals)
-            if changes.external_id is not ... or replace:
-                ext = None if changes.external_id is ... else changes.external_id
-                ScimIdentity.objects.update_or_create(user=user, defaults={"external_id": ext})
-            kind = "scim.user.updated"
-            if was_active and not user.is_active:
-                kind = "scim.user.deactivated"
-            elif not was_active and user.is_active:
-                kind = "scim.user.reactivated"
-            _audit_user(kind, user, actor, fields=sorted(changes.values))
+        return principals.update_scim_user(
+            user,
+            changes.values,
+            provider=token.provider,
+            external_id=external_id,
+            clear=clear,
+            actor=actor,
+        )
     except IntegrityError:
         raise _conflict("userName") from None
-    return user
 
 
-def delete_user(user, *, actor: str) -> None:
-    with transaction.atomic():
-        _audit_user("scim.user.deleted", user, actor)
-        user.delete()  # pre_delete revokes and leaves a cut-off in the revocation list
+def delete_user(user, *, token: ScimToken, actor: str) -> None:
+    check_manageable(user, token)
+    principals.delete_user(user, actor=actor)
 
 
-def _existing_users(ids) -> list:
+def _members(ids, token: ScimToken) -> list:
     ids = set(ids)
     users = list(User.objects.filter(pk__in=ids))
     if len(users) != len(ids):
         raise ScimError(400, "a member is not a known User", "invalidValue")
+    for user in users:
+        # Staff protection covers memberships too: SCIM neither adds nor removes them.
+        check_manageable(user, token)
     return users
 
 
-def create_group(changes: GroupChanges, *, actor: str) -> Group:
+def create_group(changes: GroupChanges, *, token: ScimToken, actor: str) -> Group:
     if Group.objects.filter(name__iexact=changes.name).exists():
         raise _conflict("displayName")
-    members = _existing_users(changes.members or ())
-    with transaction.atomic():
-        group = Group.objects.create(name=changes.name)
-        group.user_set.set(members)
-        audit.record(
-            "scim.group.created",
-            actor=actor,
-            detail={"group": group.name, "members": sorted(u.pk for u in members)},
-        )
-    return group
+    members = _members(changes.members or (), token)
+    return principals.create_group(changes.name, members, actor=actor)
 
 
-def update_group(group: Group, changes: GroupChanges, *, actor: str) -> Group:
+def update_group(group: Group, changes: GroupChanges, *, token: ScimToken, actor: str):
     if (
         changes.name
         and Group.objects.exclude(pk=group.pk).filter(name__iexact=changes.name).exists()
     ):
         raise _conflict("displayName")
-    _existing_users((changes.members or set()) | changes.add)
-    with transaction.atomic():
-        group = Group.objects.select_for_update().get(pk=group.pk)
-        before = set(group.user_set.values_list("pk", flat=True))
-        if changes.name:
-            group.name = changes.name
-            group.save()
-        after = set(before if changes.members is None else changes.members)
-        after = (after | changes.add) - changes.remove
-        if after != before:
-            # m2m_changed on each side: the policy is enforced for every user removed.
-            group.user_set.remove(*(before - after))
-            group.user_set.add(*(after - before))
-        audit.record(
-            "scim.group.updated",
-            actor=actor,
-            detail={
-                "group": group.name,
-                "added": sorted(after - before),
-                "removed": sorted(before - after),
-            },
-        )
-    return group
-
-
-def _used_by_policy(group: Group) -> bool:
-    return (
-        Resource.objects.filter(allowed_groups=group).exists()
-        or Scope.objects.filter(allowed_groups=group).exists()
-    )
+    before = set(group.user_set.values_list("pk", flat=True))
+    after = set(before if changes.members is None else changes.members)
+    after = (after | changes.add) - changes.remove
+    add = after - before
+    # Members named for removal must be this client's; a full replace leaves alone the
+    # members it may not manage (an admin's additions, staff) instead of failing.
+    _members(add | (changes.remove & before), token)
+    removable = {u.pk for u in User.objects.filter(pk__in=before - after) if manageable(u, token)}
+    return principals.change_group(group, name=changes.name, add=add, remove=removable, actor=actor)
 
 
 def delete_group(group: Group, *, actor: str) -> None:
-    """Delete the group; one a policy names is emptied instead, or the policy's resource
-    would silently open to everyone (fail closed)."""
-    with transaction.atomic():
-        members = list(group.user_set.all())
-        kept = _used_by_policy(group)
-        if kept:
-            group.user_set.remove(*members)  # m2m_changed: the policy is enforced for each
-        else:
-            group.delete()  # no policy names it: nothing to enforce
-        audit.record(
-            "scim.group.deleted",
-            actor=actor,
-            detail={
-                "group": group.name,
-                "members": sorted(u.pk for u in members),
-                "kept_empty_for_policy": kept,
-            },
-        )
+    """A group that a policy names is not deleted (409): the policy would otherwise open its
+    resource, scope or tools to everyone. Remove it from the policy first."""
+    policies = principals.policies_naming(group)
+    if policies:
+        detail = "; ".join(policies)[:300]
+        raise ScimError(409, f"a policy names this group ({detail}); remove it there first")
+    try:
+        principals.delete_group(group, actor=actor)
+    except ProtectedError:  # named by a policy meanwhile
+        raise ScimError(409, "a policy names this group; remove it there first") from None

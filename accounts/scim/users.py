@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -34,9 +35,26 @@ class UserChanges:
     external_id: object = ...  # ... = unchanged
 
 
+def username_key(name: str) -> str:
+    """The login's normalisation (NFKC, as Django's UsernameField), then Unicode case folding
+    (RFC 7643 §4.1.1: userName is not case-exact). "admin" spelt with a dotless i (U+0131)
+    stays apart from "admin", which PostgreSQL's locale-dependent case-insensitive match
+    may conflate."""
+    return AbstractBaseUser.normalize_username(name).casefold()
+
+
+def same_username(queryset, name: str) -> list[int]:
+    """Ids of the users whose userName equals ``name`` under ``username_key``."""
+    key = username_key(name)
+    candidates = queryset.filter(username__iexact=name).values_list("pk", "username")
+    return [pk for pk, username in candidates if username_key(username) == key]
+
+
 def _text(value, name: str, max_length: int) -> str:
     if not isinstance(value, str) or len(value) > max_length:
         raise invalid_value(f"{name} must be a string of at most {max_length} characters")
+    if "\x00" in value:  # PostgreSQL text holds no NUL: refused here, not a 500 there
+        raise invalid_value(f"{name} must not contain a NUL character")
     return value.strip()
 
 
@@ -65,7 +83,9 @@ def _email(value) -> str:
 def _set(changes: UserChanges, attribute: str, value, *, sub: str = "") -> None:
     """One attribute (lower-cased name) into ``changes``; ``sub`` for name.givenName etc."""
     if attribute == "username":
-        username = _text(value, "userName", 150)
+        # The login's normalisation (NFKC, AbstractBaseUser.normalize_username), so a name
+        # is stored, filtered and signed in with in one form.
+        username = AbstractBaseUser.normalize_username(_text(value, "userName", 150))
         try:
             _username(username)
         except ValidationError:

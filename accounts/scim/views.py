@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
@@ -19,6 +21,7 @@ from accounts.scim.parsers import (
 )
 
 User = get_user_model()
+ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
@@ -34,6 +37,10 @@ class ScimView(APIView):
     @property
     def actor(self) -> str:
         return self.request.user.actor
+
+    @property
+    def token(self):
+        return self.request.user.token
 
     def base(self) -> str:
         return self.request.build_absolute_uri(reverse("scim:root")).rstrip("/")
@@ -54,7 +61,8 @@ class ScimView(APIView):
 
 
 def _lookup(model, pk: str, kind: str):
-    if not pk.isdigit() or len(pk) > 18:
+    # Our ids are ASCII digits: "²" or "١٢" (str.isdigit() is true for both) name nothing.
+    if not ID.fullmatch(pk):
         raise errors.not_found(kind)
     found = model.objects.filter(pk=int(pk)).first()
     if found is None:
@@ -62,30 +70,27 @@ def _lookup(model, pk: str, kind: str):
     return found
 
 
-def _managed_user(pk: str):
-    """A user SCIM may change: never staff, whose passwords are the break-glass path that must
-    survive a misconfigured or compromised provisioning client."""
-    user = _lookup(User, pk, "User")
-    if user.is_staff or user.is_superuser:
-        raise errors.ScimError(403, "administrators are managed in Django admin only")
-    return user
-
-
 class UsersView(ScimView):
-    FILTERS = {"username": "username__iexact", "externalid": "scim_identity__external_id"}
+    FILTERS = {"username": "username", "externalid": "scim_identity__external_id"}
 
     def render(self, user) -> dict:
         return users.render_user(user, f"{self.base()}/Users/{user.pk}")
 
     def get(self, request):
-        queryset = User.objects.select_related("scim_identity").prefetch_related("groups")
+        # A token reads only its provider's principals (services.manageable_users).
+        queryset = services.manageable_users(User.objects.all(), self.token)
+        queryset = queryset.select_related("scim_identity").prefetch_related("groups")
         if "filter" in request.query_params:
             field, value = filters.parse_eq(request.query_params["filter"], self.FILTERS)
-            queryset = queryset.filter(**{field: value})
+            if field == "username":
+                queryset = queryset.filter(pk__in=users.same_username(queryset, value))
+            else:
+                queryset = queryset.filter(**{field: value})
         return self.list_response(queryset, self.render)
 
     def post(self, request):
-        user = services.create_user(users.parse_user(request.data), actor=self.actor)
+        changes = users.parse_user(request.data)
+        user = services.create_user(changes, token=self.token, actor=self.actor)
         return Response(
             self.render(user),
             status=201,
@@ -97,22 +102,25 @@ class UserView(ScimView):
     render = UsersView.render
 
     def get(self, request, pk: str):
-        return Response(self.render(_lookup(User, pk, "User")))
+        user = _lookup(User, pk, "User")
+        if not services.manageable(user, self.token):
+            raise errors.not_found("User")  # another provider's, local or staff: not its own
+        return Response(self.render(user))
 
     def put(self, request, pk: str):
-        user = _managed_user(pk)
+        user = _lookup(User, pk, "User")
         changes = users.parse_user(request.data)
-        return Response(
-            self.render(services.update_user(user, changes, actor=self.actor, replace=True))
-        )
+        user = services.update_user(user, changes, token=self.token, actor=self.actor, replace=True)
+        return Response(self.render(user))
 
     def patch(self, request, pk: str):
-        user = _managed_user(pk)
+        user = _lookup(User, pk, "User")
         changes = users.parse_patch(request.data)
-        return Response(self.render(services.update_user(user, changes, actor=self.actor)))
+        user = services.update_user(user, changes, token=self.token, actor=self.actor)
+        return Response(self.render(user))
 
     def delete(self, request, pk: str):
-        services.delete_user(_managed_user(pk), actor=self.actor)
+        services.delete_user(_lookup(User, pk, "User"), token=self.token, actor=self.actor)
         return Response(status=204)
 
 
@@ -130,7 +138,8 @@ class GroupsView(ScimView):
         return self.list_response(queryset, self.render)
 
     def post(self, request):
-        group = services.create_group(groups.parse_group(request.data), actor=self.actor)
+        changes = groups.parse_group(request.data)
+        group = services.create_group(changes, token=self.token, actor=self.actor)
         return Response(self.render(group), status=201)
 
 
@@ -142,19 +151,15 @@ class GroupView(ScimView):
 
     def put(self, request, pk: str):
         group = _lookup(Group, pk, "Group")
-        return Response(
-            self.render(
-                services.update_group(group, groups.parse_group(request.data), actor=self.actor)
-            )
-        )
+        changes = groups.parse_group(request.data)
+        group = services.update_group(group, changes, token=self.token, actor=self.actor)
+        return Response(self.render(group))
 
     def patch(self, request, pk: str):
         group = _lookup(Group, pk, "Group")
-        return Response(
-            self.render(
-                services.update_group(group, groups.parse_patch(request.data), actor=self.actor)
-            )
-        )
+        changes = groups.parse_patch(request.data)
+        group = services.update_group(group, changes, token=self.token, actor=self.actor)
+        return Response(self.render(group))
 
     def delete(self, request, pk: str):
         services.delete_group(_lookup(Group, pk, "Group"), actor=self.actor)

@@ -7,11 +7,15 @@ import logging
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialAccount
+from django.contrib.auth import get_user_model
 from django.shortcuts import render
 
+from accounts import principals
 from accounts.scim.models import ScimIdentity
 from accounts.upstream import admission, providers
 from authserver import audit
+from enterprise.models import EnterpriseSubject
 
 log = logging.getLogger("accounts.upstream")
 GITHUB_API = "https://api.github.com"
@@ -65,22 +69,27 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             # a signed-in user may not attach another login to their account.
             refuse(request, sociallogin, "connecting another account is not allowed here")
         rules = sociallogin.provider.app.settings if sociallogin.provider.app else {}
-        emails = [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
-        if sociallogin.account.provider != "github":
-            emails = []  # OIDC: only the email_verified claim counts (admission.verified_emails)
         verdict = admission.admit(
             rules,
             sociallogin.account.extra_data or {},
-            provider_emails=emails,
+            provider_emails=_provider_emails(sociallogin),
             github_member=_github_member(self, sociallogin),
         )
         if not verdict.admitted:
             refuse(request, sociallogin, verdict.reason)
         if not sociallogin.is_existing:
             _link_scim_identity(request, sociallogin, rules)
+        if not sociallogin.is_existing:
+            _link_by_email(request, sociallogin, rules)
         user = sociallogin.user
         if user is not None and user.pk and not user.is_active:
             refuse(request, sociallogin, "your account here is deactivated")
+
+    def authenticate_by_email(self, sociallogin):
+        """Never allauth's own email linking: it takes any verified address of any provider
+        with ``email_authentication``, staff included, and then wipes the local password
+        (``wipe_password``). Ours is ``_link_by_email``, with the rules of docs/IDENTITY.md."""
+        return None
 
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None
@@ -91,6 +100,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             ip=request.META.get("REMOTE_ADDR") or None,
             detail={"provider": getattr(provider, "id", ""), "error": str(error or "")[:100]},
         )
+
+
+def _provider_emails(sociallogin) -> list[tuple[str, bool]]:
+    if sociallogin.account.provider != "github":
+        return []  # OIDC: only the email_verified claim counts (admission.verified_emails)
+    return [(e.email, bool(e.verified)) for e in sociallogin.email_addresses]
 
 
 def _github_member(adapter, sociallogin):
@@ -109,18 +124,77 @@ def _github_member(adapter, sociallogin):
     return is_member
 
 
+def _linkable(user, provider: str) -> bool:
+    """May a first sign-in of ``provider`` attach to this existing user? Never staff or
+    superusers (their password is the break-glass path), never a user already holding
+    another subject of this provider, never a user another provider or an enterprise IdP
+    provisioned."""
+    if user.is_staff or user.is_superuser:
+        return False
+    if SocialAccount.objects.filter(user=user, provider=provider).exists():
+        return False
+    if EnterpriseSubject.objects.filter(user=user).exists():
+        return False
+    identity = ScimIdentity.objects.filter(user=user).first()
+    return identity is None or identity.provider == provider
+
+
 def _link_scim_identity(request, sociallogin, rules: dict) -> None:
-    """A user provisioned by SCIM signs in for the first time: link by the provider's own
-    identifier (``scim_external_id_claim``, e.g. Okta's ``sub`` or Entra's ``oid``), the
-    value the provider also sent as SCIM ``externalId``. Never by email."""
+    """A user provisioned by SCIM signs in for the first time: link by the pair (provider,
+    the provider's own identifier), ``scim_external_id_claim`` (Okta's ``sub``, Entra's
+    ``oid``), which that provider's SCIM token sent as ``externalId``. Only identities the
+    same provider's token created; an unbound identity links nothing. Never by email."""
     claim = rules.get("scim_external_id_claim")
-    if not claim:
+    provider = sociallogin.account.provider
+    if not claim or not provider:
         return
     value = admission.merged_claims(sociallogin.account.extra_data or {}).get(claim)
     if not isinstance(value, str) or not value:
         return
-    identity = ScimIdentity.objects.filter(external_id=value).select_related("user").first()
-    if identity is not None and not identity.user.is_active:
+    identity = (
+        ScimIdentity.objects.filter(provider=provider, external_id=value)
+        .select_related("user")
+        .first()
+    )
+    if identity is None:
+        return
+    if not identity.user.is_active:
         refuse(request, sociallogin, "your account here is deactivated")
-    if identity is not None:
-        sociallogin.connect(request, identity.user)
+    if not _linkable(identity.user, provider):
+        refuse(request, sociallogin, "this account cannot be linked to this sign-in")
+    principals.link_upstream(request, sociallogin, identity.user, via="scim_external_id")
+
+
+def _authoritative(rules: dict, email: str) -> bool:
+    domains = rules.get("email_authoritative_domains") or []
+    wanted = {d.strip().lower().lstrip("@") for d in domains if isinstance(d, str)}
+    return email.rpartition("@")[2] in wanted
+
+
+def _link_by_email(request, sociallogin, rules: dict) -> None:
+    """Where the operator allowed it (``email_authentication``), a verified address from a
+    provider authoritative for its domain (``email_authoritative_domains``) links to the one
+    active, non-staff user with that address (case-normalised) that no upstream identity
+    holds yet. The password stays."""
+    if rules.get("email_authentication") is not True:
+        return
+    provider = sociallogin.account.provider
+    claims = admission.merged_claims(sociallogin.account.extra_data or {})
+    for email in admission.verified_emails(claims, _provider_emails(sociallogin)):
+        if not _authoritative(rules, email):
+            continue
+        candidates = [
+            user
+            for user in get_user_model().objects.filter(email__iexact=email, is_active=True)
+            if user.email.strip().lower() == email  # not PostgreSQL's locale-dependent match
+        ]
+        # Only to an account no upstream identity holds yet (one an admin made): an account
+        # another provider created carries an address nobody authoritative vouched for,
+        # and its provider could still sign in to it (pre-hijacking).
+        if (
+            len(candidates) == 1
+            and _linkable(candidates[0], provider)
+            and not SocialAccount.objects.filter(user=candidates[0]).exists()
+        ):
+            principals.link_upstream(request, sociallogin, candidates[0], via="email")
+            return

@@ -10,7 +10,8 @@ an admin creates as a "Social application" in Django admin). Example::
       "secret": "...", "github_org": "acme"}]
 
 Admission and linking keys (``allowed_email_domains``, ``tenant_id``, ``github_org``,
-``groups_claim``, ``email_authentication``, ``scim_external_id_claim``) go to the app's
+``groups_claim``, ``groups_map``, ``email_authentication``, ``email_authoritative_domains``,
+``scim_external_id_claim``) go to the app's
 ``settings``, where an admin sets the same keys for apps created in Django admin.
 """
 
@@ -30,6 +31,8 @@ RULE_KEYS = (
     "github_org",
     "groups_claim",
     "email_authentication",
+    "email_authoritative_domains",
+    "groups_map",
     "scim_external_id_claim",
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -66,9 +69,15 @@ def _app(entry: object, index: int) -> tuple[str, dict]:
         app_settings["oauth_pkce_enabled"] = True
         if "scope" in entry:
             app_settings["scope"] = entry["scope"]
-    domains = app_settings.get("allowed_email_domains", [])
-    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-        raise ImproperlyConfigured(f"UPSTREAM_PROVIDERS[{index}].allowed_email_domains: list")
+    for key in ("allowed_email_domains", "email_authoritative_domains"):
+        domains = app_settings.get(key, [])
+        if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+            raise ImproperlyConfigured(f"UPSTREAM_PROVIDERS[{index}].{key}: list of strings")
+    mapping = app_settings.get("groups_map", {})
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise ImproperlyConfigured(f"UPSTREAM_PROVIDERS[{index}].groups_map: object of strings")
     app = {
         "provider_id": provider_id,
         "name": entry["name"],

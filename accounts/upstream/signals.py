@@ -1,34 +1,13 @@
-"""After an upstream sign-in: audit it, and take the user's groups from the provider's claim."""
+"""After an upstream sign-in: audit it, and take the provider's own groups from its claim."""
 
 from __future__ import annotations
 
 from allauth.account.signals import user_logged_in, user_signed_up
-from django.contrib.auth.models import Group
-from django.db import transaction
 from django.dispatch import receiver
 
+from accounts import principals
 from accounts.upstream import admission, backchannel
 from authserver import audit
-
-
-def sync_groups(user, names: list[str]) -> None:
-    """The provider is the source of truth for the groups of users it signs in."""
-    with transaction.atomic():
-        groups = [Group.objects.get_or_create(name=name)[0] for name in names]
-        before = set(user.groups.values_list("name", flat=True))
-        if before != set(names):
-            user.groups.set(
-                groups
-            )  # m2m_changed: authserver.resources.grouppolicy enforces at once
-            audit.record(
-                "user.groups_changed",
-                actor="upstream",
-                user_id=user.pk,
-                detail={
-                    "added": sorted(set(names) - before),
-                    "removed": sorted(before - set(names)),
-                },
-            )
 
 
 @receiver(user_logged_in)
@@ -48,8 +27,11 @@ def on_upstream_login(sender, request, user, sociallogin=None, **kwargs) -> None
     backchannel.remember_session(request, account.provider, user, sid)
     rules = sociallogin.provider.app.settings if sociallogin.provider.app else {}
     names = admission.groups_from_claims(rules, account.extra_data or {})
-    if names is not None:
-        sync_groups(user, names)
+    if names is not None:  # its own namespace or explicit map only (accounts.principals)
+        mapping = rules.get("groups_map") or {}
+        principals.regroup_from_provider(
+            user, account.provider, names, mapping if isinstance(mapping, dict) else {}
+        )
 
 
 @receiver(user_signed_up)

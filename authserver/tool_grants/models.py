@@ -39,7 +39,9 @@ class ToolPolicy(models.Model):
         Group,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        # A group a rule names cannot be deleted: an allow rule cascading away would open
+        # its tools to everyone (docs/IDENTITY.md, "Groups that policies name").
+        on_delete=models.PROTECT,
         related_name="tool_policies",
         help_text="Only users of this group.",
     )

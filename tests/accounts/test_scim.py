@@ -201,7 +201,7 @@ def test_removing_a_member_from_a_required_group_revokes_their_tokens(
     assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()
 
 
-def test_deleting_a_group_a_policy_names_empties_it_instead_of_opening_the_resource(
+def test_deleting_a_group_a_policy_names_is_refused_instead_of_opening_the_resource(
     scim, provisioned_with_tokens
 ):
     user, _, _ = provisioned_with_tokens
@@ -209,10 +209,10 @@ def test_deleting_a_group_a_policy_names_empties_it_instead_of_opening_the_resou
     group.user_set.add(user)
     resource = Resource.objects.get(identifier=MCP)
     resource.allowed_groups.add(group)
-    assert scim.call("delete", f"Groups/{group.pk}").status_code == 204
+    response = scim.call("delete", f"Groups/{group.pk}")
+    _scim_error(response, 409)
     assert list(resource.allowed_groups.all()) == [group]  # still restricted
-    assert not group.user_set.exists()
-    assert not AccessToken.objects.filter(user=user, revoked_at__isnull=True).exists()
+    assert list(group.user_set.all()) == [user]  # nothing changed
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import ProtectedError
 
 from authserver.errors import InvalidGrant
 from authserver.models import AccessToken, AuditEvent, RefreshToken, Scope
@@ -171,14 +173,18 @@ def test_client_credentials_have_no_user_and_are_not_group_limited(resource, eng
     assert grouppolicy.scopes_for_token(None, resource, ["tools:read"]) == ["tools:read"]
 
 
-def test_deleting_a_group_enforces_policy_for_its_former_members(
+def test_a_group_a_policy_names_is_not_deleted_and_leaving_the_policy_enforces_at_once(
     signed_in, app, user, resource, engineering, django_capture_on_commit_callbacks
 ):
     finance = Group.objects.create(name="finance")
     user.groups.add(finance)
     resource.allowed_groups.add(engineering, finance)
     _tokens(signed_in, app)
+    with pytest.raises(ProtectedError), transaction.atomic():
+        finance.delete()  # docs/IDENTITY.md, "Groups that policies name"
+    assert AccessToken.objects.filter(user=user, revoked_at__isnull=True).exists()
     with django_capture_on_commit_callbacks(execute=True):
+        resource.allowed_groups.remove(finance)
         finance.delete()
     assert not AccessToken.objects.filter(user=user, revoked_at__isnull=True).exists()
     assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()

@@ -114,6 +114,8 @@ def upstream_idp(issuer, idp_installed):  # noqa: F811 - the e2e fixture, import
             "scope": ["openid", "email", "profile", "groups"],
             "allowed_email_domains": ["corp.example"],
             "groups_claim": "groups",
+            # Explicitly mapped: other claimed groups land in the "corp/" namespace only.
+            "groups_map": {"engineering": "engineering"},
             "scim_external_id_claim": "sub",
         },
     )

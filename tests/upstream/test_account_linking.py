@@ -1,6 +1,7 @@
 """Linking an upstream identity to an existing account: by issuer + subject always; by email
-only when the provider marks it verified AND the admin allowed it; by the SCIM externalId
-for users a provisioning client created first. Real IdP, real browser."""
+only when the provider marks it verified, the admin allowed it and named the provider
+authoritative for the domain; by the (provider, SCIM externalId) pair for users that
+provider's provisioning client created first. Real IdP, real browser."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_same_email_does_not_link_unless_the_admin_allowed_it(upstream_idp, issu
 
 
 def test_verified_email_links_when_the_admin_allowed_it(upstream_idp, issuer, make_user):
-    _allow_email_linking(upstream_idp)
+    _allow_email_linking(upstream_idp, email_authoritative_domains=["corp.example"])
     existing = make_user("carol")
     User.objects.filter(pk=existing.pk).update(email="carol@corp.example")
     assert sign_in(issuer, upstream_idp, "carol").startswith("Connected apps")
@@ -64,7 +65,9 @@ def test_verified_email_links_when_the_admin_allowed_it(upstream_idp, issuer, ma
 
 
 def test_unverified_email_never_links_even_when_allowed(upstream_idp, issuer, make_user):
-    _allow_email_linking(upstream_idp, allowed_email_domains=[])
+    _allow_email_linking(
+        upstream_idp, allowed_email_domains=[], email_authoritative_domains=["corp.example"]
+    )
     existing = make_user("dave")
     User.objects.filter(pk=existing.pk).update(email="dave@corp.example")
     assert sign_in(issuer, upstream_idp, "dave").startswith("Connected apps")
@@ -73,7 +76,9 @@ def test_unverified_email_never_links_even_when_allowed(upstream_idp, issuer, ma
 
 def test_scim_provisioned_user_is_linked_by_external_id_on_first_signin(upstream_idp, issuer):
     provisioned = User.objects.create(username="erin@corp.example", email="erin@corp.example")
-    ScimIdentity.objects.create(user=provisioned, external_id="00u-erin")  # Okta's user id
+    ScimIdentity.objects.create(  # Okta's user id, from Okta's SCIM token
+        user=provisioned, provider=PROVIDER_ID, external_id="00u-erin"
+    )
     assert sign_in(issuer, upstream_idp, "00u-erin").startswith("Connected apps")
     account = SocialAccount.objects.get(provider=PROVIDER_ID, uid="00u-erin")
     assert account.user_id == provisioned.pk
@@ -82,7 +87,7 @@ def test_scim_provisioned_user_is_linked_by_external_id_on_first_signin(upstream
 
 def test_scim_deactivated_user_cannot_sign_in(upstream_idp, issuer):
     provisioned = User.objects.create(username="erin@corp.example", is_active=False)
-    ScimIdentity.objects.create(user=provisioned, external_id="00u-erin")
+    ScimIdentity.objects.create(user=provisioned, provider=PROVIDER_ID, external_id="00u-erin")
     assert sign_in(issuer, upstream_idp, "00u-erin").startswith("Sign-in refused")
     assert User.objects.count() == 1
     assert not SocialAccount.objects.exists()  # not linked either

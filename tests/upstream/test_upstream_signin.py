@@ -94,7 +94,7 @@ def test_first_upstream_signin_provisions_user_and_scim_deactivation_cuts_off_th
 ):
     person = Person("alice", upstream_idp, callback)
     storage = MemoryStorage()
-    scim_token = ScimToken.issue("test provisioning")[1]
+    scim_token = ScimToken.issue("test provisioning", provider=PROVIDER_ID)[1]
     seen: dict = {}
 
     async def scenario() -> None:
