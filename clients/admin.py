@@ -26,6 +26,7 @@ from oauth2_provider.models import (
 )
 
 from authserver import audit
+from authserver.admin_base import OperatorAdmin, TabularInline, short_id
 from authserver.models import ResourceAccess
 from authserver.revocation import service as revocation
 from clients import policy, services
@@ -33,7 +34,7 @@ from clients.admin_forms import ClientForm
 from clients.models import Client, InitialAccessToken
 
 
-class ResourceAccessInline(admin.TabularInline):
+class ResourceAccessInline(TabularInline):
     """Client credentials: which resources, and which of their scopes, this client may get."""
 
     model = ResourceAccess
@@ -66,7 +67,7 @@ class DuplicateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ClientAdmin(dot_admin.ApplicationAdmin):
+class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
     # DOT's ApplicationForm edits the secret and its single grant type; ours shows neither
     # (clients/admin_forms.py): grant and response types are checkboxes, contacts are lines.
     form = ClientForm
@@ -76,7 +77,7 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
     change_list_template = "admin/clients/client/change_list.html"
     # The columns an operator acts on fit 1280 px; the rest is in filters and the form.
     list_display = (
-        "name",
+        "short_name",
         "short_client_id",
         "registration_source",
         "verified",
@@ -163,11 +164,30 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "disable_clients",
         "delete_selected",
     )
+    # The same actions as buttons on a client's own page.
+    object_actions = (
+        "verify_clients",
+        "issue_new_secret",
+        "revoke_client_tokens",
+        "disable_clients",
+    )
+    object_action_labels = {
+        "verify_clients": "Verify",
+        "issue_new_secret": "Issue a new secret",
+        "revoke_client_tokens": "Revoke every token",
+        "disable_clients": "Disable and revoke",
+    }
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj) -> str:
+        return format_html(
+            '<span class="nowrap" title="{}">{}</span>', obj.name, _shorten(obj.name, 32)
+        )
 
     @admin.display(description="client id", ordering="client_id")
     def short_client_id(self, obj) -> str:
         """Long ids (metadata document URLs) would push the other columns off screen."""
-        return format_html('<span title="{}">{}</span>', obj.client_id, _shorten(obj.client_id, 28))
+        return short_id(obj.client_id, 24)
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -292,7 +312,7 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
 
 
 @admin.register(InitialAccessToken)
-class InitialAccessTokenAdmin(admin.ModelAdmin):
+class InitialAccessTokenAdmin(OperatorAdmin):
     """RFC 7591 §3 initial access tokens. Issued with ``manage.py
     issue_initial_access_token`` (the token is printed once); here they are listed and
     revoked."""

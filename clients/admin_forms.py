@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.db import models
 
+from authserver.admin_base import LinesField
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.grant_types import AUTHORIZATION_CODE, REFRESH_TOKEN
 from clients.models import Client
@@ -17,26 +18,6 @@ from clients.models import Client
 GRANT_TYPE_CHOICES = grant_types.ADMIN_CHOICES
 RESPONSE_TYPE_CHOICES = [("code", "code (the only response type this server issues)")]
 CONFIDENTIAL_ONLY = grant_types.CONFIDENTIAL_ONLY
-
-
-class LinesField(forms.CharField):
-    """A list of strings edited one per line (or comma-separated)."""
-
-    def __init__(self, *args, rows: int = 2, **kwargs) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": rows, "cols": 40}))
-        super().__init__(*args, **kwargs)
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            single_line = isinstance(self.widget, forms.TextInput)
-            return (", " if single_line else "\n").join(str(v) for v in value)
-        return value
-
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value) or ""
-        items = [part.strip() for line in text.splitlines() for part in line.split(",")]
-        return list(dict.fromkeys(item for item in items if item))
 
 
 def _formfield(db_field: models.Field, **kwargs) -> forms.Field | None:

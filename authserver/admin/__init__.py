@@ -6,6 +6,7 @@ revoke actions and add-permission guards.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +15,9 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from oauth2_provider import admin as dot_admin
+from unfold.contrib.filters.admin import FieldTextFilter, RangeDateTimeFilter
 
+from authserver.admin_base import LinesField, OperatorAdmin, TabularInline, short_id
 from authserver.keys import keyring as keys
 from authserver.models import (
     AuditEvent,
@@ -25,7 +28,6 @@ from authserver.models import (
     TokenExchangePolicy,
 )
 from authserver.revocation import service as revocation
-from clients.admin_forms import LinesField
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -39,7 +41,7 @@ class _NoSecrets:
         return tuple(f for f in fields if f not in ("masked_token", "masked_code"))
 
 
-class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
+class GrantAdmin(_NoSecrets, OperatorAdmin, dot_admin.GrantAdmin):
     list_display = ("pk", "user", "application", "scope", "expires", "consumed_at")
     list_select_related = ("user", "application")
     raw_id_fields = ("user", "application")
@@ -52,8 +54,8 @@ class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
     )
 
 
-class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
-    list_display = ("pk", "jti", "user", "application", "scope", "expires", "revoked_at")
+class AccessTokenAdmin(_NoSecrets, OperatorAdmin, dot_admin.AccessTokenAdmin):
+    list_display = ("pk", "short_jti", "user", "application", "scope", "expires", "revoked_at")
     list_filter = ("revoked_at", "application")
     search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
     raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
@@ -67,21 +69,44 @@ class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
         "authorization_details",  # as signed into the JWT: editing it would lie in introspection
     )
 
+    object_actions = ("revoke_tokens",)
+    object_action_labels = {"revoke_tokens": "Revoke this token"}
 
-class RefreshTokenAdmin(_NoSecrets, dot_admin.RefreshTokenAdmin):
-    list_display = ("pk", "user", "application", "token_family", "created", "revoked")
+    @admin.display(description="JWT ID", ordering="jti")
+    def short_jti(self, obj) -> str:
+        return short_id(obj.jti, 10)
+
+    @admin.action(description="Revoke selected access tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        """DOT's action, declaring the permission it needs (view-only staff cannot run it)."""
+        dot_admin.AccessTokenAdmin.revoke_tokens(self, request, queryset)
+
+
+class RefreshTokenAdmin(_NoSecrets, OperatorAdmin, dot_admin.RefreshTokenAdmin):
+    list_display = ("pk", "user", "application", "family", "created", "revoked")
+    object_actions = ("revoke_tokens",)
+    object_action_labels = {"revoke_tokens": "Revoke this grant and its family"}
+
+    @admin.display(description="token family", ordering="token_family")
+    def family(self, obj) -> str:
+        return short_id(str(obj.token_family or ""), 10)
+
     raw_id_fields = ("user", "application", "access_token")
     readonly_fields = ("token_family", "resource", "created", "last_used_at")
 
+    @admin.action(description="Revoke selected refresh tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        dot_admin.RefreshTokenAdmin.revoke_tokens(self, request, queryset)
 
-class IDTokenAdmin(dot_admin.IDTokenAdmin):
+
+class IDTokenAdmin(OperatorAdmin, dot_admin.IDTokenAdmin):
     raw_id_fields = ("user", "application")
 
 
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(OperatorAdmin):
     """States and dates only; the (encrypted) private key is never loaded into a form."""
 
-    list_display = ("kid", "alg", "state", "created_at", "activated_at", "retire_after")
+    list_display = ("short_kid", "alg", "state", "created_at", "activated_at", "retire_after")
     list_filter = ("state", "alg")
     search_fields = ("kid",)
     exclude = ("private_jwk_encrypted",)
@@ -98,7 +123,13 @@ class SigningKeyAdmin(admin.ModelAdmin):
         "retired_at",
     )
     actions = ("rotate_now", "mark_compromised")
+    object_actions = ("rotate_now", "mark_compromised")
+    object_action_labels = {"rotate_now": "Rotate now", "mark_compromised": "Mark compromised"}
     change_list_template = "admin/authserver/signingkey/change_list.html"
+
+    @admin.display(description="Key ID", ordering="kid")
+    def short_kid(self, obj) -> str:
+        return short_id(obj.kid, 16)
 
     def has_add_permission(self, request):
         return False
@@ -124,14 +155,18 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # retire or mark compromised instead; tokens refer to the kid
 
-    @admin.action(description="Rotate now (activate a new key for these algorithms)")
+    @admin.action(
+        description="Rotate now (activate a new key for these algorithms)", permissions=["change"]
+    )
     def rotate_now(self, request, queryset):
         now = timezone.now()
         for alg in sorted(set(queryset.values_list("alg", flat=True))):
             result = keys.rotate(alg, now=now, force=True)
             self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
 
-    @admin.action(description="Mark compromised (unpublish now, revoke its tokens)")
+    @admin.action(
+        description="Mark compromised (unpublish now, revoke its tokens)", permissions=["change"]
+    )
     def mark_compromised(self, request, queryset):
         now = timezone.now()
         for key in queryset.exclude(state__in=("retired", "compromised")):
@@ -162,22 +197,33 @@ class ScopeForm(forms.ModelForm):
         widgets = {
             "name": forms.TextInput(attrs={"size": 16}),
             "description": forms.TextInput(attrs={"size": 28}),
-            # Group restriction per scope (authserver.resources.grouppolicy); empty means everyone.
-            "allowed_groups": forms.SelectMultiple(attrs={"size": 3}),
         }
 
 
-class ScopeInline(admin.TabularInline):
+def _without_groups_when_none_exist(exclude) -> tuple:
+    """The group pickers (authserver.resources.grouppolicy) only when a group exists: an empty
+    picker is noise, and with no group no MCP server or scope can be limited to one."""
+    exclude = tuple(exclude or ())
+    return exclude if Group.objects.exists() else (*exclude, "allowed_groups")
+
+
+class ScopeInline(TabularInline):
     model = Scope
     form = ScopeForm
     extra = 1
     fields = ("name", "description", "tools", "is_default", "allowed_groups")
+    # Per scope, empty means everyone; a search box instead of a 14 px wide multi-select.
+    autocomplete_fields = ("allowed_groups",)
+
+    def get_fields(self, request, obj=None):
+        hidden = _without_groups_when_none_exist(())
+        return [f for f in super().get_fields(request, obj) if f not in hidden]
 
 
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(OperatorAdmin):
     list_display = (
         "name",
-        "identifier",
+        "short_identifier",
         "enabled",
         "require_dpop",
         "access_token_lifetime",
@@ -201,6 +247,16 @@ class ResourceAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
 
+    object_actions = ("revoke_resource_tokens",)
+    object_action_labels = {"revoke_resource_tokens": "Revoke every token for this MCP server"}
+
+    def get_exclude(self, request, obj=None):
+        return _without_groups_when_none_exist(super().get_exclude(request, obj))
+
+    @admin.display(description="identifier (RFC 8707)", ordering="identifier")
+    def short_identifier(self, obj) -> str:
+        return short_id(obj.identifier, 40)
+
     @admin.display(description="scopes")
     def scope_names(self, obj) -> str:
         return " ".join(s.name for s in obj.scopes.all())
@@ -212,23 +268,42 @@ class ResourceAdmin(admin.ModelAdmin):
 admin.site.register(Resource, ResourceAdmin)
 
 
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(OperatorAdmin):
     """Read-only: the trail is append-only and hash-chained."""
 
     list_display = (
         "at",
         "kind",
         "actor",
-        "client_id",
+        "short_client",
         "user_id",
-        "resource",
-        "jti",
+        "short_resource",
+        "short_jti",
         "delegation",
         "chain_index",
     )
-    list_filter = ("kind",)
+    list_filter = (
+        "kind",
+        ("actor", FieldTextFilter),
+        ("client_id", FieldTextFilter),
+        ("user_id", FieldTextFilter),
+        ("resource", FieldTextFilter),
+        ("at", RangeDateTimeFilter),
+    )
+    list_filter_submit = True
     search_fields = ("client_id", "user_id", "jti", "family", "resource")
-    date_hierarchy = "at"
+
+    @admin.display(description="Client ID", ordering="client_id")
+    def short_client(self, obj) -> str:
+        return short_id(obj.client_id, 18)
+
+    @admin.display(description="MCP server", ordering="resource")
+    def short_resource(self, obj) -> str:
+        return short_id(obj.resource, 24)
+
+    @admin.display(description="JWT ID")
+    def short_jti(self, obj) -> str:
+        return short_id(obj.jti, 10)
 
     def has_add_permission(self, request):
         return False
@@ -239,7 +314,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="acting for (RFC 8693 act chain)")
+    @admin.display(description="Acting for")
     def delegation(self, obj) -> str:
         chain, act = [], obj.detail.get("act") if isinstance(obj.detail, dict) else None
         while isinstance(act, dict):
@@ -248,7 +323,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         return " <- ".join(chain)
 
 
-class RevocationCutoffAdmin(admin.ModelAdmin):
+class RevocationCutoffAdmin(OperatorAdmin):
     list_display = ("kind", "value", "before", "expires_at")
 
     def has_add_permission(self, request):
@@ -262,7 +337,7 @@ admin.site.register(AuditEvent, AuditEventAdmin)
 admin.site.register(RevocationCutoff, RevocationCutoffAdmin)
 
 
-class TokenExchangePolicyAdmin(admin.ModelAdmin):
+class TokenExchangePolicyAdmin(OperatorAdmin):
     """RFC 8693: which client may turn a token for one MCP server into one for another."""
 
     list_display = ("client", "source", "target", "scope", "enabled")
@@ -272,4 +347,7 @@ class TokenExchangePolicyAdmin(admin.ModelAdmin):
 
 admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)
 
+from authserver.admin import urls as admin_pages  # noqa: E402 - the access review, audit stream
 from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it
+
+admin.site.register_pages(admin_pages.urlpatterns)
