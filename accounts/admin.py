@@ -131,6 +131,8 @@ class SignInProviderForm(forms.ModelForm):
         other = data.get("other_settings") or {}
         if not isinstance(other, dict):
             self.add_error("other_settings", "A JSON object.")
+        if not data.get("secret"):
+            data.pop("secret", None)  # write-only: an empty box keeps the stored secret
         return data
 
     def save(self, commit: bool = True) -> SocialApp:

@@ -11,7 +11,7 @@ import re
 
 from django import forms
 from django.contrib.admin.utils import label_for_field, quote, unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -25,6 +25,8 @@ from authserver.admin_site import MODEL_NAMES
 
 FIELD_LABELS = {
     "require_dpop": "Require DPoP",
+    "application": "Client",
+    "revoked_at": "Revoked",
     "client_id": "Client ID",
     "kid": "Key ID",
     "jti": "JWT ID",
@@ -32,7 +34,7 @@ FIELD_LABELS = {
     "user_id": "User ID",
     "external_id": "External ID",
     "uid": "Subject (uid)",
-    "chain_index": "Chain #",
+    "chain_index": "Chain",
     "is_active": "Active",
     "skip_authorization": "Skip consent (trusted first-party)",
     "introspection_client": "Introspection client",
@@ -56,7 +58,10 @@ def short_id(value: str, width: int = 14) -> str:
     shown = value if len(value) <= width else f"{value[: width - 7]}…{value[-6:]}"
     return format_html(
         '<span class="short-id"><code title="{}">{}</code>'
-        '<button type="button" class="copy-id" data-copy="{}" title="Copy">copy</button></span>',
+        '<button type="button" class="copy-id" data-copy="{}" title="Copy" '
+        'aria-label="Copy the full value">'
+        '<span class="material-symbols-outlined" aria-hidden="true">content_copy</span>'
+        "</button></span>",
         value,
         shown,
         value,
@@ -94,16 +99,23 @@ class LinesField(forms.CharField):
 
 
 class _Labelled:
-    """A list column for a model field, under the label an operator reads."""
+    """A list column for a model field, under the label an operator reads; date-times as
+    ``YYYY-MM-DD HH:MM`` (UTC) on one line, the full value in a tooltip."""
 
-    def __init__(self, name: str, label: str, boolean: bool) -> None:
+    def __init__(self, name: str, label: str, boolean: bool, moment: bool = False) -> None:
         self.__name__ = name
         self.short_description = label
         self.admin_order_field = name
         self.boolean = boolean
+        self.moment = moment
 
     def __call__(self, obj):
-        return getattr(obj, self.__name__)
+        value = getattr(obj, self.__name__)
+        if self.moment and value is not None:
+            return format_html(
+                '<span title="{}">{}</span>', value.isoformat(), f"{value:%Y-%m-%d %H:%M}"
+            )
+        return value
 
 
 class OperatorAdmin(ModelAdmin):
@@ -171,15 +183,17 @@ class OperatorAdmin(ModelAdmin):
         return tuple(self._labelled(name) for name in super().get_list_display(request))
 
     def _labelled(self, name):
-        if not isinstance(name, str) or name not in FIELD_LABELS:
+        if not isinstance(name, str):
             return name
         try:
             field = self.model._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
             return name
-        if label_for_field(name, self.model, self) == FIELD_LABELS[name]:
+        moment = isinstance(field, models.DateTimeField)
+        if name not in FIELD_LABELS and not moment:
             return name
-        return _Labelled(name, FIELD_LABELS[name], isinstance(field, models.BooleanField))
+        label = FIELD_LABELS.get(name) or label_for_field(name, self.model, self)
+        return _Labelled(name, label, isinstance(field, models.BooleanField), moment)
 
     def changelist_view(self, request, extra_context=None):
         _singular, plural = model_names(self.model)

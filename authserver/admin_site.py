@@ -18,6 +18,7 @@ from functools import wraps
 
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from unfold.sites import UnfoldAdminSite
 
@@ -95,6 +96,10 @@ MODEL_NAMES: dict[str, tuple[str, str]] = {
     "socialaccount.socialapp": ("identity provider", "identity providers"),
     "enterprise.trustedidentityprovider": ("trusted ID-JAG issuer", "trusted ID-JAG issuers"),
     "connections.upstreamprovider": ("upstream API", "upstream APIs"),
+    "clients.client": ("client", "clients and agents"),
+    "socialaccount.socialaccount": ("linked upstream account", "linked upstream accounts"),
+    "authserver.refreshtoken": ("grant (refresh token)", "grants (refresh tokens)"),
+    "authserver.grant": ("authorization code", "authorization codes"),
 }
 
 # The admin's theme runs Alpine.js, which compiles its directives with the Function
@@ -212,6 +217,12 @@ class OperatorsSite(UnfoldAdminSite):
         context["site_header"] = self.site_header
         context["site_title"] = self.site_title
         context["site_symbol"] = context.get("site_symbol") or "shield_lock"
+        # Our additions to the theme, on every admin page (login included).
+        context["styles"] = [*context.get("styles", []), static("authserver/admin.css")]
+        context["scripts"] = [*context.get("scripts", []), static("authserver/admin.js")]
+        context["site_favicons"] = context.get("site_favicons") or [
+            {"rel": "icon", "href": static("authserver/favicon.svg"), "type": "image/svg+xml"}
+        ]
         context["server_version"] = server_version()
         return context
 

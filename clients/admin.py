@@ -52,6 +52,9 @@ def _count(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+SOURCE_SHORT = {"manual": "admin", "dcr": "DCR", "cimd": "CIMD"}
+
+
 class DuplicateFilter(admin.SimpleListFilter):
     title = "identical registrations"
     parameter_name = "duplicates"
@@ -74,15 +77,16 @@ class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
     # DOT's Application.get_absolute_url reverses its own management views, which we do not
     # mount: "View on site" answered 500 (NoReverseMatch). A client has no public page.
     view_on_site = False
-    change_list_template = "admin/clients/client/change_list.html"
+    # The registration policy in force, above the table (not in the header, which it crushed).
+    list_before_template = "admin/clients/client/registration_policy.html"
     # The columns an operator acts on fit 1280 px; the rest is in filters and the form.
     list_display = (
         "short_name",
         "short_client_id",
-        "registration_source",
+        "source",
         "verified",
         "is_active",
-        "last_used_at",
+        "last_used",
         "grants",
         "live_tokens",
         "copies_link",
@@ -181,13 +185,21 @@ class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
     @admin.display(description="name", ordering="name")
     def short_name(self, obj) -> str:
         return format_html(
-            '<span class="nowrap" title="{}">{}</span>', obj.name, _shorten(obj.name, 32)
+            '<span class="nowrap" title="{}">{}</span>', obj.name, _shorten(obj.name, 22)
         )
 
-    @admin.display(description="client id", ordering="client_id")
+    @admin.display(description="source", ordering="registration_source")
+    def source(self, obj) -> str:
+        """Short: the full name is in the filter and the tooltip."""
+        short = SOURCE_SHORT.get(obj.registration_source, obj.registration_source)
+        return format_html(
+            '<span title="{}">{}</span>', obj.get_registration_source_display(), short
+        )
+
+    @admin.display(description="Client ID", ordering="client_id")
     def short_client_id(self, obj) -> str:
         """Long ids (metadata document URLs) would push the other columns off screen."""
-        return short_id(obj.client_id, 24)
+        return short_id(obj.client_id, 20)
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -212,6 +224,10 @@ class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
                 copies=Coalesce(Subquery(copies, output_field=IntegerField()), Value(1)),
             )
         )
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj) -> str:
+        return f"{obj.last_used_at:%Y-%m-%d %H:%M}" if obj.last_used_at else "-"
 
     @admin.display(description="grants", ordering="grant_count")
     def grants(self, obj) -> int:

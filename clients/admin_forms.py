@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from django import forms
 from django.db import models
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultiple,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from authserver.admin_base import LinesField
 from authserver.token_endpoint import grant_types
@@ -30,16 +35,19 @@ class ClientForm(forms.ModelForm):
     formfield_callback = _formfield
     grant_types = forms.MultipleChoiceField(
         choices=GRANT_TYPE_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultiple,
         help_text="What this client may do. Interactive MCP clients need the first two.",
     )
     response_types = forms.MultipleChoiceField(
         choices=RESPONSE_TYPE_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultiple,
         required=False,
         help_text="Check it for clients using the authorization code flow.",
     )
-    contacts = LinesField(help_text="E-mail addresses of the people responsible, one per line.")
+    contacts = LinesField(
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        help_text="E-mail addresses of the people responsible, one per line.",
+    )
 
     class Meta:
         model = Client
@@ -68,9 +76,9 @@ class ClientForm(forms.ModelForm):
             "allowed_origins",
         )
         widgets = {
-            "redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60}),
-            "allowed_origins": forms.Textarea(attrs={"rows": 2, "cols": 60}),
-            "scope": forms.TextInput(attrs={"size": 60}),
+            "redirect_uris": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+            "allowed_origins": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+            "scope": UnfoldAdminTextInputWidget(),
         }
         help_texts = {
             "redirect_uris": "One per line, matched exactly (loopback http URIs: any port, "

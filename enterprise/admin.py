@@ -15,7 +15,7 @@ class TrustedIdentityProviderAdmin(OperatorAdmin):
     list_display = ("name", "issuer", "enabled", "provision_users")
     list_filter = ("enabled", "provision_users")
     search_fields = ("name", "issuer")
-    filter_horizontal = ("clients", "resources")
+    autocomplete_fields = ("clients", "resources")
 
 
 @admin.register(WorkloadTrustRule)

@@ -13,9 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from oauth2_provider import admin as dot_admin
 from unfold.contrib.filters.admin import FieldTextFilter, RangeDateTimeFilter
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from authserver.admin_base import LinesField, OperatorAdmin, TabularInline, short_id
 from authserver.keys import keyring as keys
@@ -55,7 +57,7 @@ class GrantAdmin(_NoSecrets, OperatorAdmin, dot_admin.GrantAdmin):
 
 
 class AccessTokenAdmin(_NoSecrets, OperatorAdmin, dot_admin.AccessTokenAdmin):
-    list_display = ("pk", "short_jti", "user", "application", "scope", "expires", "revoked_at")
+    list_display = ("short_jti", "user", "application", "scope", "expires", "revoked_at")
     list_filter = ("revoked_at", "application")
     search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
     raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
@@ -187,7 +189,7 @@ class ScopeForm(forms.ModelForm):
     """A resource's scope, its MCP tools typed as a comma-separated list."""
 
     tools = LinesField(
-        widget=forms.TextInput(attrs={"size": 24, "placeholder": "list_notes, add_note"}),
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "list_notes, add_note"}),
         help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
     )
 
@@ -195,8 +197,8 @@ class ScopeForm(forms.ModelForm):
         model = Scope
         fields = ("name", "description", "tools", "is_default")
         widgets = {
-            "name": forms.TextInput(attrs={"size": 16}),
-            "description": forms.TextInput(attrs={"size": 28}),
+            "name": UnfoldAdminTextInputWidget(),
+            "description": UnfoldAdminTextInputWidget(),
         }
 
 
@@ -226,7 +228,7 @@ class ResourceAdmin(OperatorAdmin):
         "short_identifier",
         "enabled",
         "require_dpop",
-        "access_token_lifetime",
+        "lifetime",
         "scope_names",
     )
     list_filter = ("enabled", "require_dpop")
@@ -234,9 +236,11 @@ class ResourceAdmin(OperatorAdmin):
     actions = ("revoke_resource_tokens",)
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
-    filter_horizontal = ("allowed_groups",)  # authserver.resources.grouppolicy
+    autocomplete_fields = ("allowed_groups",)  # authserver.resources.grouppolicy
     inlines = (ScopeInline,)
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+    formfield_overrides = {
+        models.TextField: {"widget": UnfoldAdminTextareaWidget(attrs={"rows": 2})}
+    }
 
     @admin.action(description="Revoke every token for selected MCP servers", permissions=["change"])
     def revoke_resource_tokens(self, request, queryset):
@@ -255,7 +259,11 @@ class ResourceAdmin(OperatorAdmin):
 
     @admin.display(description="identifier (RFC 8707)", ordering="identifier")
     def short_identifier(self, obj) -> str:
-        return short_id(obj.identifier, 40)
+        return short_id(obj.identifier, 32)
+
+    @admin.display(description="token lifetime", ordering="access_token_lifetime")
+    def lifetime(self, obj) -> str:
+        return f"{obj.access_token_lifetime} s"
 
     @admin.display(description="scopes")
     def scope_names(self, obj) -> str:
@@ -272,11 +280,10 @@ class AuditEventAdmin(OperatorAdmin):
     """Read-only: the trail is append-only and hash-chained."""
 
     list_display = (
-        "at",
+        "when",
         "kind",
         "actor",
         "short_client",
-        "user_id",
         "short_resource",
         "short_jti",
         "delegation",
@@ -293,13 +300,19 @@ class AuditEventAdmin(OperatorAdmin):
     list_filter_submit = True
     search_fields = ("client_id", "user_id", "jti", "family", "resource")
 
+    @admin.display(description="at (UTC)", ordering="at")
+    def when(self, obj) -> str:
+        return format_html(
+            '<span title="{}">{}</span>', obj.at.isoformat(), f"{obj.at:%Y-%m-%d %H:%M:%S}"
+        )
+
     @admin.display(description="Client ID", ordering="client_id")
     def short_client(self, obj) -> str:
-        return short_id(obj.client_id, 18)
+        return short_id(obj.client_id, 12)
 
     @admin.display(description="MCP server", ordering="resource")
     def short_resource(self, obj) -> str:
-        return short_id(obj.resource, 24)
+        return short_id(obj.resource, 16)
 
     @admin.display(description="JWT ID")
     def short_jti(self, obj) -> str:
@@ -320,7 +333,7 @@ class AuditEventAdmin(OperatorAdmin):
         while isinstance(act, dict):
             chain.append(str(act.get("sub", "?")))
             act = act.get("act")
-        return " <- ".join(chain)
+        return short_id(" <- ".join(chain), 14) if chain else "-"
 
 
 class RevocationCutoffAdmin(OperatorAdmin):

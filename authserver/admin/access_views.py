@@ -110,7 +110,7 @@ def person_review(site, request: HttpRequest) -> HttpResponse:
         **site.each_context(request),
         "title": "Access review",
         "subtitle": person.get_username() if person else None,
-        "query": query,
+        "query": person.get_username() if person else query,
         "people": people if person is None else [],
         "person": person,
         "rows": rows,
