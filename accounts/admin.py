@@ -205,8 +205,9 @@ class EmailAddressAdmin(OperatorAdmin, allauth_account_admin.EmailAddressAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(OperatorAdmin):
-    """What each person allowed each agent at each MCP server; withdrawing one revokes the
-    tokens of that grant (accounts.consent.withdraw). Created only by the person."""
+    """What each person allowed each agent at each MCP server; withdrawing (or deleting) one
+    revokes the tokens of that grant (accounts.consent.withdraw). Created only by the person.
+    Deleting stays allowed: a person's or client's deletion cascades to their consents."""
 
     list_display = ("user", "client", "resource", "scope", "updated_at")
     list_filter = ("resource",)
@@ -220,8 +221,12 @@ class ConsentAdmin(OperatorAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # withdraw instead: a deleted row would leave its tokens working
+    def delete_model(self, request, obj) -> None:
+        consents.withdraw(obj)  # a bare delete would leave the grant's tokens working
+
+    def delete_queryset(self, request, queryset) -> None:
+        for granted in queryset.select_related("user", "client", "resource"):
+            consents.withdraw(granted)
 
     @admin.action(
         description="Withdraw selected consents (revokes their tokens)", permissions=["change"]

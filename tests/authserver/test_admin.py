@@ -122,3 +122,31 @@ def test_sign_in_provider_form_never_renders_the_secret(client, admin_user):
     assert app.secret == "do-not-show-this-secret"  # empty keeps the current one
     assert app.settings["allowed_email_domains"] == ["acme.com"]
     assert app.settings["oauth_pkce_enabled"] is True
+
+
+def test_footer_shows_the_server_version_when_the_release_adds_one(client, admin_user, monkeypatch):
+    import sys
+    import types
+
+    client.force_login(admin_user)
+    monkeypatch.delitem(sys.modules, "authserver.version", raising=False)
+    page = client.get("/admin/").content.decode()
+    assert 'id="admin-footer"' in page
+    assert 'id="server-version"' not in page or "authserver.version" in sys.modules
+    monkeypatch.setitem(
+        sys.modules, "authserver.version", types.SimpleNamespace(__version__="1.2.3")
+    )
+    assert '<span id="server-version">1.2.3</span>' in client.get("/admin/").content.decode()
+
+
+def test_a_person_with_consents_can_still_be_deleted_in_the_admin(client, admin_user, user):
+    from accounts.models import Consent
+    from tests.factories import make_client, make_resource
+
+    app, _ = make_client()
+    Consent.objects.create(user=user, client=app, resource=make_resource(), scope="tools:read")
+    client.force_login(admin_user)
+    url = reverse("admin:auth_user_delete", args=[user.pk])
+    assert "permission to delete" not in client.get(url).content.decode()
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Consent.objects.exists()
