@@ -228,17 +228,15 @@ class OperatorsSite(UnfoldAdminSite):
 
 
 def server_version() -> str:
-    """The running server's version for the admin's footer, from ``authserver.version`` when
-    the release process has added it; "" (no version shown) until then."""
+    """The running server's version for the admin's footer: ``authserver.version.current()``
+    (pyproject.toml in a checkout, the wheel's metadata in an image); "" without it."""
     try:
         module = importlib.import_module("authserver.version")
     except ImportError:
         return ""
-    for name in ("__version__", "VERSION", "version"):
-        value = getattr(module, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+    current = getattr(module, "current", None)
+    value = current() if callable(current) else getattr(module, "__version__", "")
+    return value if isinstance(value, str) else ""
 
 
 def _styled_login_form(form):

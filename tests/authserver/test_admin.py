@@ -133,9 +133,8 @@ def test_footer_shows_the_server_version_when_the_release_adds_one(client, admin
     page = client.get("/admin/").content.decode()
     assert 'id="admin-footer"' in page
     assert 'id="server-version"' not in page or "authserver.version" in sys.modules
-    monkeypatch.setitem(
-        sys.modules, "authserver.version", types.SimpleNamespace(__version__="1.2.3")
-    )
+    release = types.SimpleNamespace(current=lambda: "1.2.3")  # authserver.version's API
+    monkeypatch.setitem(sys.modules, "authserver.version", release)
     assert '<span id="server-version">1.2.3</span>' in client.get("/admin/").content.decode()
 
 
