@@ -3,6 +3,7 @@
 #   make test   run pytest against throwaway PostgreSQL + Redis (tests/services.py)
 #   make lint   ruff check + ruff format --check
 #   make run    the server on http://127.0.0.1:8000 (bin/manage runs management commands)
+#   make sbom   CycloneDX SBOMs of the Python and npm dependencies in var/ci/ (CI runs it)
 # Pass pytest options with PYTEST_ARGS, e.g. make test PYTEST_ARGS="-x -k token".
 
 PY ?= python3
@@ -16,7 +17,7 @@ PYTEST_ARGS ?=
 TEST_ENV := SECRET_KEY=test-only-secret-key-0123456789abcdefghijklmnop \
 	KEY_ENCRYPTION_KEY=test-only-key-encryption-key-0123456789abcdef
 
-.PHONY: venv test lint run
+.PHONY: venv test lint run sbom
 
 venv: $(DEV_STAMP)
 
@@ -32,7 +33,12 @@ TS_SDK := tests/compat/ts_sdk
 $(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json
 	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
 
-test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node_modules/.package-lock.json
+# The official MCP conformance suite (npm), driven by tests/compat/test_conformance.py.
+CONFORMANCE := tests/compat/conformance
+$(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package-lock.json
+	cd $(CONFORMANCE) && npm ci --no-audit --no-fund --loglevel=error
+
+test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node_modules/.package-lock.json $(CONFORMANCE)/node_modules/.package-lock.json
 	sh tests/ensure_chromium.sh
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -98,3 +104,9 @@ audit: $(DEV_STAMP)
 		--progress-spinner off --timeout 10 --format json --output $(AUDIT_REPORT) \
 		>$(AUDIT_LOG) 2>&1 || status=$$?; \
 	$(PYTHON) .ci/audit_verdict.py $(AUDIT_REPORT) $$status $(AUDIT_LOG)
+
+# CycloneDX SBOMs (bin/sbom): var/ci/sbom-python.json of requirements.lock (cyclonedx-py, from
+# the dev extra cyclonedx-bom), var/ci/sbom-npm-*.json of the test-only npm projects' lock
+# files (npm sbom, npm >= 9). Offline; a missing tool fails, never an empty SBOM.
+sbom: $(DEV_STAMP)
+	$(PYTHON) bin/sbom var/ci

@@ -22,6 +22,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from accounts import consent as consents
 from accounts.models import Consent
 from accounts.scim import admin as scim_admin  # noqa: F401 - registers the SCIM models
+from accounts.upstream.app_secret import MAX_SECRET
 from authserver.admin_base import LinesField, OperatorAdmin, short_id
 
 for model in (User, Group, SocialApp, SocialAccount, SocialToken, EmailAddress):
@@ -63,9 +64,10 @@ class SignInProviderForm(forms.ModelForm):
     secret = forms.CharField(
         label="Client secret",
         required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Write-only: never shown. Leave empty to keep the current one.",
+        strip=False,
+        max_length=MAX_SECRET,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown. Leave empty to keep the current secret.",
     )
     server_url = forms.URLField(
         label="Issuer URL",
@@ -155,7 +157,9 @@ class SignInProviderForm(forms.ModelForm):
 
 @admin.register(SocialApp)
 class SignInProviderAdmin(OperatorAdmin):
-    """Upstream sign-in (allauth's "social applications"), edited field by field."""
+    """Upstream sign-in (allauth's "social applications"), edited field by field. The secret
+    is sealed at rest (accounts.upstream.app_secret) and never rendered; staff who may only
+    view do not get the field at all (a read-only field would print the opened value)."""
 
     form = SignInProviderForm
     list_display = ("name", "provider", "provider_id", "short_client_id")
@@ -173,6 +177,15 @@ class SignInProviderAdmin(OperatorAdmin):
         ),
         ("Advanced", {"classes": ("collapse",), "fields": ("other_settings",)}),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**opts, "fields": tuple(f for f in opts["fields"] if f != "secret")})
+            for title, opts in fieldsets
+        ]
 
     @admin.display(description="Client ID", ordering="client_id")
     def short_client_id(self, obj) -> str:

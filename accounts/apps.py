@@ -9,4 +9,5 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import signals  # noqa: F401 - connects the receivers
+        from accounts.upstream import app_secret  # noqa: F401 - SocialApp.secret sealed
         from accounts.upstream import signals as upstream_signals  # noqa: F401

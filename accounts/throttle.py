@@ -14,7 +14,10 @@
   fifteen minutes.
 
 The address is authserver.ops.client_address's proxy-aware one. Counts live in the cache
-(Redis in production, a file cache shared by all processes in the embedded default). The
+(Redis in production, a file cache shared by all processes in the embedded default) as
+atomic counters (authserver.ops.counters). An attempt is counted *before* its password is
+checked (``admit``): check-then-act let 30 concurrent guesses check 12 passwords, where
+counting first checks exactly ``MAX_PER_USERNAME``; a correct password clears the count. The
 message is the same whether or not the username exists, so the lockout does not
 enumerate users either. Time is passed in (``now``, Unix seconds) for the slow-down.
 """
@@ -26,6 +29,8 @@ import logging
 import unicodedata
 
 from django.core.cache import cache
+
+from authserver.ops import counters
 
 log = logging.getLogger("accounts.throttle")
 WINDOW = 15 * 60
@@ -60,27 +65,45 @@ def check(username: str, address: str, *, now: float) -> str:
     user_key = _user_key(username)
     count_key, slow_key = _addr_keys(address)
     try:
-        values = cache.get_many([user_key, count_key, slow_key])
+        counts = counters.read_many([user_key, count_key])
+        slow_until = cache.get(slow_key, 0)
     except Exception:
         log.warning("login throttle unavailable (cache down); refusing sign-in")
         raise ThrottleUnavailable from None  # fail closed: no brute force while blind
-    if values.get(user_key, 0) >= MAX_PER_USERNAME:
+    if counts[user_key] >= MAX_PER_USERNAME:
         return "locked"
-    if values.get(count_key, 0) >= MAX_PER_ADDRESS and now < values.get(slow_key, 0):
+    if counts[count_key] >= MAX_PER_ADDRESS and now < slow_until:
         return "slowed"
     return ""
+
+
+def admit(username: str, address: str, *, now: float) -> str:
+    """Like ``check``, but counts this attempt against the username first, atomically: of
+    any number of concurrent attempts, at most ``MAX_PER_USERNAME`` per window are admitted.
+    The caller clears the count (``reset``) when the password was right."""
+    verdict = check(username, address, now=now)
+    if verdict:
+        return verdict
+    try:
+        attempts = counters.hit(_user_key(username), window=WINDOW, now=now)
+    except Exception:
+        log.warning("login throttle unavailable (cache down); refusing sign-in")
+        raise ThrottleUnavailable from None
+    return "locked" if attempts > MAX_PER_USERNAME else ""
 
 
 def is_locked(username: str, address: str, *, now: float) -> bool:
     return check(username, address, now=now) != ""
 
 
-def record_failure(username: str, address: str, *, now: float) -> None:
+def record_failure(username: str, address: str, *, now: float, admitted: bool = False) -> None:
+    """A wrong password: count it against the address and (unless ``admit`` already did)
+    the username."""
     count_key, slow_key = _addr_keys(address)
     try:
-        for key in (_user_key(username), count_key):
-            if not cache.add(key, 1, WINDOW):
-                cache.incr(key)
+        keys = (count_key,) if admitted else (_user_key(username), count_key)
+        for key in keys:
+            counters.hit(key, window=WINDOW, now=now)
         # The earliest next attempt from this address (only enforced over the cap).
         cache.set(slow_key, now + SLOW_INTERVAL, WINDOW)
     except Exception:
@@ -89,6 +112,6 @@ def record_failure(username: str, address: str, *, now: float) -> None:
 
 def reset(username: str) -> None:
     try:
-        cache.delete(_user_key(username))
+        counters.clear(_user_key(username))
     except Exception:
         log.warning("login throttle reset failed (cache down)")

@@ -35,7 +35,7 @@ class ThrottleMixin:
         address = client_address.client_ip(self.request) if self.request else ""
         now = time.time()
         try:
-            verdict = throttle.check(username, address, now=now)
+            verdict = throttle.admit(username, address, now=now)
         except throttle.ThrottleUnavailable:
             raise ValidationError(
                 "Sign-in is temporarily unavailable. Try again in a moment.", code="unavailable"
@@ -47,7 +47,7 @@ class ThrottleMixin:
         try:
             cleaned = super().clean()
         except ValidationError:
-            throttle.record_failure(username, address, now=now)
+            throttle.record_failure(username, address, now=now, admitted=True)
             raise
         throttle.reset(username)
         return cleaned
@@ -56,11 +56,11 @@ class ThrottleMixin:
 class ThrottledAuthenticationForm(ThrottleMixin, AuthenticationForm):
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)
-        # LOCAL_LOGIN=false: passwords are the admins' break-glass path only (issue 21).
+        # LOCAL_LOGIN=false: passwords are the admins' break-glass path only. A non-staff
+        # user's right password gets the wrong password's answer (and counts as a failure):
+        # a different message would tell a guesser the password was right.
         if not settings.LOCAL_LOGIN and not user.is_staff:
-            raise ValidationError(
-                "Sign in with your organisation's identity provider.", code="local_login_off"
-            )
+            raise self.get_invalid_login_error()
 
 
 class ThrottledAdminAuthenticationForm(ThrottleMixin, AdminAuthenticationForm):

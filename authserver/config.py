@@ -21,7 +21,11 @@ from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SIGNING_ALGORITHMS = SIGNATURE_ALGORITHMS  # the one list every JWS path checks against
-REGISTRATION_MODES = ("open", "initial_access_token")
+# Who may register a client (clients/modes.py): dcr+cimd (default), DCR only with an RFC 7591
+# §3 initial access token (CIMD stays on), CIMD only (MCP 2026-07-28 deprecates DCR), or
+# closed (admin-created clients only). "open" is the former name of dcr+cimd.
+REGISTRATION_MODES = ("dcr+cimd", "initial_access_token", "cimd-only", "closed")
+REGISTRATION_MODE_ALIASES = {"open": "dcr+cimd"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -124,7 +128,7 @@ class Config:
     metrics_networks: tuple[str, ...]
     allow_http_loopback_resources: bool
     # Client registration policy (clients/policy.py, RFC 7591 / CIMD).
-    registration_mode: str  # "open" or "initial_access_token" (RFC 7591 §3)
+    registration_mode: str  # REGISTRATION_MODES (RFC 7591 §3, CIMD)
     registration_rate_limit: int  # POST /register per client IP per hour; 0 disables
     max_dynamic_clients: int  # self-registered (DCR + CIMD) clients; 0 disables the cap
     dynamic_client_unused_days: int  # never used this long after registering: removed
@@ -136,6 +140,16 @@ class Config:
     @property
     def issuer_is_https(self) -> bool:
         return self.issuer.startswith("https://")
+
+    @property
+    def dcr_on(self) -> bool:
+        """Dynamic client registration (RFC 7591) is served."""
+        return self.registration_mode in ("dcr+cimd", "open", "initial_access_token")
+
+    @property
+    def cimd_on(self) -> bool:
+        """Client ID Metadata Documents are accepted for new clients."""
+        return self.cimd_enabled and self.registration_mode != "closed"
 
 
 def load(env: dict[str, str] | None = None) -> Config:
@@ -192,9 +206,12 @@ def load(env: dict[str, str] | None = None) -> Config:
         # A new key must be in every cached JWKS before it signs anything.
         raise ImproperlyConfigured("JWKS_MAX_AGE must be shorter than the publish-ahead time")
 
-    registration_mode = env.get("REGISTRATION_MODE", "open").strip().lower()
+    registration_mode = env.get("REGISTRATION_MODE", "dcr+cimd").strip().lower()
+    registration_mode = REGISTRATION_MODE_ALIASES.get(registration_mode, registration_mode)
     if registration_mode not in REGISTRATION_MODES:
         raise ImproperlyConfigured(f"REGISTRATION_MODE must be one of {REGISTRATION_MODES}")
+    if registration_mode == "cimd-only" and not _bool(env, "CIMD_ENABLED", True):
+        raise ImproperlyConfigured("REGISTRATION_MODE=cimd-only needs CIMD_ENABLED on")
 
     log_format = env.get("LOG_FORMAT", "text" if embedded else "json").strip().lower()
     if log_format not in ("json", "text"):

@@ -5,10 +5,13 @@ from datetime import timedelta
 import dj_database_url
 
 from authserver import config as _config
+from authserver.ops import vardir
 from authserver.token_endpoint import grant_types
 
 CONFIG = _config.load()
 BASE_DIR = _config.BASE_DIR
+if CONFIG.embedded:
+    vardir.make_private(CONFIG.var_dir)  # var/ 0700, its files 0600, umask 077 from here on
 
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
@@ -189,7 +192,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.authorization.validators.Validator",
     "SCOPES_BACKEND_CLASS": "authserver.resources.registry.ResourceScopes",
     # Client ID Metadata Documents: DOT's SSRF-hardened fetcher, our validation (clients/cimd.py).
-    "CIMD_ENABLED": CONFIG.cimd_enabled,
+    "CIMD_ENABLED": CONFIG.cimd_on,  # REGISTRATION_MODE=closed turns documents off too
     "CIMD_METADATA_FETCHER": "clients.cimd.MetadataFetcher",
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ["clients.cimd.DynamicClientCapPermission"],
     "PKCE_REQUIRED": True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.db import models
 from unfold.widgets import (
-    UnfoldAdminCheckboxSelectMultiple,
+    UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
 )
@@ -35,12 +35,12 @@ class ClientForm(forms.ModelForm):
     formfield_callback = _formfield
     grant_types = forms.MultipleChoiceField(
         choices=GRANT_TYPE_CHOICES,
-        widget=UnfoldAdminCheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text="What this client may do. Interactive MCP clients need the first two.",
     )
     response_types = forms.MultipleChoiceField(
         choices=RESPONSE_TYPE_CHOICES,
-        widget=UnfoldAdminCheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         required=False,
         help_text="Check it for clients using the authorization code flow.",
     )

@@ -44,7 +44,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from authserver.errors import InvalidClientMetadata, OAuthError
 from authserver.loopback import is_loopback_host
-from clients import policy, registration
+from clients import cimd_fetch, policy, registration
 from clients.models import Client
 from clients.registration import ClientMetadata
 from clients.services import apply_metadata
@@ -138,8 +138,11 @@ class MetadataFetcher(dot_cimd.SafeMetadataFetcher):
             document, max_age = self._fetch_loopback(parsed)
         else:
             # Resolves, refuses any non-public address (127.0.0.1, 10.0.0.1,
-            # 169.254.169.254 ...), then connects to the address it validated.
-            document, max_age = super().fetch(client_id)
+            # 169.254.169.254 ...), then connects to the address it validated. A failure
+            # is diagnosed and audited; a pinned copy stands in (clients/cimd_fetch.py).
+            document, max_age = cimd_fetch.fetch_or_pinned(
+                client_id, super().fetch, self._read_document
+            )
         try:
             metadata = validate_document(client_id, document)
         except OAuthError as exc:
@@ -187,7 +190,7 @@ class DynamicClientCapPermission:
     (MAX_DYNAMIC_CLIENTS) takes no new ones. Known clients are always re-fetched."""
 
     def has_permission(self, request, client_id: str) -> bool:
-        if not settings.CONFIG.cimd_enabled:
+        if not settings.CONFIG.cimd_on:  # CIMD_ENABLED and REGISTRATION_MODE
             return False
         if Client.objects.filter(client_id=client_id).exists():
             return True

@@ -42,12 +42,11 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
-from authserver.ops import client_address
+from authserver.ops import client_address, counters
 from clients import client_secrets as secrets
 from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
 from clients.models import Client, InitialAccessToken
@@ -81,13 +80,8 @@ def check_rate_limit(ip: str, *, now: float) -> None:
         return
     window = int(now // RATE_WINDOW)
     key = f"clients:register:{_rate_key(ip)}:{window}"
-    try:
-        cache.add(key, 0, timeout=RATE_WINDOW + 60)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=RATE_WINDOW + 60)
-            count = 1
+    try:  # atomic in every supported cache (authserver.ops.counters)
+        count = counters.hit(key, window=RATE_WINDOW + 60, now=now)
     except Exception as exc:  # the cache (Redis) is down: refuse only registration
         raise RegistrationUnavailable(detail=f"rate limiter unavailable: {exc!r}") from None
     if count > limit:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from authserver.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidScope
+from authserver.errors import InvalidClientMetadata, InvalidScope
 from authserver.loopback import is_loopback_host
 from authserver.resources.scopes import parse_scope
 from authserver.token_endpoint.grant_types import (
@@ -270,6 +270,16 @@ def _is_web_redirect(uri: str) -> bool:
     return parts.scheme.lower() == "https" and not is_loopback_host(parts.hostname)
 
 
+def _is_native_redirect(uri: str) -> bool:
+    """Loopback ``http`` or a private-use scheme (RFC 8252 §7.1, §7.3): only an app on the
+    user's device can receive these, whatever the client calls itself."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return is_loopback_host(parts.hostname)
+    return True
+
+
 def validate_application_type(value: Any, redirect_uris: list[str]) -> str:
     """OIDC Dynamic Registration §2 ``application_type``, as MCP uses it (SEP-837).
 
@@ -277,22 +287,30 @@ def validate_application_type(value: Any, redirect_uris: list[str]) -> str:
     ``native``: desktop, CLI and mobile clients; loopback ``http``, private-use schemes and
     claimed https URIs (RFC 8252 §7). Omitted, it follows from the redirect URIs instead of
     OIDC's blanket ``web`` default, which would contradict a loopback redirect (SEP-837:
-    "non-OIDC servers safely ignore"; we record what the URIs say). A declared ``web``
-    with native-style redirect URIs is refused as ``invalid_redirect_uri``; SEP-837 has
-    clients retry with an adjusted ``application_type``.
+    "non-OIDC servers safely ignore"; we record what the URIs say).
+
+    A declared ``web`` with a loopback or private-use redirect URI is registered as
+    ``native``: some Cursor versions declare ``web`` with ``cursor://`` redirects, and a
+    refusal leaves their users with a generic connection failure (better-auth PR 10956 and
+    inbox-zero PR 3780 do the same). Nothing is widened: the redirect URIs are validated
+    the same way for both types, and plain ``http`` on a non-loopback host is refused for
+    every client (``validate_redirect_uri``, RFC 8252 §8.3). The declared value is kept
+    by :func:`declared_application_type` for the audit trail.
     """
     inferred = "web" if redirect_uris and all(map(_is_web_redirect, redirect_uris)) else "native"
     if value is None:
         return inferred
     if value not in APPLICATION_TYPES:
         raise InvalidClientMetadata("application_type must be 'native' or 'web'")
-    if value == "web" and inferred == "native" and redirect_uris:
-        raise InvalidRedirectUri(
-            "application_type 'web' takes https redirect URIs only; loopback and "
-            "private-use redirect URIs belong to a 'native' client "
-            "(SEP-837, OIDC Registration section 2)"
-        )
+    if value == "web" and any(map(_is_native_redirect, redirect_uris)):
+        return "native"  # RFC 7591 §2: the server may replace a requested value
     return value
+
+
+def declared_application_type(data: Any) -> str:
+    """What the client declared (``""`` when omitted), recorded next to what was applied."""
+    value = data.get("application_type") if isinstance(data, dict) else None
+    return value if value in APPLICATION_TYPES else ""
 
 
 def validate_scope(value: Any) -> str:

@@ -183,7 +183,14 @@ def register_client(data: dict, *, ip: str, bearer: str, now: datetime) -> Regis
             actor="dcr",
             client_id=client.client_id,
             ip=ip or None,
-            detail={"name": client.name[:100], "public": metadata.is_public},
+            detail={
+                "name": client.name[:100],
+                "public": metadata.is_public,
+                # SEP-837: what the client declared and what we registered (a declared
+                # 'web' with app-only redirect URIs becomes 'native', clients.registration).
+                "application_type": metadata.application_type,
+                "declared_application_type": registration.declared_application_type(data),
+            },
         )
     return Registered(client, client_secret, token)
 

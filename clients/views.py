@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authserver.errors import InvalidClientMetadata, OAuthError, writer
-from clients import policy, services
+from clients import modes, policy, services
 
 MAX_BODY = 64 * 1024
 NOT_JSON = "the request body is not valid JSON"
@@ -125,6 +125,7 @@ class RegistrationView(JsonView):
     http_method_names = ["post", "options"]
 
     def post(self, request: Request) -> Response:
+        modes.require_dynamic_registration()  # REGISTRATION_MODE: 403 saying what to do
         now = timezone.now()
         ip = policy.client_ip(request)
         policy.check_rate_limit(ip, now=now.timestamp())

@@ -57,11 +57,19 @@ def store_tokens(conn: Connection, tokens: upstream.UpstreamTokens, *, now: date
 
 
 def complete_connect(
-    user, provider: UpstreamProvider, *, code: str, redirect_uri: str, verifier: str, now: datetime
+    user,
+    provider: UpstreamProvider,
+    *,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    now: datetime,
+    nonce: str = "",
 ) -> Connection:
-    """The user came back from the provider with a code: redeem it, then store the result."""
+    """The user came back from the provider with a code: redeem it (an ID token, if any,
+    must carry ``nonce``), then store the result."""
     tokens = upstream.exchange_code(
-        provider, code=code, redirect_uri=redirect_uri, verifier=verifier
+        provider, code=code, redirect_uri=redirect_uri, verifier=verifier, nonce=nonce
     )
     account = upstream.fetch_account(provider, access_token=tokens.access_token)
     with transaction.atomic():

@@ -1,22 +1,26 @@
 """The OAuth 2.0 client side: talking to an upstream provider's endpoints.
 
-Authorization requests with PKCE and ``state`` (RFC 6749 §4.1, RFC 7636), the code and
-refresh grants (RFC 6749 §4.1.3, §6), revocation (RFC 7009) and discovery (RFC 8414 /
-OpenID Connect Discovery). Nothing here touches the database; tokens are only returned,
-never logged.
+Authorization requests with PKCE and ``state`` (RFC 6749 §4.1, RFC 7636) and, on an
+OpenID Connect leg, a ``nonce`` checked in the ID token; the authorization response's
+``iss`` (RFC 9207, mix-up defence); the code and refresh grants (RFC 6749 §4.1.3, §6),
+revocation (RFC 7009) and discovery (RFC 8414 / OpenID Connect Discovery). Nothing here
+touches the database; tokens are only returned, never logged.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
-from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
+from django.core.cache import cache
 
 from connections import vault
+from mcp_token_verifier import jws
 
 TIMEOUT = httpx.Timeout(10.0)
 MAX_BODY = 64 * 1024
@@ -38,6 +42,7 @@ class UpstreamTokens:
     expires_in: int
     scope: str
     refresh_token: str = ""  # "" when the provider sent none (keep the old one, §6)
+    id_token: str = field(default="", repr=False)  # OIDC: "" when none came back
 
     def __repr__(self) -> str:  # never print a token
         return f"UpstreamTokens(expires_in={self.expires_in}, scope={self.scope!r})"
@@ -50,14 +55,23 @@ def new_pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def authorization_url(provider, *, redirect_uri: str, state: str, challenge: str) -> str:
+def is_openid(provider) -> bool:
+    """An OpenID Connect leg: the provider is asked for the ``openid`` scope."""
+    return "openid" in (provider.scopes or "").split()
+
+
+def authorization_url(
+    provider, *, redirect_uri: str, state: str, challenge: str, nonce: str = ""
+) -> str:
     params = {
+        **{str(k): str(v) for k, v in (provider.extra_authorize_params or {}).items()},
         "response_type": "code",
         "client_id": provider.client_id,
         "redirect_uri": redirect_uri,
         "state": state,
-        **{str(k): str(v) for k, v in (provider.extra_authorize_params or {}).items()},
     }
+    if nonce:  # OIDC Core §3.1.2.1: bound to this browser's request, checked in the ID token
+        params["nonce"] = nonce
     if provider.scopes:
         params["scope"] = provider.scopes
     if provider.use_pkce:
@@ -116,14 +130,106 @@ def _token_request(provider, form: dict, *, requested_scope: str) -> UpstreamTok
         if isinstance(scope, str)
         else requested_scope,
         refresh_token=refresh if isinstance(refresh, str) else "",
+        id_token=body["id_token"] if isinstance(body.get("id_token"), str) else "",
     )
 
 
-def exchange_code(provider, *, code: str, redirect_uri: str, verifier: str) -> UpstreamTokens:
+def exchange_code(
+    provider, *, code: str, redirect_uri: str, verifier: str, nonce: str = ""
+) -> UpstreamTokens:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if provider.use_pkce:
         form["code_verifier"] = verifier
-    return _token_request(provider, form, requested_scope=provider.scopes)
+    tokens = _token_request(provider, form, requested_scope=provider.scopes)
+    if nonce and tokens.id_token:
+        check_nonce(tokens.id_token, nonce)
+    return tokens
+
+
+def check_nonce(id_token: str, nonce: str) -> None:
+    """OIDC Core §3.1.3.7 step 11: the ID token carries the nonce this request sent. The ID
+    token came straight from the token endpoint (§3.1.3.7 step 6): its claims are read
+    without a signature check, through the one JWS path's parser."""
+    try:
+        claims = jws.unverified_claims(id_token)
+    except jws.JWSError:
+        raise UpstreamError("invalid_id_token", permanent=True) from None
+    got = claims.get("nonce")
+    if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+        raise UpstreamError("nonce_mismatch", permanent=True)
+
+
+ISSUER_TTL = 3600  # seconds a provider's issuer (from its metadata) is reused
+WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+
+
+def _metadata(url: str) -> dict:
+    try:
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
+            response = http.get(url, headers={"Accept": "application/json"})
+        body = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
+def expected_issuer(provider, presented: str) -> tuple[str, bool]:
+    """RFC 9207 §2.4: the issuer the authorization request went to, and whether its metadata
+    says it always sends ``iss`` (``authorization_response_iss_parameter_supported``).
+
+    From ``discovery_url`` when the provider has one. Otherwise from the metadata at the
+    presented ``iss`` (RFC 8414 §3 / OIDC Discovery §4), fetched only when ``iss`` is on the
+    authorization endpoint's origin, and trusted only if it names this provider's
+    authorization endpoint. ("", False) when nothing is known."""
+    key = (
+        "connections:issuer:"
+        + hashlib.sha256(
+            f"{provider.pk}|{provider.discovery_url}|{provider.authorization_endpoint}".encode()
+        ).hexdigest()
+    )
+    known = cache.get(key)
+    if isinstance(known, list | tuple) and len(known) == 2:
+        return str(known[0]), bool(known[1])
+    document: dict = {}
+    if provider.discovery_url:
+        document = _metadata(provider.discovery_url)
+    elif presented and _origin(presented) == _origin(provider.authorization_endpoint):
+        base = presented.rstrip("/")
+        for suffix in (
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ):
+            document = _metadata(base + suffix)
+            if document:
+                break
+        if document.get("authorization_endpoint") != provider.authorization_endpoint:
+            document = {}
+    issuer = document.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        return "", False
+    required = document.get("authorization_response_iss_parameter_supported") is True
+    cache.set(key, [issuer, required], ISSUER_TTL)
+    return issuer, required
+
+
+def _origin(url: str) -> tuple[str, str]:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ("", "")
+    return (parts.scheme, parts.netloc)
+
+
+def check_issuer(provider, presented: str) -> None:
+    """RFC 9207 §2.4: ``iss`` in the authorization response is the issuer we sent the user
+    to (a mix-up sends us another provider's code), and present where its metadata promises
+    it. A response with ``iss`` we cannot tie to this provider is refused."""
+    issuer, required = expected_issuer(provider, presented)
+    if presented:
+        if not issuer or not hmac.compare_digest(presented.encode(), issuer.encode()):
+            raise UpstreamError("issuer_mismatch", permanent=True)
+    elif required:
+        raise UpstreamError("issuer_missing", permanent=True)
 
 
 def refresh(provider, *, refresh_token: str, scope: str) -> UpstreamTokens:

@@ -63,15 +63,17 @@ def connect(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "connections/connect.html", {"provider": provider})
     verifier, challenge = upstream.new_pkce_pair()
     state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32) if upstream.is_openid(provider) else ""
     request.session[PENDING] = {
         "state": state,
         "verifier": verifier,
+        "nonce": nonce,
         "provider": provider.slug,
         "started": int(time.time()),
     }
     return redirect(
         upstream.authorization_url(
-            provider, redirect_uri=callback_url(), state=state, challenge=challenge
+            provider, redirect_uri=callback_url(), state=state, challenge=challenge, nonce=nonce
         )
     )
 
@@ -95,12 +97,16 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, "The connection was not completed.")
         return redirect("connections:list")
     try:
+        # RFC 9207 §2.4: before the code goes anywhere, the response must come from the
+        # provider this flow went to (a mix-up would hand us another provider's code).
+        upstream.check_issuer(provider, request.GET.get("iss", ""))
         conn = services.complete_connect(
             request.user,
             provider,
             code=code,
             redirect_uri=callback_url(),
             verifier=pending["verifier"],
+            nonce=str(pending.get("nonce") or ""),
             now=timezone.now(),
         )
     except upstream.UpstreamError as exc:

@@ -6,6 +6,7 @@ With several workers, PROMETHEUS_MULTIPROC_DIR lets /metrics aggregate all of th
 
 import os
 
+from authserver import version
 from authserver.ops.logs import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -20,6 +21,11 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 access_log_format = GUNICORN_ACCESS_FORMAT
 logconfig_dict = gunicorn_logconfig({"()": "authserver.ops.logs.JsonLogFormatter"})
+
+
+def on_starting(server):
+    """Every start names the version, right after gunicorn's own line (authserver.version)."""
+    server.log.info("mcp-authserver %s starting", version.current())
 
 
 def child_exit(server, worker):

@@ -7,3 +7,8 @@ class EnterpriseConfig(AppConfig):
     name = "enterprise"
     verbose_name = "Enterprise identity"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from enterprise import discovery
+
+        discovery.register()

@@ -10,6 +10,7 @@ loopback host is allowed, since the bytes never leave the machine. Failures are 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from urllib.parse import urlsplit
@@ -23,6 +24,8 @@ from oauth2_provider.settings import oauth2_settings
 from authserver.loopback import is_loopback_host
 from clients.cimd import MetadataFetcher, _loopback_addresses
 from enterprise.jose import RefusedAssertion, keyset_from_json
+
+log = logging.getLogger("enterprise.jwks")
 
 # A kid we do not know triggers a re-fetch, at most this often per URI (key rotation).
 REFETCH_INTERVAL = 30.0
@@ -91,7 +94,11 @@ def keys_at(uri: str, *, kid: str | None = None) -> jwk.JWKSet:
     try:
         document, max_age = JwksFetcher().fetch_jwks(uri)
     except dot_cimd.CIMDError as exc:
-        raise JwksUnavailable(f"the keys at the JWKS URI could not be fetched ({exc})") from None
+        # The reason names the address the host resolved to (an internal one, for an SSRF
+        # probe): it goes to the log, and the caller, often unauthenticated, learns only
+        # that the keys could not be fetched. The log gets the host, not the path or query.
+        log.warning("JWKS fetch from host %r failed: %s", urlsplit(uri).hostname, exc)
+        raise JwksUnavailable("the keys at the JWKS URI could not be fetched") from None
     keyset = keyset_from_json(document)
     with _lock:
         if len(_cache) >= MAX_ENTRIES:

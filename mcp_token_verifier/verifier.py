@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -53,6 +53,10 @@ class TokenVerifier:
         revocation_list_uri: the issuer's signed revocation list (its metadata's
             ``revocation_list_uri``); polled at most every ``revocation_poll_interval``
             seconds, which bounds how long a revoked token keeps working here.
+        scope_implies: this server's scope hierarchy (MCP 2026-07-28, SEP-2350), e.g.
+            ``{"notes:write": ["notes:read"]}``: a token with ``notes:write`` satisfies a
+            call that requires ``notes:read``. Transitive; the same map the authorization
+            server's admin keeps for this MCP server (``Scope.implies``).
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class TokenVerifier:
         revocation_poll_interval: float = 5.0,
         require_dpop: bool = False,
         dpop_window: float = 60.0,
+        scope_implies: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         if not isinstance(issuer, str) or not is_http_url(issuer) or urlsplit(issuer).query:
             raise ValueError("issuer must be an http(s) URL without query or fragment")
@@ -86,6 +91,7 @@ class TokenVerifier:
             raise ValueError("revocation_check must be callable")
         self.issuer = issuer
         self.resource = resource
+        self.scope_implies = {k: tuple(v) for k, v in (scope_implies or {}).items()}
         self.leeway = leeway
         self._clock = clock
         self._revocation_check = revocation_check
@@ -166,8 +172,10 @@ class TokenVerifier:
             if revoked:
                 raise TokenError("token revoked")
         # RFC 9068 §4 and RFC 6750 §3.1: valid but not enough scope is a 403.
+        # The challenge names the scopes that satisfy the call (RFC 6750 §3.1): the client
+        # asks for them with what it holds (MCP step-up), and a broader scope subsumes them.
         if required:
-            granted = claims.get("scope", "").split()
+            granted = self._with_implied(claims.get("scope", "").split())
             for scope in required:
                 if scope not in granted:
                     required = tuple(dict.fromkeys(required))
@@ -175,6 +183,17 @@ class TokenVerifier:
                     message = f"token lacks scope {' '.join(missing)}"
                     raise TokenError(message, scope=" ".join(required))
         return claims
+
+    def _with_implied(self, scopes: list[str]) -> set[str]:
+        """The token's scopes with everything they imply here (``scope_implies``)."""
+        result: set[str] = set()
+        pending = list(scopes)
+        while pending:
+            scope = pending.pop()
+            if scope not in result:
+                result.add(scope)
+                pending.extend(self.scope_implies.get(scope, ()))
+        return result
 
     def _refuse_key(self, token: str) -> NoReturn:
         """Why no key verifies ``token``, whose header was accepted (so it has a kid)."""

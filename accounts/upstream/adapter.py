@@ -10,7 +10,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
 
 from accounts.scim.models import ScimIdentity
-from accounts.upstream import admission
+from accounts.upstream import admission, providers
 from authserver import audit
 
 log = logging.getLogger("accounts.upstream")
@@ -22,6 +22,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def is_safe_url(self, url: str) -> bool:
+        return providers.is_own_page(url)  # only this server's pages, never ALLOWED_HOSTS
 
 
 def _subject(sociallogin) -> str:

@@ -1,10 +1,14 @@
-"""The "Continue with <provider>" choices on the sign-in page (admin- and env-configured)."""
+"""The "Continue with <provider>" choices on the sign-in page (admin- and env-configured),
+and where a sign-in may land afterwards."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from allauth.socialaccount.adapter import get_adapter
+from django.conf import settings
+from django.utils.http import url_has_allowed_host_and_scheme
 
 log = logging.getLogger("accounts.upstream")
 
@@ -27,3 +31,14 @@ def sign_in_choices(request) -> list[dict]:
             }
         )
     return sorted(choices, key=lambda c: c["name"].lower())
+
+
+def is_own_page(url: str) -> bool:
+    """Whether ``next`` after an upstream sign-in is one of this server's own pages: a path,
+    or an absolute URL on the issuer's own host and scheme. Not every ALLOWED_HOSTS entry
+    (allauth's default): ``localhost`` is in the default list, and ``https://localhost/x``
+    is the user's own machine, not this server."""
+    issuer = urlsplit(settings.ISSUER)
+    return url_has_allowed_host_and_scheme(
+        url, allowed_hosts={issuer.netloc}, require_https=issuer.scheme == "https"
+    )

@@ -9,7 +9,10 @@ Advertise only what works: a field is added here when the feature behind it is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 from mcp_token_verifier.jws import SIGNATURE_ALGORITHMS
 from mcp_token_verifier.tools import TYPE as MCP_TOOL_TYPE
@@ -23,6 +26,24 @@ TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "priv
 REVOCATION_AUTH_METHODS = TOKEN_AUTH_METHODS
 # RFC 7662 §2.1: introspection callers must authenticate.
 INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+# Grant profiles a feature serves, each with a check whether it is usable right now
+# (filled from the features' AppConfig.ready(); the core never imports a feature).
+GRANT_PROFILES: dict[str, Callable[[], bool]] = {}
+
+
+def register_grant_profile(profile: str, active: Callable[[], bool]) -> None:
+    """A feature announces a grant profile URI for ``authorization_grant_profiles_supported``;
+    ``active()`` says whether it is on (e.g. at least one trusted IdP is enabled)."""
+    if profile in GRANT_PROFILES:
+        raise ImproperlyConfigured(f"grant profile {profile!r} registered twice")
+    GRANT_PROFILES[profile] = active
+
+
+def active_grant_profiles() -> list[str]:
+    """The registered profiles whose feature is on, sorted."""
+    return sorted(profile for profile, active in GRANT_PROFILES.items() if active())
 
 
 def issuer_path(issuer: str) -> str:
@@ -56,6 +77,8 @@ def authorization_server_metadata(
     service_documentation: str,
     revocation_list_uri: str,
     registration_endpoint: str = "",
+    grant_profiles: list[str] | None = None,
+    cimd_supported: bool | None = None,
 ) -> dict:
     """Complete DOT's RFC 8414 document. ``issuer`` is exact (RFC 8414 §3.3)."""
     doc = dict(base)
@@ -78,6 +101,16 @@ def authorization_server_metadata(
     doc["authorization_details_types_supported"] = [MCP_TOOL_TYPE]  # RFC 9396 §10
     if registration_endpoint:
         doc["registration_endpoint"] = registration_endpoint  # RFC 7591 §3
+    else:
+        doc.pop("registration_endpoint", None)  # DCR off: clients must not try it
+    if cimd_supported is not None:
+        # CIMD draft §5: advertised only while documents are accepted.
+        doc["client_id_metadata_document_supported"] = cimd_supported
+    if grant_profiles:
+        # Enterprise-Managed Authorization (ext-auth, 2026-06-18): an AS that accepts ID-JAGs
+        # MUST list urn:ietf:params:oauth:grant-profile:id-jag here. Absent while no
+        # profile is usable, so no IdP or client is told to send what would be refused.
+        doc["authorization_grant_profiles_supported"] = list(grant_profiles)
     # Not registered with IANA: our signed revocation list (README, "Revocation list").
     doc["revocation_list_uri"] = revocation_list_uri
     if service_documentation:

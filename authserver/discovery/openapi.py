@@ -114,6 +114,8 @@ def _paths() -> dict[str, Any]:
                     "201": _json_ok("Registered (RFC 7591 §3.2.1)", CLIENT_INFORMATION),
                     "400": invalid_metadata,
                     "401": INVALID_TOKEN,  # REGISTRATION_MODE=initial_access_token
+                    # REGISTRATION_MODE=cimd-only or closed: what to do instead.
+                    "403": error_response("Dynamic registration is off", "access_denied"),
                     "429": error_response(
                         "Too many registrations from this address",
                         "temporarily_unavailable",

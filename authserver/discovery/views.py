@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
+from authserver import version
 from authserver.discovery import metadata
 from authserver.errors import writer
 from authserver.keys import keyring as keys
@@ -63,7 +64,10 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             jwks_uri=absolute("jwks"),
             service_documentation=service_documentation,
             revocation_list_uri=absolute("revocation-list"),
-            registration_endpoint=absolute("clients:register"),
+            # REGISTRATION_MODE (clients/modes.py): advertise only the ways that are on.
+            registration_endpoint=absolute("clients:register") if settings.CONFIG.dcr_on else "",
+            cimd_supported=settings.CONFIG.cimd_on,
+            grant_profiles=metadata.active_grant_profiles(),
         )
 
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):
@@ -99,6 +103,7 @@ def service_documentation(request: HttpRequest) -> HttpResponse:
             "issuer": settings.ISSUER,
             "metadata_url": metadata.metadata_url(settings.ISSUER),
             "jwks_url": absolute("jwks"),
+            "version": version.current(),
         },
     )
 

@@ -8,7 +8,7 @@ and reads the cache generation alongside, so the caller's cached client and reso
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from authserver.ops import metrics
 from authserver.token_endpoint import sql as statements
@@ -31,6 +31,13 @@ def lookup(token: str) -> tuple[int | None, tuple | None]:
     return generation, (tuple(row) if row[0] is not None else None)
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands a raw SELECT's datetimes back naive; Django stored them in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str, now: datetime):
     """What a resource server whose resource identifiers are ``audiences`` may learn.
 
@@ -41,6 +48,7 @@ def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str,
         return dict(INACTIVE)
     scope, expires, created, revoked_at, resource, jti, jkt, auth_time, user_id = row[:9]
     client_id, client_active, details = row[9:12]
+    expires, created, auth_time = _aware(expires), _aware(created), _aware(auth_time)
     if isinstance(resource, str):
         resource = json.loads(resource)
     if isinstance(details, str):

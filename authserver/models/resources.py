@@ -66,9 +66,15 @@ class Resource(models.Model):
 
     def clean(self) -> None:
         try:
-            validate_registered_identifier(self.identifier)
+            canonical = validate_registered_identifier(self.identifier)
         except Exception as exc:
             raise ValidationError({"identifier": str(getattr(exc, "description", exc))}) from exc
+        # authserver.resources.rules: spellings with one canonical form are one MCP server.
+        twin = Resource.objects.filter(canonical=canonical).exclude(pk=self.pk).first()
+        if twin is not None:
+            raise ValidationError(
+                {"identifier": f"the same MCP server as {twin.identifier!r} (docs/clients.md)"}
+            )
         max_lifetime = settings.CONFIG.access_token_max_lifetime
         if not 1 <= self.access_token_lifetime <= max_lifetime:
             raise ValidationError(
@@ -88,6 +94,12 @@ class Scope(models.Model):
     is_default = models.BooleanField(
         default=False, help_text="Granted when a request names no scope of this resource."
     )
+    implies = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Scopes of this MCP server that this one includes (MCP scope hierarchies, "
+        "SEP-2350): e.g. notes:write implies notes:read. Granted together; consent shows both.",
+    )
     allowed_groups = models.ManyToManyField(  # issue 21: authserver.resources.grouppolicy
         "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
     )
@@ -100,6 +112,20 @@ class Scope(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Names of scopes this MCP server defines, never itself (a cycle through others is
+        # harmless: authserver.resources.scopes.with_implied follows each scope once).
+        if not isinstance(self.implies, list) or not all(isinstance(n, str) for n in self.implies):
+            raise ValidationError({"implies": "a list of scope names"})
+        if self.name in self.implies:
+            raise ValidationError({"implies": "a scope does not imply itself"})
+        if self.resource_id is None:
+            return
+        defined = set(self.resource.scopes.values_list("name", flat=True))
+        unknown = [n for n in self.implies if n not in defined]
+        if unknown:
+            raise ValidationError({"implies": f"not defined by this resource: {' '.join(unknown)}"})
 
 
 class ResourceAccess(models.Model):

@@ -11,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from authserver import version
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,8 +38,10 @@ def check_redis() -> bool:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """The process is alive and serving requests; checks nothing else."""
-    return JsonResponse({"status": "ok"})
+    """The process is alive and serving requests; checks nothing else. Names the running
+    version (pyproject.toml's, authserver.version), so an operator sees what an upgrade
+    rolled out."""
+    return JsonResponse({"status": "ok", "version": version.current()})
 
 
 @never_cache

@@ -1,14 +1,22 @@
 """RFC 8707 resource indicators as plain rules: the canonical form and what may be registered.
 
-A resource is compared in a canonical form (lower-case scheme and host, no default port, a
-lone ``/`` path dropped), as RFC 8707 §2 and the MCP authorization spec describe: the
-TypeScript SDK sends ``new URL(resource).href`` (``https://mcp.example`` becomes
-``https://mcp.example/``). Tokens carry the *registered* identifier as ``aud``, exactly the
-string the MCP server publishes in its RFC 9728 metadata.
+Which requests name the same MCP server (RFC 3986 §6.2.2 syntax-based normalisation, plus
+one MCP-specific rule): the scheme and host compare case-insensitively, a default port
+equals no port, ``%7e`` equals ``~`` and ``%2f`` equals ``%2F`` (§6.2.2.1-6.2.2.2), an empty
+path equals ``/`` (§6.2.3: the TypeScript SDK sends ``new URL(resource).href``, so
+``https://mcp.example`` arrives as ``https://mcp.example/``), and one trailing ``/`` after a
+non-empty path is ignored (Claude Code has appended one: ``https://h/mcp/`` for
+``https://h/mcp``). The path is otherwise case-sensitive and the query exact. So two MCP
+servers cannot be registered at ``/mcp`` and ``/mcp/``; docs/clients.md says why.
+
+Matching is for finding the server only: tokens carry the *registered* identifier as
+``aud``, exactly the string the MCP server publishes in its RFC 9728 metadata and checks,
+whatever spelling the client sent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -19,6 +27,19 @@ from authserver.loopback import is_loopback_host
 
 MAX_LENGTH = 512
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 §2.3 unreserved characters: percent-encoding them changes nothing (§6.2.2.2).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _normalise_percent(text: str) -> str:
+    """RFC 3986 §6.2.2.1 upper-case hex digits; §6.2.2.2 decode unreserved characters."""
+
+    def one(match: re.Match) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(one, text)
 
 
 def canonicalize(value: str) -> str:
@@ -45,8 +66,12 @@ def canonicalize(value: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = "" if parts.path == "/" else parts.path
-    query = f"?{parts.query}" if "?" in value else ""
+    path = _normalise_percent(parts.path)
+    # RFC 3986 §6.2.3: "/" is the empty path; and one trailing "/" is the same MCP server
+    # ("//" is left alone: an empty last segment is deliberate, and the form stays stable).
+    if path.endswith("/") and not path.endswith("//"):
+        path = path[:-1]
+    query = f"?{_normalise_percent(parts.query)}" if "?" in value else ""
     return f"{scheme}://{netloc}{path}{query}"
 
 

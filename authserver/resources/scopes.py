@@ -56,9 +56,31 @@ def for_authorization(requested: list[str], resource) -> list[str]:
     granted = [s for s in requested if s in defined]
     if not granted:
         granted = [name for name, scope in defined.items() if scope.is_default]
+    granted = with_implied(granted, defined)
     if OFFLINE_ACCESS in requested and resource.issue_refresh_tokens:
         granted.append(OFFLINE_ACCESS)
     return granted
+
+
+def with_implied(names: list[str], defined: dict[str, object]) -> list[str]:
+    """MCP scope hierarchies (2026-07-28, SEP-2350): each scope with the scopes the admin says
+    it implies (``Scope.implies``), transitively, in order, each once (cycles end).
+
+    Applied where a user consents (:func:`for_authorization`), so the consent screen shows
+    and the token carries everything granted, and a step-up to a broader scope subsumes the
+    narrower one. Never on refresh: a refresh token carries the scope granted at consent
+    (:func:`narrow`), so an implication added later widens nothing without a new consent.
+    """
+    result: list[str] = []
+    pending = list(names)
+    while pending:
+        name = pending.pop(0)
+        if name in result or name not in defined:
+            continue
+        result.append(name)
+        implied = getattr(defined[name], "implies", None) or []
+        pending.extend(n for n in implied if isinstance(n, str))
+    return result
 
 
 def narrow(requested: list[str], granted: list[str]) -> list[str]:

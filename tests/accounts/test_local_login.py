@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from allauth.socialaccount.models import SocialApp
 
@@ -37,8 +39,24 @@ def test_local_login_off_refuses_a_password_for_non_staff(client, settings, make
     make_user("bob")
     response = client.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
     assert response.status_code == 200
-    assert "identity provider" in response.content.decode()
+    assert "Please enter a correct username and password" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_password_oracle_with_local_login_off_gets_the_wrong_passwords_answer(
+    client, settings, make_user
+):
+    """A non-staff user's right password used to get "Sign in with your organisation's
+    identity provider", a wrong one "Please enter a correct ...": a password oracle."""
+    settings.LOCAL_LOGIN = False
+    make_user("bob")
+
+    def answer(password: str) -> str:
+        html = client.post("/accounts/login/", {"username": "bob", "password": password})
+        html = html.content.decode()
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+    assert answer(PASSWORD) == answer("wrong password")
 
 
 def test_local_login_off_keeps_the_break_glass_path_for_staff(client, settings, make_user):

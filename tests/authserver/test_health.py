@@ -1,10 +1,12 @@
 import pytest
 
+from authserver import version
+
 
 def test_healthz_answers_ok_without_touching_services(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": version.current()}
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -88,3 +88,25 @@ def test_revoked_and_unknown_tokens_are_inactive(client, setup):
 
 def test_introspection_is_post_only(client, setup):
     assert client.get("/introspect").status_code == 405
+
+
+def test_introspection_of_a_sqlite_row_with_naive_datetimes_answers():
+    """The embedded default (SQLite) returns a raw SELECT's datetimes naive, in UTC: comparing
+    them with an aware now raised TypeError, and every introspection answered server_error."""
+    from datetime import UTC, datetime, timedelta
+
+    from authserver.introspection.service import introspect_row
+
+    now = datetime.now(UTC)
+    naive = now.replace(tzinfo=None)
+    row = ("tools:read", naive + timedelta(minutes=5), naive, None, '["https://mcp.example.com/mcp"]',
+           "jti-1", "", naive, 7, "client-1", True, None)  # fmt: skip
+    claims = introspect_row(
+        row, audiences=frozenset({"https://mcp.example.com/mcp"}), issuer="x", now=now
+    )
+    assert claims["active"] is True
+    assert claims["exp"] == int((now + timedelta(minutes=5)).timestamp())
+    expired = (row[0], naive - timedelta(seconds=1), *row[2:])
+    assert introspect_row(expired, audiences=frozenset({row[4][2:-2]}), issuer="x", now=now) == {
+        "active": False
+    }

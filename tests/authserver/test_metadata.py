@@ -123,3 +123,39 @@ def test_service_documentation_page_is_public(client):
     response = client.get("/docs")
     assert response.status_code == 200
     assert b"/.well-known/oauth-authorization-server" in response.content
+
+
+ID_JAG = "urn:ietf:params:oauth:grant-profile:id-jag"
+
+
+def test_id_jag_grant_profile_is_advertised_only_with_an_enabled_trusted_idp(client):
+    """ext-auth (Enterprise-Managed Authorization, 2026-06-18): an AS that accepts ID-JAGs
+    MUST list the id-jag profile in authorization_grant_profiles_supported; with no enabled
+    IdP every ID-JAG is refused, so nothing is advertised."""
+    from enterprise.models import TrustedIdentityProvider
+
+    def document():
+        return client.get("/.well-known/oauth-authorization-server").json()
+
+    assert "authorization_grant_profiles_supported" not in document()
+    idp = TrustedIdentityProvider.objects.create(
+        name="Okta",
+        issuer="https://idp.example",
+        jwks_uri="https://idp.example/jwks",
+        enabled=False,
+    )
+    assert "authorization_grant_profiles_supported" not in document()
+    idp.enabled = True
+    idp.save()
+    assert document()["authorization_grant_profiles_supported"] == [ID_JAG]
+    openid = client.get("/.well-known/openid-configuration").json()
+    assert openid["authorization_grant_profiles_supported"] == [ID_JAG]
+
+
+def test_grant_profile_registered_twice_is_a_configuration_error():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from authserver.discovery import metadata
+
+    with pytest.raises(ImproperlyConfigured):
+        metadata.register_grant_profile(ID_JAG, lambda: True)

@@ -26,7 +26,7 @@ from authserver.resources.rules import (
         ("https://mcp.example.com:443/mcp", "https://mcp.example.com/mcp"),
         ("https://mcp.example.com:8443/mcp", "https://mcp.example.com:8443/mcp"),
         ("http://127.0.0.1:80/x", "http://127.0.0.1/x"),
-        ("https://mcp.example.com/Mcp/", "https://mcp.example.com/Mcp/"),  # path stays exact
+        ("https://mcp.example.com/Mcp", "https://mcp.example.com/Mcp"),  # path stays exact
         ("https://[::1]:9000/mcp", "https://[::1]:9000/mcp"),
         ("https://mcp.example.com/mcp?tenant=a", "https://mcp.example.com/mcp?tenant=a"),
     ],

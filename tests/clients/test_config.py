@@ -12,7 +12,8 @@ def load(tmp_path, **env):
 
 def test_registration_defaults_are_open_rate_limited_capped_and_production_safe(tmp_path):
     c = load(tmp_path)
-    assert c.registration_mode == "open"
+    assert c.registration_mode == "dcr+cimd"
+    assert (c.dcr_on, c.cimd_on) == (True, True)
     assert c.registration_rate_limit == 20
     assert c.max_dynamic_clients == 10000
     assert (c.dynamic_client_unused_days, c.dynamic_client_idle_days) == (1, 90)
@@ -40,7 +41,8 @@ def test_registration_settings_are_parsed(tmp_path):
 @pytest.mark.parametrize(
     "env",
     [
-        {"REGISTRATION_MODE": "closed"},
+        {"REGISTRATION_MODE": "shut"},
+        {"REGISTRATION_MODE": "cimd-only", "CIMD_ENABLED": "false"},
         {"REGISTRATION_RATE_LIMIT": "-1"},
         {"MAX_DYNAMIC_CLIENTS": "many"},
         {"DYNAMIC_CLIENT_UNUSED_DAYS": "0"},
@@ -50,3 +52,18 @@ def test_registration_settings_are_parsed(tmp_path):
 def test_malformed_registration_setting_stops_startup(tmp_path, env):
     with pytest.raises(ImproperlyConfigured):
         load(tmp_path, **env)
+
+
+@pytest.mark.parametrize(
+    ("mode", "dcr", "cimd"),
+    [
+        ("dcr+cimd", True, True),
+        ("open", True, True),  # the former name
+        ("initial_access_token", True, True),
+        ("cimd-only", False, True),
+        ("closed", False, False),
+    ],
+)
+def test_registration_mode_says_which_ways_are_on(tmp_path, mode, dcr, cimd):
+    c = load(tmp_path, REGISTRATION_MODE=mode)
+    assert (c.dcr_on, c.cimd_on) == (dcr, cimd)

@@ -70,13 +70,17 @@ def test_client_ip_uses_x_forwarded_for_only_behind_trusted_proxies(registration
     assert policy.client_ip(request) == "203.0.113.9"
 
 
-def test_rate_limiter_down_answers_503_not_500(register, registration_policy, monkeypatch):
+def test_rate_limiter_down_answers_503_not_500(
+    register, registration_policy, settings, unused_tcp_port
+):
     registration_policy(registration_rate_limit=5)
-
-    def down(*args, **kwargs):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(policy.cache, "add", down)
+    settings.CACHES = {  # a Redis nobody listens on
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{unused_tcp_port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     response = register(MCP_PYTHON_SDK_BODY, REMOTE_ADDR=random_ip())
     assert response.status_code == 503
     assert response.json() == {"error": "temporarily_unavailable"}

@@ -315,3 +315,17 @@ def test_registration_body_is_read_only_up_to_the_limit_through_drf(rf):
     response = RegistrationView.as_view()(request)
     assert response.status_code == 400
     assert json.loads(response.content)["error"] == "invalid_client_metadata"
+
+
+def test_cursor_web_registration_with_cursor_scheme_is_native_and_audited(register):
+    """Cursor declaring application_type 'web' with cursor:// redirects (better-auth PR
+    10956, 2026): registered as native; the audit event keeps both values."""
+    from authserver.models import AuditEvent
+
+    response = register({**CURSOR_BODY, "application_type": "web"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["application_type"] == "native"
+    event = AuditEvent.objects.get(kind="client.registered", client_id=body["client_id"])
+    assert event.detail["application_type"] == "native"
+    assert event.detail["declared_application_type"] == "web"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
 from clients import redirect_uris
 from clients.registration import (
+    declared_application_type,
     fingerprint,
     validate_client_metadata,
     validate_redirect_uri,
@@ -377,12 +378,35 @@ def test_omitted_application_type_follows_the_redirect_uris_sep837(redirect_uris
     assert validate_client_metadata(doc).application_type == inferred
 
 
-@pytest.mark.parametrize(
-    "redirect_uri", ["http://localhost:8787/callback", "cursor://anysphere.cursor-mcp/oauth/cb"]
-)
-def test_web_application_with_native_redirect_uri_is_invalid_redirect_uri_sep837(redirect_uri):
-    with pytest.raises(InvalidRedirectUri, match="application_type 'web'"):
+CURSOR_WEB_REDIRECTS = [
+    ["cursor://anysphere.cursor-mcp/oauth/callback"],
+    ["http://localhost:8787/callback"],
+    [
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "https://www.cursor.com/agents/mcp/oauth/callback",
+        "http://localhost:8787/callback",
+    ],
+]
+
+
+@pytest.mark.parametrize("redirect_uris", CURSOR_WEB_REDIRECTS)
+def test_cursor_declaring_web_with_app_redirects_registers_as_native_sep837(redirect_uris):
+    """Some Cursor versions declare 'web' with cursor:// redirects; refusing them left
+    Cursor with a generic connection failure (better-auth PR 10956)."""
+    doc = body(application_type="web", redirect_uris=redirect_uris)
+    assert validate_client_metadata(doc).application_type == "native"
+    assert declared_application_type(doc) == "web"
+
+
+@pytest.mark.parametrize("redirect_uri", ["http://app.example.com/cb", "http://10.0.0.5:80/cb"])
+def test_web_application_with_non_loopback_http_redirect_is_still_refused(redirect_uri):
+    with pytest.raises(InvalidRedirectUri, match="loopback"):
         validate_client_metadata(body(application_type="web", redirect_uris=[redirect_uri]))
+
+
+def test_web_application_with_https_redirects_stays_web():
+    doc = body(application_type="web", redirect_uris=["https://claude.ai/api/mcp/auth_callback"])
+    assert validate_client_metadata(doc).application_type == "web"
 
 
 def test_native_application_may_use_claimed_https_redirects_rfc8252_s7_2():

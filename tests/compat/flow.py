@@ -1,23 +1,99 @@
-"""Drives one real MCP client's whole flow in-process, parameter for parameter as it sends them.
+"""Drives one real MCP client's whole flow over HTTP, parameter for parameter as it sends them.
 
 registration (RFC 7591) or metadata-document resolution (CIMD) -> authorization with consent
 -> code exchange -> refresh -> revocation (RFC 7009) -> the revoked refresh token is refused.
+
+Requests go over a real socket to a server the test starts (:class:`Http`, the WSGI entry
+point ``authserver.wsgi.application`` with the fast path and every middleware, CSRF included),
+the path real clients take; not through Django's test client.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
+import requests
 from django.conf import settings
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
 from tests.oauthflow import consent_request_id, pkce_pair, query_of
+
+
+class Response:
+    """A ``requests`` response read the way the tests read Django's: ``response["Header"]``."""
+
+    def __init__(self, raw: requests.Response) -> None:
+        self.raw = raw
+        self.status_code = raw.status_code
+        self.content = raw.content
+
+    def __getitem__(self, name: str) -> str:
+        return self.raw.headers[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.raw.headers
+
+    def json(self):
+        return self.raw.json()
+
+
+class Http:
+    """A client (or a user's browser) talking to the live server at ``base``: cookies kept,
+    redirects not followed, Django-style ``HTTP_*`` keyword headers accepted."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback only, whatever proxy the machine sets
+
+    @staticmethod
+    def _headers(extra: dict) -> dict:
+        headers = {}
+        for key, value in extra.items():
+            if key == "content_type":
+                headers["Content-Type"] = value
+            elif key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = value
+        return headers
+
+    def request(self, method: str, path: str, data=None, **extra) -> Response:
+        raw = self.session.request(
+            method,
+            self.base + path,
+            data=data,
+            headers=self._headers(extra),
+            allow_redirects=False,
+            timeout=30,
+        )
+        return Response(raw)
+
+    def get(self, path: str, **extra) -> Response:
+        return self.request("GET", path, **extra)
+
+    def post(self, path: str, data=None, content_type: str | None = None, **extra) -> Response:
+        if content_type:
+            extra["content_type"] = content_type
+        return self.request("POST", path, data, **extra)
+
+    def options(self, path: str, **extra) -> Response:
+        return self.request("OPTIONS", path, **extra)
+
+    def sign_in_as(self, django_client, user) -> None:
+        """The user's session, made by Django's test client and carried as the browser's
+        cookie (the sign-in page has its own tests)."""
+        django_client.force_login(user)
+        name = settings.SESSION_COOKIE_NAME
+        self.session.cookies.set(name, django_client.cookies[name].value)
+
+
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -113,8 +189,14 @@ def authorize(browser, real: RealClient, client_id: str) -> tuple[str, str, dict
         params["resource"] = real.resource
     response = browser.get("/authorize?" + urlencode(params))
     assert response.status_code == 200, response.content[:400]  # the consent screen
+    page = response.content.decode()
     response = browser.post(
-        "/authorize", {"request_id": consent_request_id(response), "allow": "1"}
+        "/authorize",
+        {
+            "request_id": consent_request_id(response),
+            "allow": "1",
+            "csrfmiddlewaretoken": _CSRF.search(page).group(1),  # CSRF is enforced here
+        },
     )
     assert response.status_code == 302, response.content[:400]
     location = response["Location"]

@@ -170,7 +170,7 @@ VS_CODE_WEB = RealClient(
 )
 
 CODEX = RealClient(
-    name="Codex CLI (DCR, no resource)",
+    name="Codex CLI before 0.171 (DCR, no resource)",
     sources="openai/codex codex-rs/rmcp-client/src/perform_oauth_login.rs; rmcp auth.rs",
     seen="2026-09",
     registration="dcr",
@@ -243,6 +243,136 @@ MCP_TYPESCRIPT_SDK = RealClient(
     scope="tools:read",
 )
 
+# December 2026: each CLI run unmodified against this server with a scripted browser; the
+# registration bodies are as they were sent.
+RECORDED = "recorded unmodified against this server with a scripted browser (docs/compatibility.md)"
+
+CODEX_0171 = RealClient(
+    name="Codex CLI 0.171 (DCR, resource, scope, application_type)",
+    sources=RECORDED + "; openai/codex codex-rs/rmcp-client",
+    seen="2026-12",
+    registration="dcr",
+    metadata={
+        "client_name": "Codex",
+        "redirect_uris": ["http://127.0.0.1:40861/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+        "response_types": ["code"],
+        "scope": "notes:read offline_access",
+        "application_type": "native",
+    },
+    redirect_uri="http://127.0.0.1:40861/callback",
+    resource=MCP,
+    scope="tools:read offline_access",
+)
+
+OPENCODE = RealClient(
+    name="opencode 1.18 (DCR)",
+    sources=RECORDED + "; anomalyco/opencode packages/opencode/src/mcp/oauth-provider.ts",
+    seen="2026-12",
+    registration="dcr",
+    metadata={
+        "redirect_uris": ["http://127.0.0.1:19876/mcp/oauth/callback"],
+        "client_name": "OpenCode",
+        "client_uri": "https://opencode.ai",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "notes:read offline_access",
+    },
+    redirect_uri="http://127.0.0.1:19876/mcp/oauth/callback",
+    resource=MCP,
+    scope="tools:read offline_access",
+)
+
+GEMINI_CLI = RealClient(
+    name="Gemini CLI 0.61 (DCR, exact resource)",
+    sources=RECORDED + "; google-gemini/gemini-cli#14419",
+    seen="2026-12",
+    registration="dcr",
+    metadata={
+        "client_name": "Gemini CLI MCP Client",
+        "redirect_uris": ["http://localhost:9510/oauth/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "notes:read notes:write offline_access",
+    },
+    redirect_uri="http://localhost:9510/oauth/callback",
+    resource=MCP,
+    scope="tools:read offline_access",
+)
+
+COPILOT_CLI = RealClient(
+    name="Copilot CLI 1.0.102 (DCR, no scope at registration)",
+    sources=RECORDED + "; github/copilot-cli#4793, #4901",
+    seen="2026-12",
+    registration="dcr",
+    metadata={
+        "client_name": "GitHub Copilot CLI",
+        "redirect_uris": ["http://127.0.0.1:35503/"],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    },
+    redirect_uri="http://127.0.0.1:41207/",  # a random port when 35503 is busy
+    resource=MCP,
+    scope="tools:read",  # asked for at /authorize, not at registration
+)
+
+MCP_INSPECTOR_212 = RealClient(
+    name="MCP Inspector 2.12 (CLI, DCR)",
+    sources=RECORDED + "; modelcontextprotocol/inspector",
+    seen="2026-12",
+    registration="dcr",
+    metadata={
+        "redirect_uris": ["http://127.0.0.1:9513/oauth/callback"],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "client_name": "MCP Inspector",
+        "client_uri": "https://github.com/modelcontextprotocol/inspector",
+        "scope": "notes:read notes:write offline_access",
+        "application_type": "native",
+    },
+    redirect_uri="http://127.0.0.1:9513/oauth/callback",
+    resource=MCP,
+    scope="tools:read offline_access",
+)
+
+CURSOR_WEB = RealClient(
+    name="Cursor declaring application_type web (DCR)",
+    sources="better-auth/better-auth#10956, elie222/inbox-zero#3780, "
+    "soflyy/agent-connector-for-wp#111",
+    seen="2026-10",
+    registration="dcr",
+    metadata={**CURSOR.metadata, "application_type": "web"},
+    redirect_uri="cursor://anysphere.cursor-mcp/oauth/callback",
+    resource=MCP,
+    scope="tools:read",
+)
+
+GOOSE = RealClient(
+    name="Goose (CIMD, loopback on any port)",
+    sources="aaif-goose/goose documentation/static/oauth/client-metadata.json (PR 8550), "
+    "goose#9670, #8918",
+    seen="2026-06",
+    registration="cimd",
+    metadata={
+        "client_id": "{url}",
+        "client_name": "Goose",
+        "redirect_uris": ["http://localhost/oauth_callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "openid profile email",
+        "code_challenge_methods_supported": ["S256"],
+    },
+    redirect_uri="http://localhost:51873/oauth_callback",  # RFC 8252 §7.3: any port
+    resource=MCP,
+    scope="tools:read",  # UNCONFIRMED: the PRM scopes, as rmcp asks
+)
+
 REAL_CLIENTS = [
     CLAUDE_AI,
     CHATGPT,
@@ -256,4 +386,11 @@ REAL_CLIENTS = [
     MCP_INSPECTOR,
     MCP_PYTHON_SDK,
     MCP_TYPESCRIPT_SDK,
+    CODEX_0171,
+    OPENCODE,
+    GEMINI_CLI,
+    COPILOT_CLI,
+    MCP_INSPECTOR_212,
+    CURSOR_WEB,
+    GOOSE,
 ]

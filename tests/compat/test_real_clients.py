@@ -12,6 +12,7 @@ import pytest
 from jwcrypto import jwk
 
 from authserver.models import RefreshToken, Resource
+from authserver.ops import localcache
 from clients.models import Client
 from enterprise import jwks
 from tests.clients.support import document_server
@@ -21,13 +22,13 @@ from tests.factories import MCP, make_resource
 from tests.oauthflow import claims_of, pkce_pair
 
 pytestmark = [
-    pytest.mark.django_db,
+    pytest.mark.django_db(transaction=True),
     pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
 ]
 
 
 @pytest.fixture
-def server(settings, tmp_path):
+def server(live, settings, tmp_path):
     """Open registration, CIMD documents served from loopback, one MCP server, and the
     DEFAULT_RESOURCE that clients sending no ``resource`` (Codex) fall back to."""
     settings.CONFIG = dataclasses.replace(
@@ -70,16 +71,18 @@ def register(http, serve, real: flow.RealClient) -> flow.Registered:
 
 @pytest.mark.parametrize("real", REAL_CLIENTS, ids=str)
 def test_real_client_completes_register_authorize_exchange_refresh_revoke(
-    client, user, server, settings, real
+    http, user_browser, client, user, server, settings, real
 ):
-    registered = register(client, server, real)
-    client.force_login(user)
+    """Over HTTP against the live server: the client's calls on ``http``, the user's browser
+    on ``user_browser`` (its session made by Django's test ``client``)."""
+    registered = register(http, server, real)
+    user_browser.sign_in_as(client, user)
 
-    code, verifier, callback = flow.authorize(client, real, registered.client_id)
+    code, verifier, callback = flow.authorize(user_browser, real, registered.client_id)
     assert callback["state"] == "compat-state"
     assert callback["iss"] == settings.ISSUER  # RFC 9207 §2
 
-    response = flow.exchange(client, real, registered, code, verifier)
+    response = flow.exchange(http, real, registered, code, verifier)
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
     tokens = response.json()
@@ -91,16 +94,16 @@ def test_real_client_completes_register_authorize_exchange_refresh_revoke(
     assert tokens["refresh_token"]  # every one of these clients keeps its user signed in
 
     # RFC 6749 §6: no scope on refresh keeps the granted scope; the token rotates.
-    response = flow.refresh(client, real, registered, tokens["refresh_token"])
+    response = flow.refresh(http, real, registered, tokens["refresh_token"])
     assert response.status_code == 200, response.content
     refreshed = response.json()
     assert refreshed["scope"] == tokens["scope"]
     assert refreshed["refresh_token"] != tokens["refresh_token"]
 
     # RFC 7009 §2.1: the client revokes its refresh token; it is dead afterwards.
-    response = flow.revoke(client, real, registered, refreshed["refresh_token"])
+    response = flow.revoke(http, real, registered, refreshed["refresh_token"])
     assert response.status_code == 200, response.content
-    response = flow.refresh(client, real, registered, refreshed["refresh_token"])
+    response = flow.refresh(http, real, registered, refreshed["refresh_token"])
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     stored = Client.objects.get(client_id=registered.client_id)
@@ -122,8 +125,8 @@ def test_every_real_client_is_listed_once_with_its_sources():
         ("/token", "POST", "authorization, content-type"),
     ],
 )
-def test_mcp_inspector_preflight_from_its_origin_is_allowed(client, server, path, method, headers):
-    response = client.options(
+def test_mcp_inspector_preflight_from_its_origin_is_allowed(http, server, path, method, headers):
+    response = http.options(
         path,
         HTTP_ORIGIN=MCP_INSPECTOR.origin,
         HTTP_ACCESS_CONTROL_REQUEST_METHOD=method,
@@ -136,39 +139,40 @@ def test_mcp_inspector_preflight_from_its_origin_is_allowed(client, server, path
     assert method in response["Access-Control-Allow-Methods"]
 
 
-def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(client, user, server):
-    registered = register(client, server, MCP_INSPECTOR)
-    client.force_login(user)
-    code, verifier, _ = flow.authorize(client, MCP_INSPECTOR, registered.client_id)
-    response = flow.exchange(client, MCP_INSPECTOR, registered, code, verifier)
+def test_mcp_inspector_reads_registration_and_token_responses_cross_origin(
+    http, user_browser, client, user, server
+):
+    registered = register(http, server, MCP_INSPECTOR)
+    user_browser.sign_in_as(client, user)
+    code, verifier, _ = flow.authorize(user_browser, MCP_INSPECTOR, registered.client_id)
+    response = flow.exchange(http, MCP_INSPECTOR, registered, code, verifier)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in response
 
 
 def test_consent_says_the_app_stays_connected_when_a_refresh_token_will_be_issued(
-    client, user, server
+    http, user_browser, client, user, server
 ):
     # Claude Code asks no offline_access, yet gets a refresh token: the user is told so.
-    registered = register(client, server, CLAUDE_CODE_DCR)
-    client.force_login(user)
+    registered = register(http, server, CLAUDE_CODE_DCR)
+    user_browser.sign_in_as(client, user)
     _verifier, challenge = pkce_pair()
-    response = client.get(
-        "/authorize?"
-        + urlencode(
-            {
-                "response_type": "code",
-                "client_id": registered.client_id,
-                "redirect_uri": CLAUDE_CODE_DCR.redirect_uri,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "resource": MCP,
-                "scope": "tools:read",
-            }
-        )
+    path = "/authorize?" + urlencode(
+        {
+            "response_type": "code",
+            "client_id": registered.client_id,
+            "redirect_uri": CLAUDE_CODE_DCR.redirect_uri,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": MCP,
+            "scope": "tools:read",
+        }
     )
+    response = user_browser.get(path)
     assert response.status_code == 200
     assert b"It stays connected" in response.content
     Resource.objects.update(issue_refresh_tokens=False)
-    response = client.get(response.wsgi_request.get_full_path())
+    localcache.clear()  # the live server's process is this one: its resource cache too
+    response = user_browser.get(path)
     assert b"It stays connected" not in response.content

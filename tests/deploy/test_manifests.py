@@ -108,15 +108,78 @@ def test_compose_validates_with_docker_compose_when_available(tmp_path):
         assert result.returncode == 0, result.stderr
 
 
-def test_dockerfile_is_multi_stage_pinned_and_non_root():
+INSTRUCTIONS = {
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+    "LABEL", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+}  # fmt: skip
+DIGEST = re.compile(r"^[\w.\-/:]+@sha256:[0-9a-f]{64}$")
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order: comments dropped, continuation lines joined, as
+    BuildKit's parser reads the file (a line ending in a backslash continues)."""
+    instructions, pending = [], ""
+    for line in text.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        keyword, _, args = (pending + line).strip().partition(" ")
+        instructions.append((keyword, args.strip()))
+        pending = ""
+    assert not pending, "the file ends inside a continued line"
+    return instructions
+
+
+def test_dockerfile_parses_and_pins_every_base_image_by_digest():
+    instructions = dockerfile_instructions((DEPLOY / "compose" / "Dockerfile").read_text())
+    unknown = [k for k, _ in instructions if k.upper() not in INSTRUCTIONS or k != k.upper()]
+    assert not unknown, unknown
+    first_from = next(i for i, (k, _) in enumerate(instructions) if k == "FROM")
+    # ARGs before the first FROM are the only ones a FROM may use.
+    global_args = dict(
+        args.split("=", 1) for k, args in instructions[:first_from] if k == "ARG" and "=" in args
+    )
+    assert all(k == "ARG" for k, _ in instructions[:first_from])
+    stages: set[str] = set()
+    for keyword, args in instructions[first_from:]:
+        if keyword == "FROM":
+            image, *rest = args.split()
+            image = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m[1]], image)
+            assert image in stages or DIGEST.match(image), f"base not pinned by digest: {image}"
+            assert image.split("@")[0].count(":") == 1, "keep the tag beside the digest"
+            if rest:
+                assert rest[0].upper() == "AS"
+                stages.add(rest[1])
+        elif keyword == "COPY" and args.startswith("--from="):
+            assert args.split()[0].removeprefix("--from=") in stages
+    assert len(stages) >= 2  # multi-stage: compilers stay out of the runtime image
+
+
+def test_dockerfile_runs_as_non_root_and_collects_static():
     text = (DEPLOY / "compose" / "Dockerfile").read_text()
-    bases = re.findall(r"^FROM\s+(\S+)", text, re.M)
-    assert len(bases) >= 2
-    for base in bases:
-        assert ":" in base
-        assert not base.endswith(":latest")
     assert re.search(r"^USER\s+(?!root)\S+", text, re.M)
     assert "collectstatic" in text
+
+
+def test_the_image_installs_only_hash_checked_dependencies():
+    instructions = dockerfile_instructions((DEPLOY / "compose" / "Dockerfile").read_text())
+    runs = [args for keyword, args in instructions if keyword == "RUN" and "pip " in args]
+    assert any("--require-hashes" in r and "-r requirements.lock" in r for r in runs)
+    # After the checked download, nothing comes from an index: pip wheel/install --no-index.
+    checked = next(i for i, r in enumerate(runs) if "--require-hashes" in r)
+    for later in runs[checked + 1 :]:
+        for command in re.split(r"&&", later):
+            if "pip wheel" in command and "--no-deps" in command and " ." in command:
+                continue  # the server itself, from the source tree
+            if "pip " in command:
+                assert "--no-index" in command, command
+
+
+def test_the_digest_check_refuses_a_tag_alone():
+    assert not DIGEST.match("python:3.11.10-slim-bookworm")
+    assert not DIGEST.match("python:latest@sha256:abc")
 
 
 def test_dockerfile_ships_every_package_the_project_installs():

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.upstream import app_secret
 from authserver.keys import secretbox
 from authserver.models import SigningKey
 from connections import vault
@@ -36,4 +37,5 @@ class Command(BaseCommand):
                 done += 1
             # Issue 24: upstream client secrets and users' upstream tokens too.
             upstream = vault.reseal_all()
+            upstream += app_secret.seal_all()  # upstream sign-in providers' client secrets
         self.stdout.write(json.dumps({"reencrypted": done, "upstream_secrets": upstream}))

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from authserver import version
+
 
 def default_bind(issuer: str) -> str:
     """Where ``make run`` listens: the issuer's own host:port when that is loopback http (so
@@ -81,7 +83,10 @@ class Command(BaseCommand):
                 "python:authserver.ops.gunicorn_embedded",
             ]
         )
-        self.stdout.write(f"Serving {settings.ISSUER} on {options['bind']} (Ctrl-C stops)")
+        self.stdout.write(
+            f"Serving {settings.ISSUER} on {options['bind']} "
+            f"(mcp-authserver {version.current()}; Ctrl-C stops)"
+        )
 
         stopping = False
 

@@ -1,0 +1,90 @@
+"""Atomic windowed counters in the shared cache: the login lockout and the registration limit.
+
+``hit(key, window=..., now=...)`` adds one and returns the new count, atomically, in every
+cache the product runs on; the window starts at the first hit and is never extended.
+
+* **Redis** (production): ``SET key 0 EX window NX`` then ``INCR key`` in one MULTI: INCR
+  is atomic and keeps the expiry SET gave the key.
+* **The file cache** (the embedded default, several processes): Django's ``incr`` there is
+  get-then-set, so 45 concurrent registrations counted 26 instead of 45. Here the
+  read-modify-write runs under an exclusive ``flock`` on a lock file in the cache directory,
+  which serialises threads and processes alike; the value carries its own expiry time.
+* **The local-memory cache** (tests, a single process): its ``incr`` holds the cache's lock.
+
+Any other backend is refused at first use (``ImproperlyConfigured``): a counter that can
+lose counts is not a limit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _backend():
+    return caches["default"]
+
+
+def _count(value) -> int:
+    if isinstance(value, (tuple, list)):
+        return int(value[0])
+    return int(value or 0)
+
+
+@contextmanager
+def _file_lock(backend: FileBasedCache):
+    directory = Path(backend._dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(directory / ".counters.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def hit(key: str, *, window: int, now: float) -> int:
+    """Count one event under ``key`` for ``window`` seconds from the first; the new count."""
+    backend = _backend()
+    if isinstance(backend, RedisCache):
+        raw = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(raw, write=True)
+        pipe = client.pipeline(transaction=True)
+        pipe.set(raw, 0, ex=window, nx=True)
+        pipe.incr(raw)
+        return int(pipe.execute()[1])
+    if isinstance(backend, FileBasedCache):
+        with _file_lock(backend):
+            value = backend.get(key)
+            if isinstance(value, (tuple, list)) and value[1] > now:
+                count, expires = int(value[0]) + 1, float(value[1])
+            else:
+                count, expires = 1, now + window
+            backend.set(key, (count, expires), timeout=max(1, int(expires - now) + 1))
+            return count
+    if isinstance(backend, LocMemCache):
+        backend.add(key, 0, window)
+        try:
+            return backend.incr(key)
+        except ValueError:  # expired between add and incr
+            backend.set(key, 1, window)
+            return 1
+    raise ImproperlyConfigured(f"no atomic counter for the cache backend {type(backend)!r}")
+
+
+def read_many(keys: list[str]) -> dict[str, int]:
+    """The current counts (0 for a key never hit or expired)."""
+    values = cache.get_many(keys)
+    return {key: _count(values.get(key)) for key in keys}
+
+
+def clear(key: str) -> None:
+    cache.delete(key)
