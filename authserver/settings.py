@@ -19,7 +19,11 @@ ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 ISSUER = CONFIG.issuer
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django-unfold's theme (its templates before the admin's), then the admin with our site
+    # as admin.site (authserver.admin_site: sections by task, the admin's CSP).
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",  # text and date-range filters (the audit list)
+    "authserver.admin_site.OperatorsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -26,6 +26,7 @@ from oauth2_provider.models import (
 )
 
 from authserver import audit
+from authserver.admin_base import OperatorAdmin, TabularInline, short_id
 from authserver.models import ResourceAccess
 from authserver.revocation import service as revocation
 from clients import policy, services
@@ -33,7 +34,7 @@ from clients.admin_forms import ClientForm
 from clients.models import Client, InitialAccessToken
 
 
-class ResourceAccessInline(admin.TabularInline):
+class ResourceAccessInline(TabularInline):
     """Client credentials: which resources, and which of their scopes, this client may get."""
 
     model = ResourceAccess
@@ -51,6 +52,9 @@ def _count(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+SOURCE_SHORT = {"manual": "admin", "dcr": "DCR", "cimd": "CIMD"}
+
+
 class DuplicateFilter(admin.SimpleListFilter):
     title = "identical registrations"
     parameter_name = "duplicates"
@@ -66,22 +70,23 @@ class DuplicateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ClientAdmin(dot_admin.ApplicationAdmin):
+class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
     # DOT's ApplicationForm edits the secret and its single grant type; ours shows neither
     # (clients/admin_forms.py): grant and response types are checkboxes, contacts are lines.
     form = ClientForm
     # DOT's Application.get_absolute_url reverses its own management views, which we do not
     # mount: "View on site" answered 500 (NoReverseMatch). A client has no public page.
     view_on_site = False
-    change_list_template = "admin/clients/client/change_list.html"
+    # The registration policy in force, above the table (not in the header, which it crushed).
+    list_before_template = "admin/clients/client/registration_policy.html"
     # The columns an operator acts on fit 1280 px; the rest is in filters and the form.
     list_display = (
-        "name",
+        "short_name",
         "short_client_id",
-        "registration_source",
+        "source",
         "verified",
         "is_active",
-        "last_used_at",
+        "last_used",
         "grants",
         "live_tokens",
         "copies_link",
@@ -163,11 +168,38 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
         "disable_clients",
         "delete_selected",
     )
+    # The same actions as buttons on a client's own page.
+    object_actions = (
+        "verify_clients",
+        "issue_new_secret",
+        "revoke_client_tokens",
+        "disable_clients",
+    )
+    object_action_labels = {
+        "verify_clients": "Verify",
+        "issue_new_secret": "Issue a new secret",
+        "revoke_client_tokens": "Revoke every token",
+        "disable_clients": "Disable and revoke",
+    }
 
-    @admin.display(description="client id", ordering="client_id")
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj) -> str:
+        return format_html(
+            '<span class="nowrap" title="{}">{}</span>', obj.name, _shorten(obj.name, 22)
+        )
+
+    @admin.display(description="source", ordering="registration_source")
+    def source(self, obj) -> str:
+        """Short: the full name is in the filter and the tooltip."""
+        short = SOURCE_SHORT.get(obj.registration_source, obj.registration_source)
+        return format_html(
+            '<span title="{}">{}</span>', obj.get_registration_source_display(), short
+        )
+
+    @admin.display(description="Client ID", ordering="client_id")
     def short_client_id(self, obj) -> str:
         """Long ids (metadata document URLs) would push the other columns off screen."""
-        return format_html('<span title="{}">{}</span>', obj.client_id, _shorten(obj.client_id, 28))
+        return short_id(obj.client_id, 20)
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -192,6 +224,10 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
                 copies=Coalesce(Subquery(copies, output_field=IntegerField()), Value(1)),
             )
         )
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj) -> str:
+        return f"{obj.last_used_at:%Y-%m-%d %H:%M}" if obj.last_used_at else "-"
 
     @admin.display(description="grants", ordering="grant_count")
     def grants(self, obj) -> int:
@@ -292,7 +328,7 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
 
 
 @admin.register(InitialAccessToken)
-class InitialAccessTokenAdmin(admin.ModelAdmin):
+class InitialAccessTokenAdmin(OperatorAdmin):
     """RFC 7591 §3 initial access tokens. Issued with ``manage.py
     issue_initial_access_token`` (the token is printed once); here they are listed and
     revoked."""

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.db import models
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
+from authserver.admin_base import LinesField
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.grant_types import AUTHORIZATION_CODE, REFRESH_TOKEN
 from clients.models import Client
@@ -17,26 +23,6 @@ from clients.models import Client
 GRANT_TYPE_CHOICES = grant_types.ADMIN_CHOICES
 RESPONSE_TYPE_CHOICES = [("code", "code (the only response type this server issues)")]
 CONFIDENTIAL_ONLY = grant_types.CONFIDENTIAL_ONLY
-
-
-class LinesField(forms.CharField):
-    """A list of strings edited one per line (or comma-separated)."""
-
-    def __init__(self, *args, rows: int = 2, **kwargs) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": rows, "cols": 40}))
-        super().__init__(*args, **kwargs)
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            single_line = isinstance(self.widget, forms.TextInput)
-            return (", " if single_line else "\n").join(str(v) for v in value)
-        return value
-
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value) or ""
-        items = [part.strip() for line in text.splitlines() for part in line.split(",")]
-        return list(dict.fromkeys(item for item in items if item))
 
 
 def _formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
@@ -49,16 +35,19 @@ class ClientForm(forms.ModelForm):
     formfield_callback = _formfield
     grant_types = forms.MultipleChoiceField(
         choices=GRANT_TYPE_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text="What this client may do. Interactive MCP clients need the first two.",
     )
     response_types = forms.MultipleChoiceField(
         choices=RESPONSE_TYPE_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         required=False,
         help_text="Check it for clients using the authorization code flow.",
     )
-    contacts = LinesField(help_text="E-mail addresses of the people responsible, one per line.")
+    contacts = LinesField(
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        help_text="E-mail addresses of the people responsible, one per line.",
+    )
 
     class Meta:
         model = Client
@@ -87,9 +76,9 @@ class ClientForm(forms.ModelForm):
             "allowed_origins",
         )
         widgets = {
-            "redirect_uris": forms.Textarea(attrs={"rows": 3, "cols": 60}),
-            "allowed_origins": forms.Textarea(attrs={"rows": 2, "cols": 60}),
-            "scope": forms.TextInput(attrs={"size": 60}),
+            "redirect_uris": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+            "allowed_origins": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+            "scope": UnfoldAdminTextInputWidget(),
         }
         help_texts = {
             "redirect_uris": "One per line, matched exactly (loopback http URIs: any port, "

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 
+from authserver.admin_base import OperatorAdmin
 from connections import services, upstream, vault
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 
@@ -78,7 +79,7 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(UpstreamProvider)
-class UpstreamProviderAdmin(admin.ModelAdmin):
+class UpstreamProviderAdmin(OperatorAdmin):
     form = ProviderForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "slug", "enabled", "rotates_refresh_tokens", "updated_at")
@@ -87,7 +88,7 @@ class UpstreamProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(OperatorAdmin):
     list_display = ("user", "provider", "status", "account", "failures", "last_refreshed_at")
     list_filter = ("status", "provider")
     search_fields = ("user__username", "account")
@@ -106,18 +107,22 @@ class ConnectionAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ["disconnect_selected"]
+    object_actions = ("disconnect_selected",)
+    object_action_labels = {"disconnect_selected": "Disconnect"}
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Disconnect (revokes upstream where supported)")
+    @admin.action(
+        description="Disconnect (revokes upstream where supported)", permissions=["change"]
+    )
     def disconnect_selected(self, request, queryset) -> None:
         done = services.disconnect_all(queryset, now=timezone.now(), actor=f"admin:{request.user}")
         self.message_user(request, f"{done} connection(s) disconnected.")
 
 
 @admin.register(ConnectionPolicy)
-class ConnectionPolicyAdmin(admin.ModelAdmin):
+class ConnectionPolicyAdmin(OperatorAdmin):
     list_display = ("client", "resource", "provider", "scopes", "enabled")
     list_filter = ("provider", "enabled")
     raw_id_fields = ("client",)

@@ -5,17 +5,21 @@ from __future__ import annotations
 from django.contrib import admin
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from accounts.scim.models import ScimIdentity, ScimToken
 from authserver import audit
+from authserver.admin_base import OperatorAdmin
 
 
 @admin.register(ScimToken)
-class ScimTokenAdmin(admin.ModelAdmin):
+class ScimTokenAdmin(OperatorAdmin):
     list_display = ("name", "created_at", "last_used_at", "revoked_at")
     fields = ("name", "revoked_at")
     readonly_fields = ("revoked_at",)
     actions = ("revoke",)
+    object_actions = ("revoke",)
+    object_action_labels = {"revoke": "Revoke this token"}
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
@@ -29,13 +33,21 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         # Rendered straight into this response, never stored or put in a message cookie.
-        return render(
+        response = render(
             request,
             "admin/scim_token_created.html",
-            {"token": obj._plaintext, "name": obj.name, "opts": self.model._meta},
+            {
+                **self.admin_site.each_context(request),
+                "title": "New SCIM token",
+                "token": obj._plaintext,
+                "name": obj.name,
+                "opts": self.model._meta,
+            },
         )
+        add_never_cache_headers(response)  # Cache-Control: no-store among others
+        return response
 
-    @admin.action(description="Revoke selected SCIM tokens")
+    @admin.action(description="Revoke selected SCIM tokens", permissions=["change"])
     def revoke(self, request, queryset) -> None:
         for token in queryset.filter(revoked_at__isnull=True):
             token.revoked_at = timezone.now()
@@ -46,7 +58,7 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScimIdentity)
-class ScimIdentityAdmin(admin.ModelAdmin):
+class ScimIdentityAdmin(OperatorAdmin):
     list_display = ("user", "external_id")
     search_fields = ("user__username", "external_id")
     raw_id_fields = ("user",)

@@ -5,7 +5,7 @@ encrypted under KEY_ENCRYPTION_KEY, as the Connections' provider secrets are
 allauth reads ``app.secret`` itself, so the column is sealed on its way to the database
 (``pre_save``) and opened when a row is loaded (``post_init``); in memory the secret is
 plain for allauth's token request, on disk never. The admin never renders it
-(accounts.upstream.admin). ``QuerySet.update()`` bypasses this; nothing here uses it.
+(accounts/admin.py). ``QuerySet.update()`` bypasses this; nothing here uses it.
 """
 
 from __future__ import annotations

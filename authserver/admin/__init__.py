@@ -6,15 +6,20 @@ revoke actions and add-permission guards.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from oauth2_provider import admin as dot_admin
+from unfold.contrib.filters.admin import FieldTextFilter, RangeDateTimeFilter
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
+from authserver.admin_base import LinesField, OperatorAdmin, TabularInline, short_id
 from authserver.keys import keyring as keys
 from authserver.models import (
     AuditEvent,
@@ -25,7 +30,6 @@ from authserver.models import (
     TokenExchangePolicy,
 )
 from authserver.revocation import service as revocation
-from clients.admin_forms import LinesField
 
 _NEVER_SHOWN = ("token", "token_checksum", "code", "code_challenge", "nonce", "claims")
 
@@ -39,7 +43,7 @@ class _NoSecrets:
         return tuple(f for f in fields if f not in ("masked_token", "masked_code"))
 
 
-class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
+class GrantAdmin(_NoSecrets, OperatorAdmin, dot_admin.GrantAdmin):
     list_display = ("pk", "user", "application", "scope", "expires", "consumed_at")
     list_select_related = ("user", "application")
     raw_id_fields = ("user", "application")
@@ -52,8 +56,8 @@ class GrantAdmin(_NoSecrets, dot_admin.GrantAdmin):
     )
 
 
-class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
-    list_display = ("pk", "jti", "user", "application", "scope", "expires", "revoked_at")
+class AccessTokenAdmin(_NoSecrets, OperatorAdmin, dot_admin.AccessTokenAdmin):
+    list_display = ("short_jti", "user", "application", "scope", "expires", "revoked_at")
     list_filter = ("revoked_at", "application")
     search_fields = ("jti", *dot_admin.AccessTokenAdmin.search_fields)
     raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
@@ -67,21 +71,44 @@ class AccessTokenAdmin(_NoSecrets, dot_admin.AccessTokenAdmin):
         "authorization_details",  # as signed into the JWT: editing it would lie in introspection
     )
 
+    object_actions = ("revoke_tokens",)
+    object_action_labels = {"revoke_tokens": "Revoke this token"}
 
-class RefreshTokenAdmin(_NoSecrets, dot_admin.RefreshTokenAdmin):
-    list_display = ("pk", "user", "application", "token_family", "created", "revoked")
+    @admin.display(description="JWT ID", ordering="jti")
+    def short_jti(self, obj) -> str:
+        return short_id(obj.jti, 10)
+
+    @admin.action(description="Revoke selected access tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        """DOT's action, declaring the permission it needs (view-only staff cannot run it)."""
+        dot_admin.AccessTokenAdmin.revoke_tokens(self, request, queryset)
+
+
+class RefreshTokenAdmin(_NoSecrets, OperatorAdmin, dot_admin.RefreshTokenAdmin):
+    list_display = ("pk", "user", "application", "family", "created", "revoked")
+    object_actions = ("revoke_tokens",)
+    object_action_labels = {"revoke_tokens": "Revoke this grant and its family"}
+
+    @admin.display(description="token family", ordering="token_family")
+    def family(self, obj) -> str:
+        return short_id(str(obj.token_family or ""), 10)
+
     raw_id_fields = ("user", "application", "access_token")
     readonly_fields = ("token_family", "resource", "created", "last_used_at")
 
+    @admin.action(description="Revoke selected refresh tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        dot_admin.RefreshTokenAdmin.revoke_tokens(self, request, queryset)
 
-class IDTokenAdmin(dot_admin.IDTokenAdmin):
+
+class IDTokenAdmin(OperatorAdmin, dot_admin.IDTokenAdmin):
     raw_id_fields = ("user", "application")
 
 
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(OperatorAdmin):
     """States and dates only; the (encrypted) private key is never loaded into a form."""
 
-    list_display = ("kid", "alg", "state", "created_at", "activated_at", "retire_after")
+    list_display = ("short_kid", "alg", "state", "created_at", "activated_at", "retire_after")
     list_filter = ("state", "alg")
     search_fields = ("kid",)
     exclude = ("private_jwk_encrypted",)
@@ -98,7 +125,13 @@ class SigningKeyAdmin(admin.ModelAdmin):
         "retired_at",
     )
     actions = ("rotate_now", "mark_compromised")
+    object_actions = ("rotate_now", "mark_compromised")
+    object_action_labels = {"rotate_now": "Rotate now", "mark_compromised": "Mark compromised"}
     change_list_template = "admin/authserver/signingkey/change_list.html"
+
+    @admin.display(description="Key ID", ordering="kid")
+    def short_kid(self, obj) -> str:
+        return short_id(obj.kid, 16)
 
     def has_add_permission(self, request):
         return False
@@ -124,14 +157,18 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # retire or mark compromised instead; tokens refer to the kid
 
-    @admin.action(description="Rotate now (activate a new key for these algorithms)")
+    @admin.action(
+        description="Rotate now (activate a new key for these algorithms)", permissions=["change"]
+    )
     def rotate_now(self, request, queryset):
         now = timezone.now()
         for alg in sorted(set(queryset.values_list("alg", flat=True))):
             result = keys.rotate(alg, now=now, force=True)
             self.message_user(request, f"{alg}: new active key {result.activated[-1]}")
 
-    @admin.action(description="Mark compromised (unpublish now, revoke its tokens)")
+    @admin.action(
+        description="Mark compromised (unpublish now, revoke its tokens)", permissions=["change"]
+    )
     def mark_compromised(self, request, queryset):
         now = timezone.now()
         for key in queryset.exclude(state__in=("retired", "compromised")):
@@ -152,7 +189,7 @@ class ScopeForm(forms.ModelForm):
     """A resource's scope, its MCP tools typed as a comma-separated list."""
 
     tools = LinesField(
-        widget=forms.TextInput(attrs={"size": 24, "placeholder": "list_notes, add_note"}),
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "list_notes, add_note"}),
         help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
     )
 
@@ -160,27 +197,38 @@ class ScopeForm(forms.ModelForm):
         model = Scope
         fields = ("name", "description", "tools", "is_default")
         widgets = {
-            "name": forms.TextInput(attrs={"size": 16}),
-            "description": forms.TextInput(attrs={"size": 28}),
-            # Group restriction per scope (authserver.resources.grouppolicy); empty means everyone.
-            "allowed_groups": forms.SelectMultiple(attrs={"size": 3}),
+            "name": UnfoldAdminTextInputWidget(),
+            "description": UnfoldAdminTextInputWidget(),
         }
 
 
-class ScopeInline(admin.TabularInline):
+def _without_groups_when_none_exist(exclude) -> tuple:
+    """The group pickers (authserver.resources.grouppolicy) only when a group exists: an empty
+    picker is noise, and with no group no MCP server or scope can be limited to one."""
+    exclude = tuple(exclude or ())
+    return exclude if Group.objects.exists() else (*exclude, "allowed_groups")
+
+
+class ScopeInline(TabularInline):
     model = Scope
     form = ScopeForm
     extra = 1
     fields = ("name", "description", "tools", "is_default", "allowed_groups")
+    # Per scope, empty means everyone; a search box instead of a 14 px wide multi-select.
+    autocomplete_fields = ("allowed_groups",)
+
+    def get_fields(self, request, obj=None):
+        hidden = _without_groups_when_none_exist(())
+        return [f for f in super().get_fields(request, obj) if f not in hidden]
 
 
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(OperatorAdmin):
     list_display = (
         "name",
-        "identifier",
+        "short_identifier",
         "enabled",
         "require_dpop",
-        "access_token_lifetime",
+        "lifetime",
         "scope_names",
     )
     list_filter = ("enabled", "require_dpop")
@@ -188,9 +236,11 @@ class ResourceAdmin(admin.ModelAdmin):
     actions = ("revoke_resource_tokens",)
     readonly_fields = ("canonical", "created_at", "updated_at")
     raw_id_fields = ("introspection_client",)
-    filter_horizontal = ("allowed_groups",)  # authserver.resources.grouppolicy
+    autocomplete_fields = ("allowed_groups",)  # authserver.resources.grouppolicy
     inlines = (ScopeInline,)
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+    formfield_overrides = {
+        models.TextField: {"widget": UnfoldAdminTextareaWidget(attrs={"rows": 2})}
+    }
 
     @admin.action(description="Revoke every token for selected MCP servers", permissions=["change"])
     def revoke_resource_tokens(self, request, queryset):
@@ -200,6 +250,20 @@ class ResourceAdmin(admin.ModelAdmin):
             for r in queryset
         )
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+    object_actions = ("revoke_resource_tokens",)
+    object_action_labels = {"revoke_resource_tokens": "Revoke every token for this MCP server"}
+
+    def get_exclude(self, request, obj=None):
+        return _without_groups_when_none_exist(super().get_exclude(request, obj))
+
+    @admin.display(description="identifier (RFC 8707)", ordering="identifier")
+    def short_identifier(self, obj) -> str:
+        return short_id(obj.identifier, 32)
+
+    @admin.display(description="token lifetime", ordering="access_token_lifetime")
+    def lifetime(self, obj) -> str:
+        return f"{obj.access_token_lifetime} s"
 
     @admin.display(description="scopes")
     def scope_names(self, obj) -> str:
@@ -212,23 +276,47 @@ class ResourceAdmin(admin.ModelAdmin):
 admin.site.register(Resource, ResourceAdmin)
 
 
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(OperatorAdmin):
     """Read-only: the trail is append-only and hash-chained."""
 
     list_display = (
-        "at",
+        "when",
         "kind",
         "actor",
-        "client_id",
-        "user_id",
-        "resource",
-        "jti",
+        "short_client",
+        "short_resource",
+        "short_jti",
         "delegation",
         "chain_index",
     )
-    list_filter = ("kind",)
+    list_filter = (
+        "kind",
+        ("actor", FieldTextFilter),
+        ("client_id", FieldTextFilter),
+        ("user_id", FieldTextFilter),
+        ("resource", FieldTextFilter),
+        ("at", RangeDateTimeFilter),
+    )
+    list_filter_submit = True
     search_fields = ("client_id", "user_id", "jti", "family", "resource")
-    date_hierarchy = "at"
+
+    @admin.display(description="at (UTC)", ordering="at")
+    def when(self, obj) -> str:
+        return format_html(
+            '<span title="{}">{}</span>', obj.at.isoformat(), f"{obj.at:%Y-%m-%d %H:%M:%S}"
+        )
+
+    @admin.display(description="Client ID", ordering="client_id")
+    def short_client(self, obj) -> str:
+        return short_id(obj.client_id, 12)
+
+    @admin.display(description="MCP server", ordering="resource")
+    def short_resource(self, obj) -> str:
+        return short_id(obj.resource, 16)
+
+    @admin.display(description="JWT ID")
+    def short_jti(self, obj) -> str:
+        return short_id(obj.jti, 10)
 
     def has_add_permission(self, request):
         return False
@@ -239,16 +327,16 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="acting for (RFC 8693 act chain)")
+    @admin.display(description="Acting for")
     def delegation(self, obj) -> str:
         chain, act = [], obj.detail.get("act") if isinstance(obj.detail, dict) else None
         while isinstance(act, dict):
             chain.append(str(act.get("sub", "?")))
             act = act.get("act")
-        return " <- ".join(chain)
+        return short_id(" <- ".join(chain), 14) if chain else "-"
 
 
-class RevocationCutoffAdmin(admin.ModelAdmin):
+class RevocationCutoffAdmin(OperatorAdmin):
     list_display = ("kind", "value", "before", "expires_at")
 
     def has_add_permission(self, request):
@@ -262,7 +350,7 @@ admin.site.register(AuditEvent, AuditEventAdmin)
 admin.site.register(RevocationCutoff, RevocationCutoffAdmin)
 
 
-class TokenExchangePolicyAdmin(admin.ModelAdmin):
+class TokenExchangePolicyAdmin(OperatorAdmin):
     """RFC 8693: which client may turn a token for one MCP server into one for another."""
 
     list_display = ("client", "source", "target", "scope", "enabled")
@@ -272,4 +360,7 @@ class TokenExchangePolicyAdmin(admin.ModelAdmin):
 
 admin.site.register(TokenExchangePolicy, TokenExchangePolicyAdmin)
 
+from authserver.admin import urls as admin_pages  # noqa: E402 - the access review, audit stream
 from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it
+
+admin.site.register_pages(admin_pages.urlpatterns)

@@ -72,29 +72,39 @@ def tokens_per_hour(now, hours: int = 24) -> list[tuple[str, int]]:
 
 
 def overview(request: HttpRequest) -> HttpResponse:
+    """Each panel needs the view permission of what it counts: staff without permissions see
+    the page's frame, not key ids, token counts or the audit trail's figures."""
     now = timezone.now()
-    active = {
-        r.identifier: AccessToken.objects.filter(
-            resource=[r.identifier], expires__gt=now, revoked_at__isnull=True
-        ).count()
-        for r in Resource.objects.order_by("name")
-    }
+    can = request.user.has_perm
     snapshot = RevocationListSnapshot.objects.filter(id=1).first()
     context = {
         **admin.site.each_context(request),  # the admin's branding, navigation and theme
         "title": "Overview",
-        "charts": [
+        "charts": [],
+        "active": None,
+        "keys": None,
+        "now": now,
+        "snapshot": None,
+        "list_age": None,
+    }
+    if can("authserver.view_auditevent"):
+        context["charts"] = [
             {"title": "Tokens issued", "css": "bar-tokens", "data": bars(tokens_per_hour(now))},
             {
                 "title": "OAuth errors",
                 "css": "bar-errors",
                 "data": bars(metrics.hourly_series("errors")),
             },
-        ],
-        "active": active,
-        "keys": SigningKey.objects.filter(state__in=("pending", "active", "retiring")),
-        "now": now,
-        "snapshot": snapshot,
-        "list_age": (now - snapshot.issued_at).total_seconds() if snapshot else None,
-    }
+        ]
+    if can("authserver.view_accesstoken"):
+        context["active"] = {
+            r.identifier: AccessToken.objects.filter(
+                resource=[r.identifier], expires__gt=now, revoked_at__isnull=True
+            ).count()
+            for r in Resource.objects.order_by("name")
+        }
+    if can("authserver.view_signingkey"):
+        context["keys"] = SigningKey.objects.filter(state__in=("pending", "active", "retiring"))
+        context["snapshot"] = snapshot
+        context["list_age"] = (now - snapshot.issued_at).total_seconds() if snapshot else None
     return render(request, "admin/overview.html", context)

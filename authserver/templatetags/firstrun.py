@@ -1,11 +1,11 @@
-"""``{% first_run_panel %}``: the admin home's "what next" panel (authserver.admin.firstrun)."""
+"""``{% first_run_panel %}``: the admin home's "what next" panel (authserver.firstrun)."""
 
 from __future__ import annotations
 
 from django import template
 from django.conf import settings
 
-from authserver.admin import firstrun
+from authserver import firstrun
 
 register = template.Library()
 

@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from authserver.admin_base import OperatorAdmin
 from authserver.tool_grants.models import ToolPolicy
 
 
 @admin.register(ToolPolicy)
-class ToolPolicyAdmin(admin.ModelAdmin):
+class ToolPolicyAdmin(OperatorAdmin):
     """Changes apply to the next token issued or refreshed; tokens already out keep what they
     carry until they expire (at most the resource's access token lifetime)."""
 

@@ -64,8 +64,7 @@ def test_admin_change_form_never_renders_the_secret_and_empty_keeps_it(client, a
         "name": "Okta renamed",
         "client_id": "c",
         "secret": "",
-        "key": "",
-        "settings": '{"server_url": "https://acme.okta.com"}',
+        "server_url": "https://acme.okta.com",  # the admin's guided form (accounts/admin.py)
     }
     assert client.post(url, form).status_code == 302
     assert SocialApp.objects.get(pk=app.pk).secret == SECRET  # left empty: kept

@@ -10,7 +10,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from authserver.admin import firstrun, overview
+from authserver import firstrun
+from authserver.admin import overview
 from tests.factories import make_resource
 
 pytestmark = [pytest.mark.django_db]
