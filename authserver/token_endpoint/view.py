@@ -65,7 +65,12 @@ def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
             if grant_type == exchange.GRANT_TYPE and vending.is_vend_request(req):
                 # The target is an upstream connection: the answer is the user's upstream
                 # token (connections.vending), not one of our JWTs, so it skips issue().
-                return vending.vend(req, client, now=now)
+                vended = vending.vend(req, client, now=now)
+                # The one cache rule: nothing that grants leaves on a stale snapshot (a
+                # client disabled or its secret rotated in another worker meanwhile).
+                if not hotcache.is_current(snap):
+                    continue
+                return vended
             binding = grant.validate(req, client, now=now)
         except OAuthError:
             if hotcache.is_current(snap):
