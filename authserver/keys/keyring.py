@@ -24,6 +24,7 @@ from django.db import transaction
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
+from authserver.errors.codes import KeyUnavailable
 from authserver.keys import secretbox
 from authserver.models import KeyRotationLock, SigningKey
 from authserver.ops import localcache
@@ -35,7 +36,7 @@ PUBLISHED_STATES = (State.PENDING, State.ACTIVE, State.RETIRING)
 PRIVATE_MEMBERS = PRIVATE_JWK_MEMBERS
 
 
-class NoSigningKey(Exception):
+class NoSigningKey(KeyUnavailable):
     """No active key could be found or created."""
 
 

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from authserver.errors import InvalidAuthorizationDetails
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 from mcp_token_verifier.tools import (
     MAX_SIGNED_PATTERN,
     TYPE,

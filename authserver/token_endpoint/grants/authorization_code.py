@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver.authorization import pkce
+from authserver.protocol import pkce
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
 from authserver.resources import scopes

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from authserver import dpop, tool_grants
-from authserver.discovery import metadata
+from authserver.protocol import metadata
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
 from authserver.models import Resource, Scope
 from authserver.resources import grouppolicy
