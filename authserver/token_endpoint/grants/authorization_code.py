@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from authserver.protocol import pkce
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
+from authserver.protocol import pkce
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import grant_types, lookups
