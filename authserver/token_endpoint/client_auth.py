@@ -20,7 +20,7 @@ from authserver import audit
 from authserver import client_secrets as secrets
 from authserver.errors import InvalidClient, InvalidRequest, OAuthError
 from authserver.models.external import client_model
-from authserver.token_endpoint import hotcache, registry
+from authserver.token_endpoint import client_throttle, hotcache, registry
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
 
@@ -138,6 +138,8 @@ def authenticate(req: TokenRequest, snap: Snapshot, *, verified: set | None = No
     method, presented = used[0] if used else (FALLBACK, FALLBACK.presented(req))
     if presented is None:
         raise InvalidClient("client authentication is required")
+    # Too many failures of this client from this address: 429, the credential unchecked.
+    client_throttle.refuse_if_slowed(presented.client_id, req.ip)
     body_client_id = req.get("client_id")
     # One client per request: a body client_id naming another client than the credentials
     # is a failed authentication.
@@ -182,6 +184,8 @@ class FailedAuthentication(InvalidClient):
 
 
 def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
+    """A final refusal: audited, and counted towards this address's slow-down."""
+    client_throttle.record_failure(exc.client_id, req.ip)
     # The client_id as presented (truncated), never the secret or the header.
     audit.record(
         "client.auth_failed",

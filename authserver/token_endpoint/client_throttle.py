@@ -1,0 +1,107 @@
+"""Repeated failed client authentication, slowed per (client, source address), never locked.
+
+After ``MAX_FAILURES`` final refusals of one ``client_id`` from one address within
+``WINDOW`` seconds, that address is answered 429 with ``Retry-After`` for that client until
+the window it opened ends (RFC 6585 §4), without the credential being checked: a secret
+guesser gets ``MAX_FAILURES`` guesses a minute. The delay is bounded by ``WINDOW`` and
+applies to that address only, so nobody can lock a client out from elsewhere (the client's
+own requests from its own address go through). Public ids are counted by their SHA-256, the
+address as the request's.
+
+Counts live in the shared cache: Redis in production (``SET NX`` then ``INCR``, atomic);
+the embedded default's file cache has no atomic increment, so there the read-modify-write
+runs under an exclusive file lock every process shares. A cache that cannot be read slows
+nobody (the credential check still refuses); the failure is logged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+from authserver.errors import TemporarilyUnavailable
+
+log = logging.getLogger("authserver.token_endpoint.client_throttle")
+WINDOW = 60  # seconds
+MAX_FAILURES = 10
+
+
+class SlowDown(TemporarilyUnavailable):
+    """Too many failed authentications of this client from this address (RFC 6585 §4)."""
+
+    status = 429
+
+    def __init__(self, *, retry_after: int, client_id: str) -> None:
+        super().__init__(
+            "too many failed client authentications from this address; try again later",
+            detail=f"client {client_id[:100]!r}",
+        )
+        self.retry_after = retry_after
+
+
+def _keys(client_id: str, address: str | None) -> tuple[str, str]:
+    digest = hashlib.sha256(f"{client_id}\x00{address or ''}".encode()).hexdigest()[:40]
+    return f"client-auth-fail:{digest}", f"client-auth-fail-since:{digest}"
+
+
+@contextmanager
+def _serialized():
+    """Atomic counting: Redis's own (SET NX, INCR); the file cache's add and incr are
+    read-then-write, so there they run under an exclusive lock every process shares."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if not backend.endswith("FileBasedCache"):
+        yield
+        return
+    lock = Path(settings.CACHES["default"]["LOCATION"]) / "client-auth-throttle.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refuse_if_slowed(client_id: str, address: str | None, *, now: float | None = None) -> None:
+    """Raise SlowDown when this (client, address) used up its failures in this window."""
+    count_key, since_key = _keys(client_id, address)
+    try:
+        values = cache.get_many([count_key, since_key])
+    except Exception:
+        log.warning("client authentication throttle unavailable (cache down)")
+        return
+    if values.get(count_key, 0) < MAX_FAILURES:
+        return
+    now = time.time() if now is None else now
+    since = values.get(since_key, now)
+    if now >= since + WINDOW:
+        return  # the window is over (its keys expire with it)
+    retry_after = min(WINDOW, max(1, int(since + WINDOW - now) + 1))
+    raise SlowDown(retry_after=retry_after, client_id=client_id)
+
+
+def record_failure(client_id: str, address: str | None, *, now: float | None = None) -> int:
+    """Count one final refusal; returns the count in the current window. Both keys expire
+    WINDOW seconds after the window's first failure, so the slow-down ends by then."""
+    now = time.time() if now is None else now
+    count_key, since_key = _keys(client_id, address)
+    try:
+        with _serialized():
+            for _ in range(2):
+                if cache.add(count_key, 1, WINDOW):
+                    cache.set(since_key, now, WINDOW)
+                    return 1
+                try:
+                    return cache.incr(count_key)
+                except ValueError:  # expired between add and incr: open a new window
+                    continue
+    except Exception:
+        log.warning("failed client authentication not counted (cache down)")
+    return 0
