@@ -20,7 +20,7 @@ class AuthserverConfig(AppConfig):
 
         def forget(sender, **kwargs) -> None:
             # Writes in this process take effect here at once; other processes within
-            # the few seconds of authserver.ops.localcache.
+            # the few seconds of authserver.ops.localcache (public documents only).
             localcache.clear()
 
         for model in (Resource, Scope, SigningKey):

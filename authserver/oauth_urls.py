@@ -8,7 +8,7 @@ from django.urls import path, re_path
 from authserver.authorization.endpoint import AuthorizeView
 from authserver.discovery import views
 from authserver.introspection import views as introspection_views
-from authserver.revocation import views as revocation_views
+from authserver.token_endpoint import revoke as revoke_view
 from authserver.token_endpoint import view as token_view
 
 app_name = "oauth2_provider"
@@ -16,7 +16,7 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize", AuthorizeView.as_view(), name="authorize"),
     path("token", token_view.token, name="token"),
-    path("revoke", revocation_views.RevokeView.as_view(), name="revoke-token"),
+    path("revoke", revoke_view.revoke, name="revoke-token"),
     path("introspect", introspection_views.introspect, name="introspect"),
     # RFC 8414 §3 and §3.1 (path-inserted form for an issuer with a path).
     path(

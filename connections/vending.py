@@ -7,11 +7,17 @@ access_token, ``audience`` = the provider's slug (e.g. ``github``), no ``resourc
 optional ``scope`` of upstream scopes; the MCP server authenticates as its own confidential
 client. A ConnectionPolicy must allow (client, resource, provider, scopes). The response is
 the upstream access token itself, never the upstream refresh token.
+
+It is a token-exchange strategy (authserver.token_endpoint.registry), registered from
+``ConnectionsConfig.ready()``: the core authenticates the client (the one path), hands the
+exchange here when it names an ``audience``, checks the cache generation before the answer
+leaves, and then ``Vended.commit`` audits it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
@@ -19,7 +25,6 @@ from django.conf import settings
 from django.urls import reverse
 
 from authserver import audit
-from authserver.discovery import metadata
 from authserver.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -27,6 +32,7 @@ from authserver.errors import (
     InvalidTarget,
     TemporarilyUnavailable,
 )
+from authserver.protocol import metadata
 from authserver.resources import registry as resources
 from authserver.token_endpoint.grants import subject_token as exchange
 from connections import services, vault
@@ -47,6 +53,7 @@ class Vended:
     access_token: str
     expires_in: int | None
     scope: str
+    record: Callable[..., None] = field(default=lambda *, now: None, compare=False)
 
     def as_json(self) -> dict:
         """RFC 8693 §2.2.1."""
@@ -60,13 +67,23 @@ class Vended:
             body["expires_in"] = self.expires_in
         return body
 
+    def commit(self, *, now: datetime) -> None:
+        """Once the core let the answer go: the audit event of the vend."""
+        self.record(now=now)
+
     def __repr__(self) -> str:  # never print a token
         return f"Vended(expires_in={self.expires_in}, scope={self.scope!r})"
 
 
-def is_vend_request(req) -> bool:
-    """A token exchange naming an ``audience`` targets an upstream connection."""
-    return bool(req.get("audience"))
+class VendingStrategy:
+    """RFC 8693 token exchange whose target is an upstream connection."""
+
+    def applies(self, req) -> bool:
+        """A token exchange naming an ``audience`` targets an upstream connection."""
+        return bool(req.get("audience"))
+
+    def answer(self, req, client, *, now: datetime) -> Vended:
+        return vend(req, client, now=now)
 
 
 def connect_url(slug: str) -> str:
@@ -78,15 +95,7 @@ def check_request(req) -> None:
     if req.resources:
         # Documented: `audience` names the connection; `resource` names MCP servers only.
         raise InvalidRequest("name the upstream connection with audience, without resource")
-    for name in ("subject_token", "subject_token_type"):
-        if not req.get(name):
-            raise InvalidRequest(f"missing {name}")
-    if req.get("actor_token"):
-        raise InvalidRequest("actor_token is not supported")
-    if req.get("subject_token_type") not in (exchange.ACCESS_TOKEN_TYPE, exchange.JWT_TOKEN_TYPE):
-        raise InvalidRequest("subject_token_type must be an access token")
-    if req.get("requested_token_type") not in (None, exchange.ACCESS_TOKEN_TYPE):
-        raise InvalidRequest("only access tokens can be requested")
+    exchange.check_parameters(req)  # RFC 8693 §2.1, written once in the core
 
 
 def find_policy(client, claims: dict, slug: str) -> ConnectionPolicy:
@@ -135,13 +144,19 @@ def vend(req, client, *, now: datetime) -> Vended:
     expires_in = None
     if conn.access_expires_at is not None:
         expires_in = int((conn.access_expires_at - now).total_seconds())
-    record_vend(client, claims, row, conn, now=now)
-    return Vended(vault.open_(conn, "access_token_encrypted"), expires_in, conn.scopes)
+
+    def record(*, now: datetime) -> None:
+        record_vend(client, claims, row, conn, now=now)
+
+    return Vended(
+        vault.open_(conn, "access_token_encrypted"), expires_in, conn.scopes, record=record
+    )
 
 
 def fresh(conn: Connection, *, now: datetime, url: str) -> Connection:
     """The connection with an access token that is not about to expire, refreshing it
-    inline (once, under the row lock) when the background job has not yet."""
+    inline (once, under the refresh lease; connections.services) when the background job
+    has not yet."""
     if services.needs_refresh(conn, now=now, vend=True):
         conn = services.refresh_connection(conn.pk, now=now, vend=True)
     if conn.status != Connection.Status.ACTIVE:

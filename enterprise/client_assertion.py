@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
-from authserver import audit
-from authserver.discovery import metadata
 from authserver.errors import InvalidClient, InvalidRequest
+from authserver.protocol import metadata
+from authserver.token_endpoint import client_auth
 from clients.models import Client
 from enterprise import jose, jwks, replay
 from enterprise.models import WorkloadTrustRule
@@ -164,27 +164,27 @@ def _verify_workload(client: Client, presented: AssertionPresented, *, now: floa
     return rule.issuer, claims.get("jti") if rule.single_use else None, int(claims["exp"])
 
 
-def authenticate(params: Mapping[str, str], *, now: float | None = None, ip=None) -> Client:
-    """For endpoints outside the token pipeline (revocation, introspection): the client a
-    JWT assertion authenticates, or InvalidClient (audited)."""
-    found = presented(params)
-    if found is None:
-        raise InvalidClient("client authentication is required")
-    body_client_id = params.get("client_id")
-    if body_client_id is not None and body_client_id != found.client_id:
-        raise InvalidClient("client_id does not match the client assertion")
-    client = Client.objects.filter(client_id=found.client_id).first()
-    try:
-        verify(client, found, now=time.time() if now is None else now)
-    except InvalidClient:
-        audit.record(
-            "client.auth_failed",
-            client_id=found.client_id[:100],
-            ip=ip,
-            detail={"method": found.method},
-        )
-        raise
-    return client
+class AssertionMethod:
+    """RFC 7523 §2.2 ``client_assertion`` as one of the core's client authentication methods
+    (token_endpoint.client_auth, registered from ``EnterpriseConfig.ready``): the same one
+    path at /token, /revoke, /introspect and vending."""
+
+    name = PRIVATE_KEY_JWT
+    single_use = True  # RFC 7523 §3 item 7: a jti is accepted once
+    uses_secret = False  # a private_key_jwt client has no secret to fall back to
+
+    def presented(self, req) -> AssertionPresented | None:
+        return presented(req.params)
+
+    def verify(self, client: Client | None, found: AssertionPresented) -> bool:
+        try:
+            verify(client, found, now=time.time())
+        except InvalidClient as exc:
+            # Audited by the core once the refusal is final (a retry may decide again).
+            raise client_auth.FailedAuthentication(
+                exc.description, found, reason=f"{found.method}: {exc.description}"
+            ) from None
+        return True
 
 
-__all__ = ["ASSERTION_TYPE", "AssertionPresented", "authenticate", "presented"]
+__all__ = ["ASSERTION_TYPE", "AssertionMethod", "AssertionPresented", "presented"]

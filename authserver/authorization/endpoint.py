@@ -21,9 +21,10 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.models import AbstractApplication as Client
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from accounts import consent
+from authserver.authorization import consent
 from authserver.errors import (
     AccessDenied,
     ConsentRequired,
@@ -34,11 +35,11 @@ from authserver.errors import (
     writer,
 )
 from authserver.models import Resource
+from authserver.models.external import client_model
 from authserver.resources import grouppolicy
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.params import refuse_malformed_authorization_parameters
 from authserver.tool_grants import consent as tool_consent
-from clients.models import Client
 
 PENDING_TTL = 600  # seconds a consent screen stays answerable
 _CREDENTIAL_KEYS = (
@@ -68,7 +69,7 @@ class AuthorizeView(OAuthLibMixin, View):
         exc = from_oauthlib(oauthlib_error)
         if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
             return writer.error_page(request, exc)
-        client = Client.objects.filter(client_id=oauthlib_error.client_id or "").first()
+        client = client_model().objects.filter(client_id=oauthlib_error.client_id or "").first()
         return writer.error_redirect(
             oauthlib_error.redirect_uri, exc, state=oauthlib_error.state, schemes=_schemes(client)
         )
@@ -174,7 +175,8 @@ class AuthorizeView(OAuthLibMixin, View):
                 ),
             )
         credentials = pending["credentials"]
-        client = Client.objects.filter(client_id=credentials["client_id"], is_active=True).first()
+        clients = client_model().objects
+        client = clients.filter(client_id=credentials["client_id"], is_active=True).first()
         resource = Resource.objects.filter(pk=pending["resource_id"], enabled=True).first()
         if client is None or resource is None:
             return writer.error_page(request, InvalidRequest("The application is not available."))

@@ -44,6 +44,12 @@ class OAuthError(Exception):
         return ""
 
 
+class KeyUnavailable(Exception):
+    """No usable signing key, or a key at rest that no configured KEY_ENCRYPTION_KEY opens:
+    answered as 503 ``temporarily_unavailable`` (authserver.errors.middleware). Defined here,
+    below the key modules that raise it, so the error layer needs no key module."""
+
+
 class ServerError(OAuthError):
     """RFC 6749 §4.1.2.1 ``server_error``: anything unexpected. Its body never says more."""
 

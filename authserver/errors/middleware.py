@@ -1,9 +1,9 @@
 """What an exception a view did not turn into a response becomes (the writer renders it).
 
 :func:`as_oauth_error` classifies: our errors stay as they are; a database that cannot be
-reached, no usable signing key (``keys.NoSigningKey``) or a key that cannot be decrypted
-(``secretbox.DecryptionError``) is a 503 ``temporarily_unavailable`` with ``Retry-After``
-(RFC 6749 §4.1.2.1: the server is "unable to handle the request due to a temporary
+reached, no usable signing key or a key that cannot be decrypted (``codes.KeyUnavailable``,
+raised by keys.keyring and keys.secretbox) is a 503 ``temporarily_unavailable`` with
+``Retry-After`` (RFC 6749 §4.1.2.1: the server is "unable to handle the request due to a temporary
 overloading or maintenance"); anything else a bare 500 ``server_error`` with the detail in
 the log only. :class:`ErrorMiddleware` applies it to the machine (JSON) endpoints; pages
 keep Django's own HTML 500, which shows no detail when ``DEBUG`` is off.
@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from authserver.errors import writer
-from authserver.errors.codes import OAuthError, ServerError, TemporarilyUnavailable
-from authserver.keys.keyring import NoSigningKey
-from authserver.keys.secretbox import DecryptionError
-from authserver.ops.availability import database_unreachable
+from authserver.errors.codes import (
+    KeyUnavailable,
+    OAuthError,
+    ServerError,
+    TemporarilyUnavailable,
+)
 
 log = logging.getLogger("authserver.errors")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """A failure to reach the database, as opposed to a query that failed."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
 
 
 def as_oauth_error(exc: BaseException, where: str) -> OAuthError:
@@ -31,7 +41,7 @@ def as_oauth_error(exc: BaseException, where: str) -> OAuthError:
     if database_unreachable(exc):
         log.warning("%s: database unavailable (%s)", where, type(exc).__name__)
         return TemporarilyUnavailable("the service is briefly unavailable")
-    if isinstance(exc, NoSigningKey | DecryptionError):
+    if isinstance(exc, KeyUnavailable):
         log.error("%s: no usable signing key (%s)", where, type(exc).__name__)
         return TemporarilyUnavailable("no signing key is available")
     log.error("%s failed (%s)", where, type(exc).__name__, exc_info=exc)

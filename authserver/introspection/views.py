@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from authserver.errors import InvalidClient, OAuthError, TemporarilyUnavailable, writer
 from authserver.introspection import service as introspection
-from authserver.token_endpoint import client_auth, hotcache, params
+from authserver.token_endpoint import client_auth, client_throttle, hotcache, params
 
 MAX_ATTEMPTS = 3
 
@@ -43,10 +43,15 @@ def introspect(request: HttpRequest) -> HttpResponse:
     for attempt in range(MAX_ATTEMPTS):
         last = attempt == MAX_ATTEMPTS - 1
         snap = hotcache.Snapshot(None) if last else hotcache.snapshot()  # None: uncached
-        client = introspecting_client(req, snap, verified)
+        try:
+            client, failure = introspecting_client(req, snap, verified)
+        except client_throttle.SlowDown as exc:
+            return writer.json_error(exc)
         if client is None:
             if not hotcache.is_current(snap):
                 continue
+            if failure is not None:  # the one path's audit and slow-down, as at /token
+                client_auth.audit_failure(req, failure)
             return writer.json_error(InvalidClient("resource server authentication failed"))
         audiences = snap.get(
             ("introspects-for", client.pk),
@@ -70,9 +75,14 @@ def introspect(request: HttpRequest) -> HttpResponse:
 
 
 def introspecting_client(req: params.TokenRequest, snap: hotcache.Snapshot, verified: set):
-    """The confidential, active client that authenticated this request, or None."""
+    """The confidential, active client that authenticated this request, or None with the
+    failed authentication to audit (None when nothing was presented)."""
     try:
         client = client_auth.authenticate(req, snap, verified=verified)
+    except client_throttle.SlowDown:
+        raise
+    except client_auth.FailedAuthentication as exc:
+        return None, exc
     except OAuthError:
-        return None
-    return None if client.is_public else client
+        return None, None
+    return (None, None) if client.is_public else (client, None)

@@ -24,9 +24,9 @@ from django.db import transaction
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
+from authserver.errors.codes import KeyUnavailable
 from authserver.keys import secretbox
 from authserver.models import KeyRotationLock, SigningKey
-from authserver.ops import localcache
 from mcp_token_verifier.jws import PRIVATE_JWK_MEMBERS
 
 State = SigningKey.State
@@ -35,7 +35,7 @@ PUBLISHED_STATES = (State.PENDING, State.ACTIVE, State.RETIRING)
 PRIVATE_MEMBERS = PRIVATE_JWK_MEMBERS
 
 
-class NoSigningKey(Exception):
+class NoSigningKey(KeyUnavailable):
     """No active key could be found or created."""
 
 
@@ -131,9 +131,6 @@ def forget_private_jwk(kid: str) -> None:
         _private_cache.pop(kid, None)
 
 
-KEY_CACHE_SECONDS = 2.0
-
-
 def published_keys() -> list[SigningKey]:
     return list(SigningKey.objects.filter(state__in=PUBLISHED_STATES).order_by("created_at"))
 
@@ -162,17 +159,13 @@ def algorithms_in_use() -> list[str]:
 def active_key(alg: str | None = None, *, now: datetime | None = None) -> SigningKey:
     """The key that signs now; created on the very first use (a fresh install needs no step)."""
     alg = alg or default_algorithm()
-    key = localcache.get(
-        ("keys", "active", alg),
-        lambda: SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first(),
-        KEY_CACHE_SECONDS,
-    )
+    # Never from a time-limited cache: a retired or compromised key must stop signing at
+    # once (the token endpoint reads it through its generation-checked snapshot).
+    key = SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first()
     if key is None:
-        localcache.clear("keys")
         from django.utils import timezone
 
         rotate(alg, now=now or timezone.now())
-        localcache.clear("keys")
         key = SigningKey.objects.filter(alg=alg, state=State.ACTIVE).first()
     if key is None:
         raise NoSigningKey(alg)

@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from authserver.errors.codes import KeyUnavailable
+
 _INFO = b"mcp-authserver signing-key encryption v1"
 
 
-class DecryptionError(Exception):
+class DecryptionError(KeyUnavailable):
     """The ciphertext cannot be opened with any configured KEY_ENCRYPTION_KEY."""
 
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from authserver.resources.rules import canonicalize, validate_registered_identifier
-from authserver.resources.scopes import is_scope_token
+from authserver.protocol.resources import canonicalize, validate_registered_identifier
+from authserver.protocol.scopes import is_scope_token
 
 
 def _validate_scope_token(value: str) -> None:

@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from authserver.errors import writer
+from authserver.errors.middleware import database_unreachable
 
 log = logging.getLogger("authserver.ops.availability")
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """A failure to reach the database, as opposed to a query that failed."""
-    return isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-    )
 
 
 class DependencyUnavailableMiddleware:

@@ -17,16 +17,26 @@ issuance never waits long behind it. What is kept, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
-from enterprise import replay
 
 CODE_KEEP = timedelta(days=1)
+# What features keep and purge themselves (enterprise: spent assertion jtis), registered
+# from their AppConfig.ready(): name -> purge(now=...) -> rows deleted.
+PURGES: dict[str, Callable[..., int]] = {}
+
+
+def register_purge(name: str, purge: Callable[..., int]) -> None:
+    if PURGES.get(name, purge) is not purge:
+        raise ImproperlyConfigured(f"purge {name!r} registered twice")
+    PURGES[name] = purge
 
 
 def _batched_delete(queryset, *, batch_size: int) -> int:
@@ -79,6 +89,6 @@ def purge_expired(*, now: datetime, batch_size: int = 5000) -> dict[str, int]:
         batch_size=batch_size,
     )
     counts["dpop_proofs"] = DPoPProofJti.objects.filter(expires_at__lt=now).delete()[0]
-    # RFC 7523 §3: a jti is kept only until its assertion would be refused as expired.
-    counts["assertion_jtis"] = replay.purge_expired(now=now)
+    for name, purge in PURGES.items():
+        counts[name] = purge(now=now)
     return counts

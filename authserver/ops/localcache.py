@@ -1,10 +1,13 @@
-"""A tiny per-process cache with a time-to-live, for hot read paths.
+"""A tiny per-process cache with a time-to-live, only for data whose staleness cannot grant
+access: the public documents the WSGI fast path serves (authorization server and protected
+resource metadata, the JWKS, the signed revocation list; authserver.ops.fastpath).
 
-Used for what every token request reads and what changes rarely: the active signing key,
-registered resources and their scopes, the JWKS and metadata documents. Each entry lives a
-few seconds; writes in this process clear it at once (signals in authserver.apps), other
-processes see changes within the TTL. Nothing here weakens a security decision: a key marked
-compromised is named in the revocation list at once, whatever a process still has cached.
+Each entry lives a few seconds; writes in this process clear it at once (signals in
+authserver.apps, and revocation.published after a new list), other processes see changes
+within the TTL, inside the verifier's polling bound. Rows that decide access (clients,
+resources, policies, providers, keys) are never cached here: the token endpoint reads them
+through its generation-checked snapshot (authserver.token_endpoint.hotcache), everything
+else from the database.
 """
 
 from __future__ import annotations

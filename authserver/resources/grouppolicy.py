@@ -17,13 +17,12 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Consent
 from authserver import audit
 from authserver.errors import InvalidGrant, writer
 from authserver.models import AccessToken, RefreshToken, Resource, Scope
+from authserver.models.external import client_model, consent_model
 from authserver.resources.scopes import OFFLINE_ACCESS
 from authserver.revocation import service as revocation
-from clients.models import Client
 
 
 class PolicyRefused(Exception):
@@ -115,7 +114,8 @@ def enforce_for_user(user, *, now: datetime | None = None, actor: str = "policy"
     live_refresh = RefreshToken.objects.filter(user=user, revoked__isnull=True)
     for app_id, bound in live_refresh.values_list("application_id", "resource"):
         pairs.update((app_id, r) for r in bound or [])
-    pairs.update(Consent.objects.filter(user=user).values_list("client_id", "resource__identifier"))
+    consents = consent_model().objects.filter(user=user)
+    pairs.update(consents.values_list("client_id", "resource__identifier"))
     resources = {
         r.identifier: r for r in Resource.objects.filter(identifier__in={p[1] for p in pairs})
     }
@@ -123,14 +123,14 @@ def enforce_for_user(user, *, now: datetime | None = None, actor: str = "policy"
     with transaction.atomic():
         for app_id, identifier in sorted(pairs):
             resource = resources.get(identifier)
-            client = Client.objects.filter(pk=app_id).first()
+            client = client_model().objects.filter(pk=app_id).first()
             if resource is None or client is None:
                 continue
             try:
                 allowed_scopes(user, resource, [])
             except PolicyRefused:
                 revoked += revocation.revoke_user_client_resource(user, client, resource, now=now)
-                Consent.objects.filter(user=user, client=client, resource=resource).delete()
+                consent_model().objects.filter(user=user, client=client, resource=resource).delete()
                 continue
             tokens = _live_tokens(user, now).filter(application=client, resource=[identifier])
             doomed = [

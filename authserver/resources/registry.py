@@ -10,11 +10,8 @@ from django.db.models import Prefetch
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, Scope
-from authserver.ops import localcache
 from authserver.resources.rules import canonicalize, requested_resources
 from authserver.resources.scopes import OFFLINE_ACCESS
-
-RESOURCE_CACHE_SECONDS = 5.0
 
 
 def _load_resource(canonical: str):
@@ -28,12 +25,11 @@ def _load_resource(canonical: str):
 def find_resource(canonical: str):
     """The enabled registered resource with this canonical identifier, or InvalidTarget.
 
-    Cached per process for a few seconds with its scopes (authserver.ops.localcache); saving a
-    resource or scope clears the cache in this process at once.
+    Read from the database every time: a resource decides access, so it is never served from
+    a time-limited cache (the token endpoint's own reads go through its generation-checked
+    snapshot, token_endpoint.hotcache).
     """
-    resource = localcache.get(
-        ("resources", canonical), lambda: _load_resource(canonical), RESOURCE_CACHE_SECONDS
-    )
+    resource = _load_resource(canonical)
     if resource is None:
         raise InvalidTarget("unknown resource", detail=f"no enabled resource {canonical!r}")
     return resource

@@ -4,11 +4,12 @@ the signing key), valid only while the database's cache generation is unchanged.
 PostgreSQL triggers renew ``authserver_cachegeneration.value`` whenever a watched table
 changes (migration 0007), whatever code made the change. A process remembers the last
 value it saw and caches under it. The token endpoint's single write statement succeeds only
-while the value is still that one (``writer``), and an error decided from the cache is
-re-checked against it (``is_current``); on a mismatch the cache is dropped and the request
-runs again on fresh rows. So disabling a client, removing its resource access or rotating a
-key takes effect on the very next request in every worker, at no extra round trip on the
-hot path. Elsewhere (SQLite) nothing is cached.
+while the value is still that one (``writer``); an error decided from the cache, and every
+answer that grants without that statement (a vended upstream token), is re-checked against
+it (``is_current``). On a mismatch the cache is dropped and the request runs again on fresh
+rows. So disabling a client, removing its resource access or rotating a key takes effect on
+the very next request in every worker, at no extra round trip on the hot path of issuing.
+Elsewhere (SQLite) nothing is cached.
 """
 
 from __future__ import annotations

@@ -26,11 +26,9 @@ from authserver.errors import (
     writer,
 )
 from authserver.errors.middleware import as_oauth_error
-from authserver.token_endpoint import client_auth, hotcache, issue, params
+from authserver.token_endpoint import client_auth, grant_types, hotcache, issue, params, registry
 from authserver.token_endpoint.grants import GRANTS
-from authserver.token_endpoint.grants import subject_token as exchange
 from authserver.token_endpoint.grants.base import token_endpoint_url
-from connections import vending
 
 MAX_ATTEMPTS = 3
 ALLOWED_METHODS = ("POST", "OPTIONS")
@@ -40,37 +38,49 @@ class UnsupportedGrantType(OAuthError):
     error, status = "unsupported_grant_type", 400  # RFC 6749 §5.2
 
 
-def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
+def token_response(req: params.TokenRequest) -> issue.Issued | registry.Answer:
     """The pipeline. Everything before ``issue`` only reads (the DPoP replay cache and the
     answers to a replayed code or refresh token aside, which must happen whatever follows).
 
     Decisions use the per-process cache (hotcache); if the cache turns out to be stale (the
     write statement or a refusal sees a newer generation) the request runs again on fresh
-    rows, so nothing is issued or refused on outdated client, access or key data."""
+    rows, so nothing is issued or refused on outdated client, access or key data. What a
+    token-exchange strategy a feature registered grants (a vended upstream token) is checked
+    against the generation the same way before it leaves."""
     grant_type = req.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("missing grant_type")  # RFC 6749 §4.1.3, §4.4.2, §6
     grant_class = GRANTS.get(grant_type)
     if grant_class is None:
         raise UnsupportedGrantType("this grant type is not supported")
-    req = check_dpop_proof(req)
     verified: set = set()  # single-use credentials are checked once, not again on a retry
     for _attempt in range(MAX_ATTEMPTS):
         now = timezone.now()
         snap = hotcache.snapshot()
+        strategy = None
         try:
             client = client_auth.authenticate(req, snap, verified=verified)
+            # After the client authenticated: an unauthenticated request records no jti.
+            req = check_dpop_proof(req)
             grant = grant_class(snap)
             grant.check_client(client)
-            if grant_type == exchange.GRANT_TYPE and vending.is_vend_request(req):
-                # The target is an upstream connection: the answer is the user's upstream
-                # token (connections.vending), not one of our JWTs, so it skips issue().
-                return vending.vend(req, client, now=now)
-            binding = grant.validate(req, client, now=now)
+            if grant_type == grant_types.TOKEN_EXCHANGE:
+                strategy = registry.exchange_strategy(req)
+            if strategy is not None:
+                answer = strategy.answer(req, client, now=now)
+            else:
+                binding = grant.validate(req, client, now=now)
         except OAuthError:
             if hotcache.is_current(snap):
                 raise
             continue  # refused on stale data: decide again on fresh rows
+        if strategy is not None:
+            # The one cache rule: nothing that grants leaves on a stale snapshot (a client
+            # disabled or its secret rotated in another worker meanwhile).
+            if not hotcache.is_current(snap):
+                continue
+            answer.commit(now=now)
+            return answer
         try:
             return issue.issue(binding, snap, now=now)
         except issue.StaleCache:
@@ -80,8 +90,8 @@ def token_response(req: params.TokenRequest) -> issue.Issued | vending.Vended:
 
 def check_dpop_proof(req: params.TokenRequest) -> params.TokenRequest:
     """RFC 9449 §4.3, once per request (a proof is single use, §11.1): the thumbprint of
-    its key, for the grant to bind the token to."""
-    if not req.dpop_proof:
+    its key, for the grant to bind the token to. A retry keeps the thumbprint found."""
+    if not req.dpop_proof or req.dpop_jkt:
         return req
     jkt = dpop.validate_proof(req.dpop_proof, htm="POST", htu=token_endpoint_url())
     return dataclasses.replace(req, dpop_jkt=jkt)

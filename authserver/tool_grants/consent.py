@@ -3,9 +3,9 @@ scope; what the policy removed; what the user unticked (remembered with the cons
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import transaction
 
-from accounts.models import Consent
 from authserver.tool_grants.details import (
     intersect,
     parse_request,
@@ -78,7 +78,8 @@ def approved_details(offered: dict | None, resource, ticked: list[str] | None) -
 
 
 def declined_tools(user, client, resource) -> list[str]:
-    row = Consent.objects.filter(user=user, client=client, resource=resource).first()
+    consents = apps.get_model("accounts", "Consent").objects
+    row = consents.filter(user=user, client=client, resource=resource).first()
     return list(row.declined_tools) if row else []
 
 
@@ -88,8 +89,10 @@ def remember_choice(user, client, resource, offered: dict | None, ticked: list[s
         return
     shown = set(offered["grants"])
     with transaction.atomic():
-        row = Consent.objects.select_for_update().filter(
-            user=user, client=client, resource=resource
+        row = (
+            apps.get_model("accounts", "Consent")
+            .objects.select_for_update()
+            .filter(user=user, client=client, resource=resource)
         )
         row = row.first()
         if row is None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from authserver.errors import InvalidAuthorizationDetails, InvalidGrant
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 from mcp_token_verifier.tools import (
     MAX_SIGNED_PATTERN,
     TYPE,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from authserver.models import AuditEvent
+from authserver.models import AuditEvent, CacheGeneration
+from authserver.token_endpoint import hotcache
+from clients.models import Client
 from connections import vault
 from connections.models import Connection
 from tests.connections.conftest import basic, connect, connection_of, make_provider, vend
@@ -176,3 +178,34 @@ def test_a_vend_with_a_fresh_token_makes_no_upstream_call_and_few_queries(
     with django_assert_max_num_queries(6):
         assert vend(client, world["auth"], world["user_token"]).status_code == 200
     assert upstream.control("stats")["refreshes"] == 0
+
+
+def _warm_worker_cache(client, world, upstream) -> None:
+    """This worker serves one vend, so its per-process cache (hotcache) holds the client."""
+    CacheGeneration.objects.get_or_create(id=1)
+    hotcache.clear()
+    connect(client, upstream)
+    assert vend(client, world["auth"], world["user_token"]).status_code == 200
+
+
+def test_disabled_client_cannot_vend_from_a_stale_worker_cache(client, world, upstream):
+    _warm_worker_cache(client, world, upstream)
+    # Another worker (or the admin) disables the MCP server's client: a plain UPDATE, no
+    # signal in this process; only the database's cache generation changes (its trigger).
+    Client.objects.filter(pk=world["server"].pk).update(is_active=False)
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert "access_token" not in response.json()
+
+
+def test_old_secret_after_rotation_cannot_vend_from_a_stale_worker_cache(client, world, upstream):
+    _warm_worker_cache(client, world, upstream)
+    server = world["server"]
+    new_secret = server.set_new_secret()
+    Client.objects.filter(pk=server.pk).update(client_secret=server.client_secret)
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.status_code == 401, response.content
+    assert "access_token" not in response.json()
+    fresh_auth = basic(server, new_secret)
+    assert vend(client, fresh_auth, world["user_token"]).status_code == 200

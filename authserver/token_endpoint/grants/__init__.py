@@ -1,8 +1,9 @@
 """The grant types the token endpoint knows, one module each, looked up by ``grant_type``.
 
 A grant class validates a request into a :class:`~authserver.token_endpoint.binding.Binding`
-without writing anything; ``register`` adds it. RFC 7523 jwt-bearer (ID-JAG) is one more
-module (jwt_bearer) with one more ``@register`` class.
+without writing anything; ``register`` adds it (token_endpoint.registry). RFC 7523
+jwt-bearer (ID-JAG) is a feature's: enterprise/jwt_bearer.py, registered from
+``EnterpriseConfig.ready()``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from authserver.token_endpoint.grants import (  # noqa: F401
     authorization_code,
     client_credentials,
-    jwt_bearer,
     refresh_token,
     token_exchange,
 )

@@ -9,9 +9,9 @@ from uuid import UUID
 
 from django.conf import settings
 
-from authserver.authorization import pkce
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import Grant as CodeGrant
+from authserver.protocol import pkce
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import families, grant_types, lookups

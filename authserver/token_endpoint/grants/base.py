@@ -9,26 +9,20 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from authserver import dpop, tool_grants
-from authserver.discovery import metadata
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
 from authserver.models import Resource, Scope
+from authserver.protocol import metadata
 from authserver.resources import grouppolicy
 from authserver.resources import registry as resources
 from authserver.resources.scopes import OFFLINE_ACCESS
-from authserver.token_endpoint import grant_types
+from authserver.token_endpoint import grant_types, registry
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_endpoint.params import TokenRequest
 
-GRANTS: dict[str, type[Grant]] = {}
-
-
-def register(cls: type[Grant]) -> type[Grant]:
-    # One list of grant types (grant_types.py): a grant served must be advertised there.
-    if cls.grant_type not in grant_types.SUPPORTED:
-        raise ValueError(f"{cls.grant_type!r} is not in grant_types.GRANT_TYPES")
-    GRANTS[cls.grant_type] = cls
-    return cls
+# The registry's table (token_endpoint.registry): enterprise registers jwt-bearer there too.
+GRANTS = registry.GRANTS
+register = registry.register_grant
 
 
 class Grant:

@@ -32,6 +32,22 @@ MAX_SUBJECT_TOKEN_CHARS = 8192
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 -- RFC 9068 §2.1, a media type
 
 
+def check_parameters(req) -> None:
+    """RFC 8693 §2.1 parameters, the same for every exchange (ours, or a feature's strategy
+    such as vending): a subject token of an access-token type, no actor token, an access
+    token asked for."""
+    for name in ("subject_token", "subject_token_type"):
+        if not req.get(name):
+            raise InvalidRequest(f"missing {name}")
+    if req.get("actor_token"):
+        # RFC 8693 §2.1: actor tokens are optional; we support delegation via the client.
+        raise InvalidRequest("actor_token is not supported")
+    if req.get("subject_token_type") not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
+        raise InvalidRequest("subject_token_type must be an access token")
+    if req.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
+        raise InvalidRequest("only access tokens can be requested")
+
+
 def verify_subject_token(token: str, *, now: datetime) -> tuple[dict, AccessToken]:
     """One of our own, unexpired, unrevoked access tokens; its claims and its row.
 

@@ -46,19 +46,7 @@ class TokenExchange(Grant):
     grant_type = exchange.GRANT_TYPE
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
-        for name in ("subject_token", "subject_token_type"):
-            if not req.get(name):
-                raise InvalidRequest(f"missing {name}")
-        if req.get("actor_token"):
-            # RFC 8693 §2.1: actor tokens are optional; we support delegation via the client.
-            raise InvalidRequest("actor_token is not supported")
-        if req.get("subject_token_type") not in (
-            exchange.ACCESS_TOKEN_TYPE,
-            exchange.JWT_TOKEN_TYPE,
-        ):
-            raise InvalidRequest("subject_token_type must be an access token")
-        if req.get("requested_token_type") not in (None, exchange.ACCESS_TOKEN_TYPE):
-            raise InvalidRequest("only access tokens can be requested")
+        exchange.check_parameters(req)  # RFC 8693 §2.1, as every strategy checks them
         claims, row = exchange.verify_subject_token(req.get("subject_token"), now=now)
         source = self.find_resource(resources.canonicalize(str(claims.get("aud", ""))))
         policies = {

@@ -1,0 +1,88 @@
+"""What features plug into the core's token endpoints, filled from their ``AppConfig.ready()``.
+
+The core (request parsing, client authentication, grants, the writer) never imports a
+feature; a feature registers here and the core only looks it up (the shape of authlib's
+``register_grant`` / ``register_client_auth_method``). docs/ARCHITECTURE.md lists who
+registers what:
+
+- client authentication methods (RFC 6749 §2.3; RFC 7591 §2 ``token_endpoint_auth_method``):
+  the core's secret and ``none`` methods, ``private_key_jwt`` by ``enterprise``;
+- grants (RFC 6749 §4), by ``grant_type``: the core's, jwt-bearer (RFC 7523) by
+  ``enterprise``;
+- token-exchange strategies (RFC 8693): an exchange a strategy claims is answered by it
+  (vending an upstream token, by ``connections``), any other by the core's exchange grant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+from authserver.token_endpoint import grant_types
+
+
+class ClientAuthMethod(Protocol):
+    name: str  # RFC 7591 §2 token_endpoint_auth_method
+    single_use: bool  # a credential accepted once (RFC 7523 §3 item 7: an assertion's jti)
+    uses_secret: bool  # a client registered with this method has a client_secret
+
+    def presented(self, req: Any) -> Any | None:
+        """The credential this request offers with this method (``.client_id``), or None."""
+
+    def verify(self, client: Any | None, presented: Any) -> bool:
+        """Whether ``presented`` authenticates ``client`` (None: no such client)."""
+
+
+class Answer(Protocol):
+    """What a token-exchange strategy grants: rendered only after the core checked that the
+    decision was taken on current rows (hotcache), then ``commit`` records it."""
+
+    def as_json(self) -> dict: ...
+
+    def commit(self, *, now: datetime) -> None: ...
+
+
+class ExchangeStrategy(Protocol):
+    def applies(self, req: Any) -> bool:
+        """Whether this token exchange is this strategy's (e.g. by its ``audience``)."""
+
+    def answer(self, req: Any, client: Any, *, now: datetime) -> Answer:
+        """Validate the exchange (reads only, network allowed, no lock held) and say what
+        it grants; raise an ``errors.OAuthError`` to refuse."""
+
+
+CLIENT_AUTH_METHODS: dict[str, ClientAuthMethod] = {}
+GRANTS: dict[str, type] = {}
+EXCHANGE_STRATEGIES: dict[str, ExchangeStrategy] = {}
+
+
+def _add(table: dict, name: str, value, what: str) -> None:
+    if name in table and table[name] is not value:
+        raise ImproperlyConfigured(f"{what} {name!r} registered twice")
+    table[name] = value
+
+
+def register_client_auth_method(method: ClientAuthMethod) -> None:
+    _add(CLIENT_AUTH_METHODS, method.name, method, "client auth method")
+
+
+def register_grant(cls: type) -> type:
+    # One list of grant types (grant_types.py): a grant served must be advertised there.
+    if cls.grant_type not in grant_types.SUPPORTED:
+        raise ValueError(f"{cls.grant_type!r} is not in grant_types.GRANT_TYPES")
+    GRANTS[cls.grant_type] = cls
+    return cls
+
+
+def register_exchange_strategy(name: str, strategy: ExchangeStrategy) -> None:
+    _add(EXCHANGE_STRATEGIES, name, strategy, "token-exchange strategy")
+
+
+def exchange_strategy(req: Any) -> ExchangeStrategy | None:
+    """The strategy a token exchange belongs to, if a feature claims it."""
+    for strategy in EXCHANGE_STRATEGIES.values():
+        if strategy.applies(req):
+            return strategy
+    return None
