@@ -14,12 +14,15 @@ model signals behind Django admin all arrive here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.db.models.signals import pre_delete
@@ -30,9 +33,8 @@ from accounts.models import Consent
 from accounts.scim.models import ScimIdentity, ScimToken
 from authserver import audit
 from authserver.models import Resource, Scope, ToolPolicy
+from authserver.revocation import cutoffs
 from authserver.revocation import service as revocation
-from connections import services as connections
-from connections.models import Connection
 
 User = get_user_model()
 _DB_SESSIONS = (
@@ -49,6 +51,23 @@ class GroupInUse(ProtectedError):
     def __init__(self, group: Group, policies: list[str]) -> None:
         super().__init__(f"group {group.name!r} is named by {', '.join(policies)}", {group})
         self.policies = policies
+
+
+# --- other provisioners ---------------------------------------------------------------------
+# Features that make users of their own (an enterprise IdP through ID-JAG, registered by
+# enterprise.apps): a user one of them provisioned is never linked by an upstream sign-in.
+PROVISIONERS: dict[str, Callable[[Any], bool]] = {}
+
+
+def register_provisioner(name: str, provisioned: Callable[[Any], bool]) -> None:
+    if name in PROVISIONERS:
+        raise ImproperlyConfigured(f"provisioner {name!r} registered twice")
+    PROVISIONERS[name] = provisioned
+
+
+def provisioned_elsewhere(user) -> bool:
+    """Whether a registered provisioner (not SCIM, not an upstream sign-in) made ``user``."""
+    return any(provisioned(user) for provisioned in PROVISIONERS.values())
 
 
 # --- cut-offs: the one place that decides what a principal loses --------------------------
@@ -76,9 +95,7 @@ def cut_off(user, *, reason: str) -> None:
     with transaction.atomic():
         revocation.revoke_user(user, now=now, actor=reason)
         consents = Consent.objects.filter(user_id=user.pk).delete()[0]
-        connections.disconnect_all(
-            Connection.objects.filter(user_id=user.pk), now=now, actor=reason
-        )
+        cutoffs.cut_off_user(user, now=now, actor=reason)  # features' holdings: connections
         sessions = end_sessions(user)
         if not user.has_usable_password():
             # A new unusable hash changes the session auth hash: sessions in any other

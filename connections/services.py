@@ -317,6 +317,12 @@ def disconnect_all(queryset, *, now: datetime, actor: str) -> int:
     return done
 
 
+def disconnect_user(user, *, now: datetime, actor: str) -> int:
+    """Every connection of ``user`` ends (authserver.revocation.cutoffs, registered by
+    connections.apps)."""
+    return disconnect_all(Connection.objects.filter(user_id=user.pk), now=now, actor=actor)
+
+
 def _queue_revocation(pk: int) -> None:
     try:
         revoke_upstream_tokens.delay(pk)

@@ -9,9 +9,10 @@ class EnterpriseConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts import principals
         from authserver.ops import cleanup
         from authserver.token_endpoint import registry
-        from enterprise import client_assertion, discovery, jwt_bearer, replay
+        from enterprise import client_assertion, discovery, idjag, jwt_bearer, replay
 
         # RFC 7523 §2.2 private_key_jwt and workload identity: one more client auth method.
         registry.register_client_auth_method(client_assertion.AssertionMethod())
@@ -21,3 +22,5 @@ class EnterpriseConfig(AppConfig):
         cleanup.register_purge("assertion_jtis", replay.purge_expired)
         # The ID-JAG grant profile in the metadata while a trusted IdP is enabled.
         discovery.register()
+        # A user an enterprise IdP provisioned is never linked by an upstream email.
+        principals.register_provisioner("enterprise", idjag.provisioned)

@@ -39,6 +39,11 @@ class IdJag:
         return self.claims["sub"]
 
 
+def provisioned(user) -> bool:
+    """Whether an enterprise IdP provisioned ``user`` (accounts.principals.PROVISIONERS)."""
+    return EnterpriseSubject.objects.filter(user=user).exists()
+
+
 def claimed_issuer(assertion: str) -> str:
     """The ``iss`` the assertion claims (not yet verified: it says whose keys to use)."""
     try:

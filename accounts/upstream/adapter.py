@@ -15,7 +15,6 @@ from accounts import principals
 from accounts.scim.models import ScimIdentity
 from accounts.upstream import admission, providers
 from authserver import audit
-from enterprise.models import EnterpriseSubject
 
 log = logging.getLogger("accounts.upstream")
 GITHUB_API = "https://api.github.com"
@@ -133,7 +132,7 @@ def _linkable(user, provider: str) -> bool:
         return False
     if SocialAccount.objects.filter(user=user, provider=provider).exists():
         return False
-    if EnterpriseSubject.objects.filter(user=user).exists():
+    if principals.provisioned_elsewhere(user):  # e.g. by an enterprise IdP (ID-JAG)
         return False
     identity = ScimIdentity.objects.filter(user=user).first()
     return identity is None or identity.provider == provider
