@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group, User
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts import consent as consents
+from accounts import principals
 from accounts.models import Consent
 from accounts.scim import admin as scim_admin  # noqa: F401 - registers the SCIM models
 from accounts.upstream.app_secret import MAX_SECRET
@@ -40,7 +41,14 @@ class PersonAdmin(auth_admin.UserAdmin, OperatorAdmin):
 
 @admin.register(Group)
 class GroupAdmin(auth_admin.GroupAdmin, OperatorAdmin):
-    pass
+    def get_deleted_objects(self, objs, request):
+        """A group a policy names cannot be deleted (accounts.principals refuses it, fail
+        closed): the confirmation page lists those policies as protected, instead of the
+        delete failing with a server error."""
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        for group in objs:
+            protected = [*protected, *principals.policies_naming(group)]
+        return deleted, counts, perms, protected
 
 
 # Settings the guided form edits; anything else an app's JSON holds is kept as it is.

@@ -48,6 +48,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model
 
 from authserver.ops import client_address, counters
 from clients import client_secrets as secrets
+from clients import modes
 from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
 from clients.models import Client, InitialAccessToken
 
@@ -190,6 +191,7 @@ def summary() -> dict[str, object]:
     config = settings.CONFIG
     return {
         "mode": config.registration_mode,
+        "modes": modes.describe(),  # REGISTRATION_MODE in one line: what is on
         "rate_limit": config.registration_rate_limit,
         "cap": config.max_dynamic_clients,
         "self_registered": Client.objects.filter(registration_source__in=SELF_REGISTERED).count(),

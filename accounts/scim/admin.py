@@ -14,9 +14,15 @@ from authserver.admin_base import OperatorAdmin
 
 @admin.register(ScimToken)
 class ScimTokenAdmin(OperatorAdmin):
-    list_display = ("name", "created_at", "last_used_at", "revoked_at")
-    fields = ("name", "revoked_at")
+    list_display = ("name", "provider", "created_at", "last_used_at", "revoked_at")
+    # The provider is chosen once: the users a token provisions link only that provider's
+    # sign-ins (docs/IDENTITY.md); rebinding is `bin/manage bind_scim_provider`.
+    fields = ("name", "provider", "revoked_at")
     readonly_fields = ("revoked_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("provider", "revoked_at") if obj is not None else ("revoked_at",)
+
     actions = ("revoke",)
     object_actions = ("revoke",)
     object_action_labels = {"revoke": "Revoke this token"}
@@ -25,10 +31,12 @@ class ScimTokenAdmin(OperatorAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        token, plaintext = ScimToken.issue(obj.name)
+        token, plaintext = ScimToken.issue(obj.name, provider=obj.provider)
         obj.pk, obj.digest, obj._plaintext = token.pk, token.digest, plaintext
         audit.record(
-            "scim.token.created", actor=f"admin:{request.user.pk}", detail={"id": token.pk}
+            "scim.token.created",
+            actor=f"admin:{request.user.pk}",
+            detail={"id": token.pk, "provider": token.provider},
         )
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -53,7 +61,9 @@ class ScimTokenAdmin(OperatorAdmin):
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
             audit.record(
-                "scim.token.revoked", actor=f"admin:{request.user.pk}", detail={"id": token.pk}
+                "scim.token.revoked",
+                actor=f"admin:{request.user.pk}",
+                detail={"id": token.pk, "provider": token.provider},
             )
 
 

@@ -192,10 +192,15 @@ class ScopeForm(forms.ModelForm):
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "list_notes, add_note"}),
         help_text="MCP tools it unlocks, comma-separated (shown on the consent screen).",
     )
+    implies = LinesField(
+        required=False,
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "notes:read"}),
+        help_text="Scopes of this MCP server it includes (SEP-2350), comma-separated.",
+    )
 
     class Meta:
         model = Scope
-        fields = ("name", "description", "tools", "is_default")
+        fields = ("name", "description", "tools", "implies", "is_default")
         widgets = {
             "name": UnfoldAdminTextInputWidget(),
             "description": UnfoldAdminTextInputWidget(),
@@ -213,7 +218,7 @@ class ScopeInline(TabularInline):
     model = Scope
     form = ScopeForm
     extra = 1
-    fields = ("name", "description", "tools", "is_default", "allowed_groups")
+    fields = ("name", "description", "tools", "implies", "is_default", "allowed_groups")
     # Per scope, empty means everyone; a search box instead of a 14 px wide multi-select.
     autocomplete_fields = ("allowed_groups",)
 

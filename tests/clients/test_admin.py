@@ -65,7 +65,8 @@ def test_changelist_shows_provenance_grants_copies_and_policy(staff, register, u
     assert response.status_code == 200
     page = response.content.decode()
     assert "Dynamic Client Registration" in page
-    assert "Registration: <strong>open</strong>" in page
+    # REGISTRATION_MODE and what it turns on, in one line (clients.modes.describe).
+    assert "REGISTRATION_MODE=dcr+cimd: dynamic registration (RFC 7591) on" in page
     rows = {c.client_id: c for c in response.context["cl"].result_list}
     assert rows[first["client_id"]].grant_count == 1
     assert rows[first["client_id"]].live_token_count == 2
