@@ -12,6 +12,7 @@ issuance never waits long behind it. What is kept, and why:
   rotated-out ones included: reuse detection needs them;
 - access tokens a refresh token still points at, and any access token until it has expired
   (the revocation list is made of the revoked, unexpired ones);
+- a token family's row (its revocation cut-off) until a day past its absolute lifetime;
 - the audit trail, always.
 """
 
@@ -26,6 +27,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
+from authserver.models.tokens import TokenFamily
 
 CODE_KEEP = timedelta(days=1)
 # What features keep and purge themselves (enterprise: spent assertion jtis), registered
@@ -89,6 +91,12 @@ def purge_expired(*, now: datetime, batch_size: int = 5000) -> dict[str, int]:
         batch_size=batch_size,
     )
     counts["dpop_proofs"] = DPoPProofJti.objects.filter(expires_at__lt=now).delete()[0]
+    # A family's row (its cut-off, authserver.token_endpoint.families) outlives every token of
+    # it: past its absolute lifetime nothing of it can be written or refreshed (a day's
+    # margin, like replayed codes).
+    counts["token_families"] = _batched_delete(
+        TokenFamily.objects.filter(expires_at__lt=now - CODE_KEEP), batch_size=batch_size
+    )
     for name, purge in PURGES.items():
         counts[name] = purge(now=now)
     return counts

@@ -27,7 +27,7 @@ from authserver.keys import keyring as keys
 from authserver.models import AccessToken, RefreshToken, SigningKey
 from authserver.ops import metrics
 from authserver.token_endpoint import access_token as tokens
-from authserver.token_endpoint import hotcache, writer
+from authserver.token_endpoint import families, hotcache, writer
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot
 from authserver.token_hash import token_hash
@@ -180,6 +180,22 @@ def write_in_transaction(
     binding: Binding, token, refresh: str | None, snap: Snapshot, *, now: datetime
 ) -> None:
     """The same writes through the ORM, for databases without writable CTEs (SQLite)."""
+    try:
+        _write_in_transaction(binding, token, refresh, snap, now=now)
+    except InvalidGrant:
+        # A gating claim refused inside the transaction rolled back with it: as on
+        # PostgreSQL (writer.write), what was issued from the code or refresh token is revoked
+        # after the rollback (RFC 6749 §4.1.2; OAuth 2.1 §4.3.1), then the refusal stands.
+        claim = binding.claim
+        if claim is not None and claim.gate:
+            reason = claim.sql(now=now)[1].get("replay", "replay")
+            families.refused(binding.family, now=now, reason=reason)
+        raise
+
+
+def _write_in_transaction(
+    binding: Binding, token, refresh: str | None, snap: Snapshot, *, now: datetime
+) -> None:
     with transaction.atomic():
         if snap.generation is not None and hotcache.current_generation() != snap.generation:
             hotcache.observe(hotcache.current_generation())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from authserver.models import AccessToken, Grant, RefreshToken
+from authserver.models.tokens import TokenFamily
 from authserver.ops.cleanup import purge_expired
 from authserver.tasks import clear_expired_tokens
 from tests.factories import MCP, make_client, make_resource
@@ -101,5 +103,18 @@ def test_cleanup_task_is_idempotent(flows):
         "refresh_tokens": 0,
         "access_tokens": 0,
         "dpop_proofs": 0,
+        "token_families": 0,
         "assertion_jtis": 0,
     }
+
+
+def test_token_family_rows_go_a_day_after_their_absolute_lifetime(db):
+    """A family's cut-off row (authserver.token_endpoint.families) is kept while anything of
+    it could still be written or refreshed, and deleted a day after its absolute lifetime."""
+    now = timezone.now()
+    over = TokenFamily.objects.create(id=uuid.uuid4(), expires_at=now - timedelta(days=2))
+    margin = TokenFamily.objects.create(id=uuid.uuid4(), expires_at=now - timedelta(hours=1))
+    live = TokenFamily.objects.create(id=uuid.uuid4(), expires_at=now + timedelta(days=1))
+    assert purge_expired(now=now)["token_families"] == 1
+    assert not TokenFamily.objects.filter(pk=over.pk).exists()
+    assert TokenFamily.objects.filter(pk__in=[margin.pk, live.pk]).count() == 2
