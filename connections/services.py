@@ -24,7 +24,7 @@ from django.db import OperationalError, transaction
 from django.db import connection as db_connection
 
 from authserver import audit
-from authserver.ops import cache_atomic
+from authserver.ops import counters
 from connections import upstream, vault
 from connections.models import Connection, UpstreamProvider
 
@@ -180,8 +180,7 @@ def _pending_key(uid) -> str:
 
 def _take_lease(uid) -> bool:
     try:
-        with cache_atomic.serialized("connections-refresh"):
-            return bool(cache.add(_lease_key(uid), 1, LEASE_SECONDS))
+        return counters.add_once(_lease_key(uid), 1, LEASE_SECONDS)
     except Exception:
         log.warning("refresh lease unavailable (cache down); refreshing without it")
         return True  # the compare-and-set write still keeps the newest tokens

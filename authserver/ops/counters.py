@@ -1,4 +1,6 @@
-"""Atomic windowed counters in the shared cache: the login lockout and the registration limit.
+"""Atomic operations on the shared cache: windowed counters (the login lockout, the
+registration limit, the client-authentication slow-down) and one-holder leases (the refresh
+of an upstream connection). One module, so every counter and lease is atomic the same way.
 
 ``hit(key, window=..., now=...)`` adds one and returns the new count, atomically, in every
 cache the product runs on; the window starts at the first hit and is never extended.
@@ -10,6 +12,9 @@ cache the product runs on; the window starts at the first hit and is never exten
   read-modify-write runs under an exclusive ``flock`` on a lock file in the cache directory,
   which serialises threads and processes alike; the value carries its own expiry time.
 * **The local-memory cache** (tests, a single process): its ``incr`` holds the cache's lock.
+
+``add_once(key, value, timeout)`` is ``cache.add`` made atomic the same way (Redis's
+``SET NX``; the file cache under the same lock).
 
 Any other backend is refused at first use (``ImproperlyConfigured``): a counter that can
 lose counts is not a limit.
@@ -33,7 +38,8 @@ def _backend():
     return caches["default"]
 
 
-def _count(value) -> int:
+def count_of(value) -> int:
+    """A counter's count as read from the cache (the file cache keeps (count, expires))."""
     if isinstance(value, (tuple, list)):
         return int(value[0])
     return int(value or 0)
@@ -80,10 +86,22 @@ def hit(key: str, *, window: int, now: float) -> int:
     raise ImproperlyConfigured(f"no atomic counter for the cache backend {type(backend)!r}")
 
 
+def add_once(key: str, value, timeout: int) -> bool:
+    """Store ``value`` under ``key`` unless something is there already; whether it was stored
+    (a lease: exactly one caller gets True while the key lives)."""
+    backend = _backend()
+    if isinstance(backend, FileBasedCache):
+        with _file_lock(backend):
+            return bool(backend.add(key, value, timeout))
+    if isinstance(backend, RedisCache | LocMemCache):
+        return bool(backend.add(key, value, timeout))  # SET NX / the cache's own lock
+    raise ImproperlyConfigured(f"no atomic add for the cache backend {type(backend)!r}")
+
+
 def read_many(keys: list[str]) -> dict[str, int]:
     """The current counts (0 for a key never hit or expired)."""
     values = cache.get_many(keys)
-    return {key: _count(values.get(key)) for key in keys}
+    return {key: count_of(values.get(key)) for key in keys}
 
 
 def clear(key: str) -> None:

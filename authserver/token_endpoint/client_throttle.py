@@ -8,7 +8,7 @@ applies to that address only, so nobody can lock a client out from elsewhere (th
 own requests from its own address go through). Public ids are counted by their SHA-256, the
 address as the request's.
 
-Counts live in the shared cache, counted atomically (authserver.ops.cache_atomic: Redis's
+Counts live in the shared cache, counted atomically (authserver.ops.counters: Redis's
 ``SET NX`` and ``INCR``; a file lock every process shares for the embedded file cache). A
 cache that cannot be read slows nobody (the credential check still refuses); it is logged.
 
@@ -28,7 +28,7 @@ import time
 from django.core.cache import cache
 
 from authserver.errors import TemporarilyUnavailable
-from authserver.ops import cache_atomic
+from authserver.ops import counters
 
 log = logging.getLogger("authserver.token_endpoint.client_throttle")
 WINDOW = 60  # seconds
@@ -67,7 +67,7 @@ def refuse_if_slowed(client_id: str, address: str | None, *, now: float | None =
     except Exception:
         log.warning("client authentication throttle unavailable (cache down)")
         return
-    if values.get(count_key, 0) < MAX_FAILURES:
+    if counters.count_of(values.get(count_key)) < MAX_FAILURES:
         return
     now = time.time() if now is None else now
     since = values.get(since_key, now)
@@ -87,15 +87,10 @@ def record_failure(client_id: str, address: str | None, *, now: float | None = N
             _suspects.clear()
         _suspects[count_key] = time.monotonic()
     try:
-        with cache_atomic.serialized("client-auth-throttle"):
-            for _ in range(2):
-                if cache.add(count_key, 1, WINDOW):
-                    cache.set(since_key, now, WINDOW)
-                    return 1
-                try:
-                    return cache.incr(count_key)
-                except ValueError:  # expired between add and incr: open a new window
-                    continue
+        count = counters.hit(count_key, window=WINDOW, now=now)
+        if count == 1:  # this failure opened the window
+            cache.set(since_key, now, WINDOW)
+        return count
     except Exception:
         log.warning("failed client authentication not counted (cache down)")
     return 0
