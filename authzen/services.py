@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import cedarpy
@@ -24,8 +24,9 @@ from django.db.models import Q
 from authserver import audit
 from authserver.introspection import service as introspection
 from authserver.models import Resource
-from authserver.models.external import client_model
 from authserver.policy import ToolDecision, decide_tool_call
+from authserver.token_endpoint import client_auth
+from authserver.token_endpoint.hotcache import Snapshot
 from authzen import metrics
 from authzen.mapping import Question
 from authzen.models import CedarPolicy
@@ -36,28 +37,38 @@ BASE_PERMIT = "permit(principal, action, resource);"
 @dataclass(frozen=True)
 class Caller:
     """An authenticated PEP (a confidential client of ours) and the MCP servers it protects:
-    those whose introspection client it is, the rule /introspect applies (RFC 7662 §2.1)."""
+    those whose introspection client it is, the rule /introspect applies (RFC 7662 §2.1).
+
+    ``snap`` is the generation-checked cache this request decides on; ``records`` the
+    decisions to audit and count once the view confirmed the cache was current (a request
+    decided again on fresh rows records only its final answers)."""
 
     client_id: str
     servers: frozenset[str]
+    snap: Snapshot = field(default_factory=lambda: Snapshot(None))
+    records: list = field(default_factory=list)
 
 
 class NotYours(Exception):
     """The caller asked about an MCP server it does not protect (AuthZEN 1.0 §11.1.3: 403)."""
 
 
-def servers_protected_by(client) -> frozenset[str]:
+def servers_protected_by(client, snap: Snapshot) -> frozenset[str]:
     # Disabled servers too: a question about one is answered "deny" (resource_disabled).
-    return frozenset(client.introspects_for.values_list("identifier", flat=True))
+    return snap.get(
+        ("pdp-protects", client.pk),
+        lambda: frozenset(client.introspects_for.values_list("identifier", flat=True)),
+    )
 
 
 def _deny(code: str, reason: str) -> ToolDecision:
     return ToolDecision(False, code, reason)
 
 
-def _subject(q: Question):
-    """The user (None for a client subject) and the acting client, or a refusal."""
-    agent = client_model().objects.filter(client_id=q.agent).first()
+def _subject(q: Question, snap: Snapshot):
+    """The user (None for a client subject) and the acting client, or a refusal. Users are
+    read fresh (no generation watches them): a deactivation refuses the next decision."""
+    agent = client_auth.load_client(snap, q.agent)
     if agent is None:
         return None, None, _deny("unknown_client", "no such client (agent)")
     if q.subject_type == "client":
@@ -94,12 +105,14 @@ def _principal_entities(q: Question, user) -> list[dict]:
     return [{"uid": {"type": "User", "id": q.subject_id}, "attrs": attrs, "parents": []}]
 
 
-def _cedar(q: Question, resource, user, decision: ToolDecision) -> ToolDecision:
-    sources = list(
-        CedarPolicy.objects.filter(Q(resource=resource) | Q(resource=None), enabled=True)
-        .order_by("pk")
-        .values_list("source", flat=True)
-    )
+def _cedar_sources(resource) -> list[str]:
+    rows = CedarPolicy.objects.filter(Q(resource=resource) | Q(resource=None), enabled=True)
+    return list(rows.order_by("pk").values_list("source", flat=True))
+
+
+def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) -> ToolDecision:
+    # Cached under the generation: a trigger renews it on any change (migration 0002).
+    sources = snap.get(("pdp-cedar", resource.pk), lambda: _cedar_sources(resource))
     if not sources:
         return decision
     principal = (
@@ -131,17 +144,28 @@ def decide(caller: Caller, q: Question, *, now: datetime, record: bool = True) -
     started = time.perf_counter()
     if q.server not in caller.servers:
         raise NotYours(q.server)
-    resource = Resource.objects.filter(identifier=q.server).prefetch_related("scopes").first()
-    decision = _evaluate(q, resource, now=now)
+    snap = caller.snap
+    resource = snap.get(
+        ("pdp-resource", q.server),
+        lambda: Resource.objects.filter(identifier=q.server).prefetch_related("scopes").first(),
+    )
+    decision = _evaluate(q, resource, snap, now=now)
     if record:
-        metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
-        metrics.DECISIONS.labels("permit" if decision else "deny", decision.code).inc()
-        _audit(caller, q, decision, now=now)
+        caller.records.append((q, decision, time.perf_counter() - started))
     return decision
 
 
-def _evaluate(q: Question, resource, *, now: datetime) -> ToolDecision:
-    user, agent, refusal = _subject(q)
+def record(caller: Caller, *, now: datetime) -> None:
+    """Audit and count the decisions of a request whose cache was confirmed current."""
+    for q, decision, seconds in caller.records:
+        metrics.DECISION_SECONDS.observe(seconds)
+        metrics.DECISIONS.labels("permit" if decision else "deny", decision.code).inc()
+        _audit(caller, q, decision, now=now)
+    caller.records.clear()
+
+
+def _evaluate(q: Question, resource, snap: Snapshot, *, now: datetime) -> ToolDecision:
+    user, agent, refusal = _subject(q, snap)
     if refusal is not None:
         return refusal
     scopes = ceiling = None
@@ -151,11 +175,18 @@ def _evaluate(q: Question, resource, *, now: datetime) -> ToolDecision:
             return limits
         scopes, ceiling = limits
     decision = decide_tool_call(
-        resource, q.tool, q.arguments, client=agent, user=user, scopes=scopes, ceiling=ceiling
+        resource,
+        q.tool,
+        q.arguments,
+        client=agent,
+        user=user,
+        scopes=scopes,
+        ceiling=ceiling,
+        snap=snap,
     )
     if not decision:
         return decision
-    return _cedar(q, resource, user, decision)
+    return _cedar(q, resource, user, decision, snap)
 
 
 def _audit(caller: Caller, q: Question, decision: ToolDecision, *, now: datetime) -> None:

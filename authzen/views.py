@@ -39,20 +39,21 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
 
 
-def _caller(request: HttpRequest) -> services.Caller:
-    """The authenticated PEP, decided on current rows; InvalidClient (401) otherwise."""
+def _caller(request: HttpRequest, snap: hotcache.Snapshot) -> services.Caller:
+    """The authenticated PEP; InvalidClient (401) otherwise."""
     req = params.TokenRequest(
         params=MappingProxyType({}),
         resources=(),
         authorization=request.META.get("HTTP_AUTHORIZATION", ""),
         ip=client_ip(request),
     )
-    client, failure = introspecting_client(req, hotcache.Snapshot(None), set())
+    client, failure = introspecting_client(req, snap, set())
     if client is None:
-        if failure is not None:  # audited and slowed down as at /token and /introspect
+        if failure is not None and hotcache.is_current(snap):
+            # Audited and slowed down as at /token and /introspect, once the refusal is final.
             client_auth.audit_failure(req, failure)
         raise InvalidClient("the policy enforcement point must authenticate")
-    return services.Caller(client.client_id, services.servers_protected_by(client))
+    return services.Caller(client.client_id, services.servers_protected_by(client, snap), snap)
 
 
 def _body(request: HttpRequest) -> dict:
@@ -74,19 +75,39 @@ def _endpoint(handler: Callable) -> Callable:
         if request.method != "POST":
             return writer.method_not_allowed(["POST"])  # §11.1: every API call is a POST
         try:
-            caller = _caller(request)
-            result = handler(caller, _body(request), now=timezone.now())
+            return _decide(request, handler)
         except client_throttle.SlowDown as exc:
             return writer.json_error(exc)
         except services.NotYours:
             return writer.json_error(AccessDenied("not an MCP server this client protects"))
         except OAuthError as exc:
             return writer.json_error(exc)
-        response = JsonResponse(result)
-        response["Cache-Control"] = "no-store"
-        return response
 
     return view
+
+
+def _decide(request: HttpRequest, handler: Callable) -> HttpResponse:
+    """Decide on the generation-checked cache (token_endpoint.hotcache), then confirm with one
+    read that nothing changed; if something did, decide again on current rows. Answers,
+    audit events and metrics are only those of the confirmed decision."""
+    body = None
+    now = timezone.now()
+    for last in (False, True):
+        snap = hotcache.Snapshot(None) if last else hotcache.snapshot()
+        try:
+            caller = _caller(request, snap)  # authenticated before the body is read
+            body = _body(request) if body is None else body
+            result = handler(caller, body, now=now)
+        except (OAuthError, services.NotYours):
+            if last or hotcache.is_current(snap):
+                raise
+            continue
+        if last or hotcache.is_current(snap):
+            services.record(caller, now=now)
+            response = JsonResponse(result)
+            response["Cache-Control"] = "no-store"
+            return response
+    raise AssertionError("unreachable")  # the last try returns or raises
 
 
 def _decision_json(decision) -> dict:

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authserver.resources import grouppolicy
+from authserver.token_endpoint.grants.base import group_restricted
+from authserver.token_endpoint.hotcache import Snapshot
 from authserver.tool_grants.decision import permitted_tools
 from authserver.tool_grants.details import grants_from_details, intersect, registered_tools
+from authserver.tool_grants.policy import load_rules
 from mcp_token_verifier.tools import check_call
 
 
@@ -39,16 +42,22 @@ def _deny(code: str, reason: str) -> ToolDecision:
     return ToolDecision(False, code, reason)
 
 
-def _held_scopes(resource, client, user, scopes: Iterable[str] | None):
+def _held_scopes(resource, client, user, scopes: Iterable[str] | None, snap: Snapshot):
     """The scopes the caller may hold at ``resource`` now, or a refusal."""
     if user is None:
         # Client credentials: the admin's ResourceAccess for this client is the ceiling.
-        access = resource.access.filter(client=client).first()
-        allowed = set(access.scopes) if access is not None else set()
+        access = snap.get(
+            ("access-scopes", client.pk, resource.pk),
+            lambda: [a.scopes for a in resource.access.filter(client=client)],
+            cache_none=True,
+        )
+        allowed = set(access[0]) if access else set()
         return allowed if scopes is None else allowed & set(scopes)
-    wanted = (
-        list(resource.scopes.values_list("name", flat=True)) if scopes is None else list(scopes)
-    )
+    wanted = [s.name for s in resource.scopes.all()] if scopes is None else list(scopes)
+    # The token endpoint's shortcut (grants/base.py): no group rule at this resource, no query.
+    restricted = snap.get(("group-restricted", resource.pk), lambda: group_restricted(resource.pk))
+    if not restricted:
+        return set(wanted)
     try:
         return grouppolicy.allowed_scopes(user, resource, wanted)
     except grouppolicy.PolicyRefused as refused:
@@ -64,12 +73,15 @@ def decide_tool_call(
     user,
     scopes: Iterable[str] | None = None,
     ceiling: list | None = None,
-    rules=None,
+    snap: Snapshot | None = None,
 ) -> ToolDecision:
     """May ``client``, acting for ``user`` (None: for itself), call ``tool`` at ``resource``
     with ``arguments``, now? ``scopes`` and ``ceiling`` (``authorization_details``) narrow to
     what a presented token holds; without them the question is about what the caller could
-    be granted. Every check refuses unless it positively allows (fail closed)."""
+    be granted. Every check refuses unless it positively allows (fail closed). ``snap``: the
+    generation-checked cache (token_endpoint.hotcache) for the rules; the caller confirms it
+    was current once it decided, or decides again uncached."""
+    snap = snap if snap is not None else Snapshot(None)
     if resource is None or not resource.enabled:
         return _deny("resource_disabled", "the MCP server is unknown or disabled")
     if client is None or not client.is_active:
@@ -78,9 +90,10 @@ def decide_tool_call(
         return _deny("user_inactive", "the user is deactivated")
     if tool not in registered_tools(resource):
         return _deny("unknown_tool", "the MCP server registered no such tool")
-    held = _held_scopes(resource, client, user, scopes)
+    held = _held_scopes(resource, client, user, scopes, snap)
     if isinstance(held, ToolDecision):
         return held
+    rules = snap.get(("tool-policy", resource.pk), lambda: load_rules(resource))
     grants, removed = permitted_tools(resource, held, client=client, user=user, rules=rules)
     if ceiling is not None:
         grants = intersect(grants, grants_from_details(ceiling, resource))

@@ -149,3 +149,18 @@ def test_invalid_cedar_is_refused_on_save():
     policy = CedarPolicy(name="broken", source="forbid(principal, action, resource) when {")
     with pytest.raises(ValidationError):
         policy.full_clean()
+
+
+def test_cedar_policy_added_after_a_decision_applies_to_the_next_one(client, world):
+    """Policies are cached under the generation (a trigger renews it), never beyond it."""
+    assert ask(client, world.pep_auth, world.question("list_notes")).json()["decision"] is True
+    CedarPolicy.objects.create(name="freeze", source="forbid(principal, action, resource);")
+    body = ask(client, world.pep_auth, world.question("list_notes")).json()
+    assert body["context"]["code"] == "cedar_forbid"
+
+
+def test_user_deactivated_after_a_decision_is_refused_at_the_next_one(client, world):
+    assert ask(client, world.pep_auth, world.question("list_notes")).json()["decision"] is True
+    type(world.user).objects.filter(pk=world.user.pk).update(is_active=False)
+    body = ask(client, world.pep_auth, world.question("list_notes")).json()
+    assert body["context"]["code"] == "user_inactive"
