@@ -124,7 +124,12 @@ def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) 
         "principal": principal,
         "action": {"type": "Action", "id": q.tool},
         "resource": {"type": "McpServer", "id": resource.identifier},
-        "context": {"arguments": dict(q.arguments or {}), "client_id": q.agent},
+        "context": {
+            "arguments": dict(q.arguments or {}),
+            "client_id": q.agent,
+            # RFC 8693 §4.1: the delegation chain, for rules on who acts (`context has act`).
+            **({"act": dict(q.act)} if q.act else {}),
+        },
     }
     try:
         policies = "\n".join([BASE_PERMIT, *sources])

@@ -8,11 +8,11 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from authserver.models import AccessToken, ToolPolicy
+from authserver.models import AccessToken, AuditEvent, ToolPolicy
 from authserver.revocation import service as revocation
 from authzen.models import CedarPolicy
 from tests.authzen.conftest import ask
-from tests.factories import MCP, make_client
+from tests.factories import MCP, OTHER_MCP, make_client
 from tests.oauthflow import REDIRECT, claims_of, exchange, get_code
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +164,28 @@ def test_user_deactivated_after_a_decision_is_refused_at_the_next_one(client, wo
     type(world.user).objects.filter(pk=world.user.pk).update(is_active=False)
     body = ask(client, world.pep_auth, world.question("list_notes")).json()
     assert body["context"]["code"] == "user_inactive"
+
+
+def test_token_passthrough_from_another_server_is_inactive(client, world, app):
+    """A token minted for another MCP server, shown to this one's PEP: not live here."""
+    client.force_login(world.user)
+    code, verifier, _ = get_code(client, world.agent.client_id, resource=OTHER_MCP, scope="")
+    token = exchange(client, world.agent.client_id, code, verifier, resource=OTHER_MCP).json()
+    body = world.question("list_notes", access_token=token["access_token"])
+    assert ask(client, world.pep_auth, body).json()["context"]["code"] == "token_inactive"
+
+
+def test_cedar_sees_the_delegation_chain(client, world):
+    CedarPolicy.objects.create(
+        name="no delegated writes",
+        source='forbid(principal, action == Action::"add_note", resource) '
+        "when { context has act };",
+    )
+    direct = world.question("add_note", arguments={"text": "x"})
+    assert ask(client, world.pep_auth, direct).json()["decision"] is True
+    delegated = world.question("add_note", arguments={"text": "x"})
+    delegated["subject"]["properties"]["act"] = {"sub": "gateway-client"}
+    body = ask(client, world.pep_auth, delegated).json()
+    assert body["context"]["code"] == "cedar_forbid"
+    event = AuditEvent.objects.filter(kind="authzen.deny").latest("pk")
+    assert "gateway-client" in event.detail["act"]
