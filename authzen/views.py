@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -60,7 +61,11 @@ def _body(request: HttpRequest) -> dict:
     # §11.1: requests carry Content-Type application/json and a JSON object.
     if request.content_type != "application/json":
         raise InvalidRequest("Content-Type must be application/json")
-    if len(request.body) > MAX_BODY_BYTES:
+    try:
+        too_big = len(request.body) > MAX_BODY_BYTES
+    except RequestDataTooBig:  # beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read it
+        too_big = True
+    if too_big:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         return loads_json_object(request.body)

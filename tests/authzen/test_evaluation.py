@@ -279,3 +279,9 @@ def test_too_many_evaluations_is_400(client, world):
     body = boxcar(world)
     body["evaluations"] = body["evaluations"] * 30
     assert ask(client, world.pep_auth, body, "/access/v1/evaluations").status_code == 400
+
+
+@pytest.mark.parametrize("size", [600 * 1024, 3 * 1024 * 1024])
+def test_oversized_body_is_413_not_read(client, world, size):
+    body = world.question(arguments={"text": "x" * size})
+    assert ask(client, world.pep_auth, body).status_code == 413
