@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 
 from authserver.models import AuditEvent, ToolPolicy
 from authzen import metrics
-from tests.authzen.conftest import ask
-from tests.factories import MCP, OTHER_MCP
+from tests.authzen.conftest import ask, basic
+from tests.factories import MCP, OTHER_MCP, make_client
 
 pytestmark = pytest.mark.django_db
 
@@ -285,3 +285,25 @@ def test_too_many_evaluations_is_400(client, world):
 def test_oversized_body_is_413_not_read(client, world, size):
     body = world.question(arguments={"text": "x" * size})
     assert ask(client, world.pep_auth, body).status_code == 413
+
+
+def test_pep_disabled_after_a_decision_is_refused_at_the_next_request(client, world):
+    """The PEP's client comes from the generation-checked cache: disabling it renews the
+    generation, so the next request authenticates on current rows."""
+    assert ask(client, world.pep_auth, world.question()).status_code == 200
+    world.pep.is_active = False
+    world.pep.save()
+    assert ask(client, world.pep_auth, world.question()).status_code == 401
+
+
+def test_public_client_cannot_be_a_pep(client, world):
+    public, _ = make_client(confidential=False, grant_types=("authorization_code",))
+    world.resource.introspection_client = public
+    world.resource.save()
+    response = client.post(
+        "/access/v1/evaluation",
+        json.dumps({**world.question(), "client_id": public.client_id}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(public.client_id, ""),
+    )
+    assert response.status_code == 401
