@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "clients",
     "enterprise",
     "connections",
+    "authzen",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,8 @@ admin.site.site_title = "MCP Authorization Server"
 admin.site.index_title = "Administration"
 
 urlpatterns = [
+    # Before oauth_urls, whose catch-all answers every other /.well-known/ with a 404.
+    path("", include("authzen.urls")),  # AuthZEN 1.0 policy decision point (docs/AUTHZEN.md)
     path("", include("authserver.oauth_urls")),
     path("", include("clients.urls")),  # /register, /register/<client_id> (RFC 7591/7592)
     path(".well-known/jwks.json", views.jwks, name="jwks"),

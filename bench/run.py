@@ -186,6 +186,23 @@ class Bench:
             }
         ).encode()
 
+    def decision_body(self) -> bytes:
+        """One live decision (docs/AUTHZEN.md): the seeded user, through the seeded agent,
+        calling a tool of the seeded resource's default scope."""
+        s = self.seeded
+        return json.dumps(
+            {
+                "subject": {
+                    "type": "user",
+                    "id": str(s.user_pk),
+                    "properties": {"client_id": s.app_id},
+                },
+                "action": {"name": "tools/call", "properties": {"tool": "read_note"}},
+                "resource": {"type": "mcp_server", "id": s.resource},
+                "context": {"arguments": {}},
+            }
+        ).encode()
+
     def http_cases(self) -> list[tuple[int, Case]]:
         s = self.seeded
         machine = {**FORM, "Authorization": flows.basic(s.machine_id, s.machine_secret)}
@@ -212,6 +229,9 @@ class Bench:
                  headers={"If-None-Match": rl_headers["etag"]}, expect=(304,)),
             Case("g", "(g) introspection", "/introspect", "POST",
                  urlencode({"token": token}).encode(), rs),
+            Case("h", "(h) AuthZEN access evaluation (user via agent, tool)",
+                 "/access/v1/evaluation", "POST", self.decision_body(),
+                 {"Content-Type": "application/json", "Authorization": rs["Authorization"]}),
             # Last: every registration renews the cache generation, also the ones still in
             # flight when wrk stops, which would otherwise land in the next case.
             Case("f", "(f) POST /register", "/register", "POST",

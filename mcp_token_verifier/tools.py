@@ -188,6 +188,8 @@ class Decision:
 
 
 PolicyHook = Callable[[Mapping[str, Any], str, Mapping[str, Any]], "Decision | None"]
+# The hook every call uses when none is passed (set by mcp_token_verifier.pdp.configure).
+default_policy_hook: list[PolicyHook] = []
 
 
 def _audiences(claims: Mapping[str, Any]) -> set[str]:
@@ -217,6 +219,8 @@ def authorize_tool_call(
         decision = Decision(True, "no authorization_details: the token's scope decides")
     else:
         decision = _decide(details, _audiences(claims), tool, arguments)
+    if policy_hook is None and default_policy_hook:
+        policy_hook = default_policy_hook[0]  # a configured PDP: live decisions (pdp.py)
     if not decision.allowed or policy_hook is None:
         return decision
     try:

@@ -8,6 +8,7 @@ import json
 
 from authserver.errors import InvalidAuthorizationDetails
 from authserver.tool_grants.consent import declined_tools
+from authserver.tool_grants.decision import permitted_tools
 from authserver.tool_grants.details import (
     grants_from_details,
     intersect,
@@ -17,7 +18,7 @@ from authserver.tool_grants.details import (
     to_details,
     uses_tool_grants,
 )
-from authserver.tool_grants.policy import evaluate, load_rules
+from authserver.tool_grants.policy import load_rules
 
 PARAMETER = "authorization_details"
 
@@ -54,12 +55,12 @@ def compute(
             raise InvalidAuthorizationDetails(
                 f"authorization_details exceed the grant: {', '.join(beyond)[:200]}"
             )
-    by_scope = {tool: {} for tool in registered_tools(resource, set(scopes))}
     rules = None
     if snap is not None:
         rules = snap.get(("tool-policy", resource.pk), lambda: load_rules(resource))
-    policy = evaluate(resource, list(by_scope), client=client, user=user, rules=rules)
-    granted = intersect(intersect(intersect(by_scope, policy.grants), before), wanted)
+    # The rule live decisions share (decision.py): a token never holds what a PDP refuses.
+    permitted, _ = permitted_tools(resource, scopes, client=client, user=user, rules=rules)
+    granted = intersect(intersect(permitted, before), wanted)
     return json.dumps(to_details(granted, resource), separators=(",", ":"), sort_keys=True)
 
 

@@ -15,6 +15,7 @@ import os
 import uvicorn
 
 from examples.demo_mcp_server.server import DemoSettings, create_app
+from mcp_token_verifier import pdp
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,7 +79,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env("DEMO_UPSTREAM_AUDIENCE"),
         help="the upstream provider's slug at the issuer (DEMO_UPSTREAM_AUDIENCE)",
     )
+    parser.add_argument(
+        "--pdp-client-id",
+        default=env("DEMO_PDP_CLIENT_ID"),
+        help="ask the issuer's AuthZEN PDP on every tool call, authenticating as this client "
+        "(this server's introspection client; docs/AUTHZEN.md) (DEMO_PDP_CLIENT_ID; its secret "
+        "in DEMO_PDP_CLIENT_SECRET)",
+    )
     args = parser.parse_args(argv)
+    args.pdp_client_secret = env("DEMO_PDP_CLIENT_SECRET")
+    if args.pdp_client_id and not args.pdp_client_secret:
+        parser.error("--pdp-client-id needs DEMO_PDP_CLIENT_SECRET")
     if args.upstream_api_url and not args.upstream_audience:
         parser.error("--upstream-api-url needs --upstream-audience")
     if (args.downstream_url or args.upstream_api_url) and not (
@@ -107,7 +118,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.downstream_url:
         extras += f", downstream {args.downstream_url}"
     print(f"Demo MCP server: {resource} (issuer {args.issuer}{extras})", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    hook = None
+    if args.pdp_client_id:  # live decisions: an admin's change refuses calls within a second
+        hook = pdp.PdpClient(
+            args.issuer.rstrip("/") + "/access/v1/evaluation",
+            client_id=args.pdp_client_id,
+            client_secret=args.pdp_client_secret,
+            resource=resource,
+        )
+        print("Tool calls are also decided live by the issuer's AuthZEN PDP", flush=True)
+    uvicorn.run(create_app(settings, hook), host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,12 @@
+"""A minimal admin for Cedar policies (validated on save by CedarPolicy.clean)."""
+
+from django.contrib import admin
+
+from authzen.models import CedarPolicy
+
+
+@admin.register(CedarPolicy)
+class CedarPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "resource", "enabled", "updated_at")
+    list_filter = ("enabled",)
+    search_fields = ("name",)

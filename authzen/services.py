@@ -1,0 +1,221 @@
+"""Deciding AuthZEN evaluations: the caller's limits, the subject, the token, the one policy.
+
+Everything is read from current rows at every decision (no cache: a permission removed in
+the admin refuses the next call). The policy itself is ``authserver.policy.decide_tool_call``,
+the rule the token endpoint applies too; admin-written Cedar policies can only refuse more.
+Every deny, and a sample of permits, is an audit event with its reason; every decision is
+counted (authzen.metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import cedarpy
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from authserver import audit
+from authserver.introspection import service as introspection
+from authserver.models import Resource
+from authserver.policy import ToolDecision, decide_tool_call
+from authserver.token_endpoint import client_auth
+from authserver.token_endpoint.hotcache import Snapshot
+from authzen import metrics
+from authzen.mapping import Question
+from authzen.models import CedarPolicy
+
+BASE_PERMIT = "permit(principal, action, resource);"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated PEP (a confidential client of ours) and the MCP servers it protects:
+    those whose introspection client it is, the rule /introspect applies (RFC 7662 §2.1).
+
+    ``snap`` is the generation-checked cache this request decides on; ``records`` the
+    decisions to audit and count once the view confirmed the cache was current (a request
+    decided again on fresh rows records only its final answers)."""
+
+    client_id: str
+    servers: frozenset[str]
+    snap: Snapshot = field(default_factory=lambda: Snapshot(None))
+    records: list = field(default_factory=list)
+
+
+class NotYours(Exception):
+    """The caller asked about an MCP server it does not protect (AuthZEN 1.0 §11.1.3: 403)."""
+
+
+def servers_protected_by(client, snap: Snapshot) -> frozenset[str]:
+    # Disabled servers too: a question about one is answered "deny" (resource_disabled).
+    return snap.get(
+        ("pdp-protects", client.pk),
+        lambda: frozenset(client.introspects_for.values_list("identifier", flat=True)),
+    )
+
+
+def _deny(code: str, reason: str) -> ToolDecision:
+    return ToolDecision(False, code, reason)
+
+
+def _subject(q: Question, snap: Snapshot):
+    """The user (None for a client subject) and the acting client, or a refusal. Users are
+    read fresh (no generation watches them): a deactivation refuses the next decision."""
+    agent = client_auth.load_client(snap, q.agent)
+    if agent is None:
+        return None, None, _deny("unknown_client", "no such client (agent)")
+    if q.subject_type == "client":
+        return None, agent, None
+    if not q.subject_id.isdigit() or len(q.subject_id) > 18:
+        return None, agent, _deny("unknown_subject", "no such user")
+    user = get_user_model().objects.filter(pk=int(q.subject_id)).first()
+    if user is None:
+        return None, agent, _deny("unknown_subject", "no such user")
+    return user, agent, None
+
+
+def _token_limits(q: Question, resource, *, now: datetime):
+    """The scopes and authorization_details of a presented token, after checking it is live
+    (not expired, revoked, of a revoked family, nor of a disabled client) and is this
+    subject's, through this agent, for this server (introspection's own rule)."""
+    _generation, row = introspection.lookup(q.access_token)
+    claims = introspection.introspect_row(
+        row, audiences=frozenset({resource.identifier}), issuer=settings.ISSUER, now=now
+    )
+    if not claims.get("active"):
+        return _deny("token_inactive", "the access token is not active for this server")
+    if claims["sub"] != q.subject_id or claims["client_id"] != q.agent:
+        return _deny("token_mismatch", "the access token is not this subject's through this agent")
+    return claims["scope"].split(), claims.get("authorization_details")
+
+
+def _principal_entities(q: Question, user) -> list[dict]:
+    """The principal as a Cedar entity: a user with ``email`` and ``groups`` (names)."""
+    if user is None:
+        return []
+    groups = sorted(user.groups.values_list("name", flat=True))
+    attrs = {"email": user.email or "", "groups": groups}
+    return [{"uid": {"type": "User", "id": q.subject_id}, "attrs": attrs, "parents": []}]
+
+
+def _cedar_sources(resource) -> list[str]:
+    rows = CedarPolicy.objects.filter(Q(resource=resource) | Q(resource=None), enabled=True)
+    return list(rows.order_by("pk").values_list("source", flat=True))
+
+
+def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) -> ToolDecision:
+    # Cached under the generation: a trigger renews it on any change (migration 0002).
+    sources = snap.get(("pdp-cedar", resource.pk), lambda: _cedar_sources(resource))
+    if not sources:
+        return decision
+    principal = (
+        {"type": "Client", "id": q.agent}
+        if q.subject_type == "client"
+        else {"type": "User", "id": q.subject_id}
+    )
+    request = {
+        "principal": principal,
+        "action": {"type": "Action", "id": q.tool},
+        "resource": {"type": "McpServer", "id": resource.identifier},
+        "context": {
+            "arguments": dict(q.arguments or {}),
+            "client_id": q.agent,
+            # RFC 8693 §4.1: the delegation chain, for rules on who acts (`context has act`).
+            **({"act": dict(q.act)} if q.act else {}),
+        },
+    }
+    try:
+        policies = "\n".join([BASE_PERMIT, *sources])
+        result = cedarpy.is_authorized(request, policies, _principal_entities(q, user))
+    except Exception as exc:  # fail closed: a policy engine that breaks refuses
+        return _deny("cedar_error", f"Cedar could not decide ({type(exc).__name__})")
+    if result.diagnostics.errors:
+        return _deny("cedar_error", f"Cedar: {result.diagnostics.errors[0][:200]}")
+    if result.decision != cedarpy.Decision.Allow:
+        return _deny("cedar_forbid", "forbidden by the administrator's Cedar policy")
+    return decision
+
+
+def decide(caller: Caller, q: Question, *, now: datetime, record: bool = True) -> ToolDecision:
+    """One evaluation. NotYours when the server is not one the caller protects. ``record``:
+    audited and counted (searches probe many questions and record none)."""
+    started = time.perf_counter()
+    if q.server not in caller.servers:
+        raise NotYours(q.server)
+    snap = caller.snap
+    resource = snap.get(
+        ("pdp-resource", q.server),
+        lambda: Resource.objects.filter(identifier=q.server).prefetch_related("scopes").first(),
+    )
+    decision = _evaluate(q, resource, snap, now=now)
+    if record:
+        caller.records.append((q, decision, time.perf_counter() - started))
+    return decision
+
+
+def record(caller: Caller, *, now: datetime) -> None:
+    """Audit and count the decisions of a request whose cache was confirmed current."""
+    for q, decision, seconds in caller.records:
+        metrics.DECISION_SECONDS.observe(seconds)
+        metrics.DECISIONS.labels("permit" if decision else "deny", decision.code).inc()
+        _audit(caller, q, decision, now=now)
+    caller.records.clear()
+
+
+def _evaluate(q: Question, resource, snap: Snapshot, *, now: datetime) -> ToolDecision:
+    user, agent, refusal = _subject(q, snap)
+    if refusal is not None:
+        return refusal
+    scopes = ceiling = None
+    if q.access_token and resource is not None:
+        limits = _token_limits(q, resource, now=now)
+        if isinstance(limits, ToolDecision):
+            return limits
+        scopes, ceiling = limits
+    decision = decide_tool_call(
+        resource,
+        q.tool,
+        q.arguments,
+        client=agent,
+        user=user,
+        scopes=scopes,
+        ceiling=ceiling,
+        snap=snap,
+    )
+    if not decision:
+        return decision
+    return _cedar(q, resource, user, decision, snap)
+
+
+def _audit(caller: Caller, q: Question, decision: ToolDecision, *, now: datetime) -> None:
+    sample = getattr(settings, "AUTHZEN_PERMIT_AUDIT_SAMPLE", 0.01)
+    # Sampling permits, not security: the audit trail of denies is complete.
+    if decision and not (sample > 0 and random.random() < sample):  # noqa: S311
+        return
+    arguments = json.dumps(q.arguments, sort_keys=True, default=str) if q.arguments else ""
+    audit.record(
+        "authzen.permit" if decision else "authzen.deny",
+        actor=f"pep:{caller.client_id}",
+        client_id=q.agent,
+        user_id=q.subject_id if q.subject_type == "user" else "",
+        resource=q.server,
+        detail={
+            "tool": q.tool[:128],
+            "code": decision.code,
+            "reason": decision.reason[:300],
+            # The arguments are the caller's data: only their digest is kept.
+            "arguments_sha256": hashlib.sha256(arguments.encode()).hexdigest()
+            if arguments
+            else q.arguments_digest[:128],
+            **({"act": json.dumps(q.act, default=str)[:500]} if q.act else {}),
+            **({"with_token": True} if q.access_token else {}),
+        },
+        at=now,
+    )
