@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "clients",
     "enterprise",
     "connections",
+    "approvals",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_token_verifier import approvals
+
 TYPE = "mcp_tool"
 CONSTRAINT_KEYS = ("const", "enum", "prefix", "pattern", "maximum")
 MAX_PATTERN = 256  # in a request or policy
@@ -148,6 +150,7 @@ class Decision:
 
     allowed: bool
     rule: str
+    approval_required: bool = False  # ask for approval (approvals.approval_request), then retry
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -167,6 +170,7 @@ def authorize_tool_call(
     arguments: Mapping[str, Any] | None = None,
     *,
     policy_hook: PolicyHook | None = None,
+    approval_rules: Mapping[str, str | None] | None = None,
 ) -> Decision:
     """May the holder of these (verified) claims call ``tool`` with ``arguments``?
 
@@ -183,6 +187,12 @@ def authorize_tool_call(
         decision = Decision(True, "no authorization_details: the token's scope decides")
     else:
         decision = _decide(details, _audiences(claims), tool, arguments)
+    if (
+        decision.allowed
+        and approval_rules
+        and approvals.needs_approval(approval_rules, tool, arguments)
+    ):  # a person approves this one call first (mcp_token_verifier.approvals, docs/APPROVALS.md)
+        return Decision(False, "approval required", approval_required=True)
     if not decision.allowed or policy_hook is None:
         return decision
     try:
