@@ -31,7 +31,6 @@ MAX_RULE = 200
 MAX_PATH_DEPTH = 8
 MAX_DEPTH = 64  # nesting of canonicalized values
 OPERATORS = (">=", "<=", "==", "!=", ">", "<")  # two-character ones first
-_SAFE_INTEGER = 2**53
 
 
 class NotCanonicalizable(ValueError):
@@ -48,11 +47,17 @@ class InvalidRule(ValueError):
 def _number(value: float | int) -> str:
     """RFC 8785 §3.2.2.3: ECMAScript's Number.prototype.toString for an IEEE 754 double."""
     if isinstance(value, int):
-        # Integers beyond 2^53 are not exactly representable as doubles: refuse rather than
-        # sign a digest of a different number (RFC 8785 §3.2.2.3, I-JSON RFC 7493 §2.2).
-        if abs(value) > _SAFE_INTEGER:
-            raise NotCanonicalizable("integer outside the IEEE 754 exact range")
-        value = float(value)
+        # Numbers are doubles (RFC 8785 §3.2.2.3). An integer is accepted only when its
+        # canonical text reads back as the same integer: 2^53 + 1, which would be digested
+        # as 2^53, is refused rather than approving a different number (I-JSON §2.2).
+        try:
+            text = _number(float(value))
+        except OverflowError:
+            raise NotCanonicalizable("integer too large for an IEEE 754 double") from None
+        exact = int(text) if text.lstrip("-").isdigit() else int(float(text))
+        if exact != value:
+            raise NotCanonicalizable("integer not exactly representable as a double")
+        return text
     if not math.isfinite(value):
         raise NotCanonicalizable("NaN and infinity have no JSON form")
     if value == 0:
