@@ -190,3 +190,15 @@ def test_approval_without_a_passkey_is_impossible(ask, user):
         services.decide(
             ApprovalRequest.objects.get(), approve=True, credential=None, now=timezone.now()
         )
+
+
+def test_mcp_server_checks_the_approval_token_against_the_call_once(ask, poll, user, passkey):
+    auth_req_id = ask(user).json()["auth_req_id"]
+    approval = approve(auth_req_id, passkey)
+    claims = claims_of(poll(auth_req_id).json()["access_token"])
+    checker = calls.ApprovalChecker(MCP)
+    with pytest.raises(calls.ApprovalError, match="differ"):
+        checker.check(claims, "transfer", {**ARGS, "amount": 40000})
+    assert checker.check(claims, "transfer", dict(reversed(ARGS.items()))) == str(approval.pk)
+    with pytest.raises(calls.ApprovalError, match="already used"):
+        checker.check(claims, "transfer", ARGS)
