@@ -96,7 +96,8 @@ def test_passkey_enrolled_then_one_call_approved_and_token_issued_once(
 
     approval = ApprovalRequest.objects.get()
     passkey = Passkey.objects.get()
-    assert approval.status == "approved" and approval.credential_id == passkey.credential_id
+    assert approval.status == "approved"
+    assert approval.credential_id == passkey.credential_id
     event = AuditEvent.objects.get(kind="approval.approved")
     assert event.detail["credential_id"] == passkey.credential_id
     token = poll(origin, client, secret, body["auth_req_id"])
