@@ -1,23 +1,30 @@
 """Connecting, refreshing and cutting off connections: every write to a Connection.
 
-Refresh is serialized per connection by a row lock (``select_for_update``) taken for the
-duration of the upstream call, and re-checked once the lock is held: concurrent vends and
-several workers do one refresh, and a rotated refresh token is stored in the same
-transaction that consumed the old one. The upstream call inside the lock is deliberate: it
-is the one thing that must not run twice. Everything else validates first, then writes in
-one transaction, with network calls after commit.
+Refresh runs outside any database transaction or row lock (STYLE §4: no network call inside
+one). One refresh at a time per connection: a lease in the shared cache (``SET NX``, or a
+file lock for the embedded file cache); other vends wait for it, bounded, then read the
+stored result. The upstream's answer is recorded at once (``pending`` in the shared cache,
+sealed as in the database) before the local write, and the write stores it only over the
+refresh token it was obtained with (compare and set). If that write fails (the database
+refuses the commit, the process dies), the next refresh or vend applies the record first:
+idempotent, so a rotated refresh token is never lost and the connection keeps working.
+Everything else validates first, then writes in one transaction, with network calls after
+commit.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.db import connection as db_connection
 
 from authserver import audit
+from authserver.ops import cache_atomic
 from connections import upstream, vault
 from connections.models import Connection, UpstreamProvider
 
@@ -29,6 +36,22 @@ MAX_FAILURES = 3  # consecutive refresh failures before the connection is broken
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 LOCK_TIMEOUT = "20s"
+LEASE_SECONDS = 20  # one upstream refresh at a time per connection; others wait this long
+PENDING_SECONDS = 7 * 24 * 3600  # how long an uncommitted rotation stays recoverable
+WAIT_STEP = 0.05
+# What a refresh writes on the row: recorded before the write, applied idempotently.
+REFRESHED_FIELDS = (
+    "access_token_encrypted",
+    "refresh_token_encrypted",
+    "access_expires_at",
+    "refresh_at",
+    "scopes",
+    "status",
+    "failures",
+    "last_error",
+    "last_refreshed_at",
+    "upstream_revoke_pending",
+)
 
 
 def backoff(failures: int) -> timedelta:
@@ -102,11 +125,21 @@ def needs_refresh(conn: Connection, *, now: datetime, vend: bool) -> bool:
 
 
 def refresh_connection(pk: int, *, now: datetime, vend: bool = False) -> Connection:
-    """Refresh if (re-checked under the row lock) still needed; idempotent."""
-    with transaction.atomic():
-        conn = _lock(pk)
+    """Refresh if (re-checked on current rows) still needed; idempotent. The upstream call
+    holds no database lock and runs in no transaction."""
+    conn = recover_pending(pk)
+    if not needs_refresh(conn, now=now, vend=vend):
+        return conn
+    uid = conn.uid
+    if not _take_lease(uid):
+        # Another worker is refreshing it: wait (bounded) and use what it stored.
+        _wait_for_lease(uid)
+        return recover_pending(pk)
+    try:
+        conn = recover_pending(pk)  # re-read under the lease
         if not needs_refresh(conn, now=now, vend=vend):
             return conn
+        used = conn.refresh_token_encrypted
         try:
             tokens = upstream.refresh(
                 conn.provider,
@@ -114,17 +147,102 @@ def refresh_connection(pk: int, *, now: datetime, vend: bool = False) -> Connect
                 scope=conn.scopes,
             )
         except upstream.UpstreamError as exc:
-            record_failure(conn, exc, now=now)
-            return conn
-        store_tokens(conn, tokens, now=now)
-        conn.save()
-        audit.record(
-            "connection.refreshed",
-            user_id=conn.user_id,
-            scope=conn.scopes,
-            detail={"provider": conn.provider.slug, "connection": str(conn.uid)},
-            at=now,
-        )
+            with transaction.atomic():
+                row = _lock(pk)
+                if row.refresh_token_encrypted == used:  # nobody stored a newer one meanwhile
+                    record_failure(row, exc, now=now)
+            return row
+        store_tokens(conn, tokens, now=now)  # on the unsaved object: sealed for this row
+        pending = {name: getattr(conn, name) for name in REFRESHED_FIELDS}
+        # Before anything can lose it: the upstream may have rotated the refresh token.
+        _record_pending(uid, {"used": used, "fields": pending})
+        return _apply_pending(pk, used, pending, now=now)
+    finally:
+        _release_lease(uid)
+
+
+# Keyed by the connection's uid, never its pk: unique even across databases sharing a cache.
+def _lease_key(uid) -> str:
+    return f"connections:refresh-lease:{uid}"
+
+
+def _pending_key(uid) -> str:
+    return f"connections:refresh-pending:{uid}"
+
+
+def _take_lease(uid) -> bool:
+    try:
+        with cache_atomic.serialized("connections-refresh"):
+            return bool(cache.add(_lease_key(uid), 1, LEASE_SECONDS))
+    except Exception:
+        log.warning("refresh lease unavailable (cache down); refreshing without it")
+        return True  # the compare-and-set write still keeps the newest tokens
+
+
+def _release_lease(uid) -> None:
+    try:
+        cache.delete(_lease_key(uid))
+    except Exception:
+        log.warning("refresh lease not released (cache down); it expires by itself")
+
+
+def _wait_for_lease(uid) -> None:
+    deadline = time.monotonic() + LEASE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if cache.get(_lease_key(uid)) is None:
+                return
+        except Exception:
+            return
+        time.sleep(WAIT_STEP)
+
+
+def _record_pending(uid, record: dict) -> None:
+    try:
+        cache.set(_pending_key(uid), record, PENDING_SECONDS)
+    except Exception:
+        log.warning("refresh of connection %s not recorded ahead (cache down)", uid)
+
+
+def _apply_pending(pk: int, used: str, fields: dict, *, now: datetime) -> Connection:
+    """Store a refresh's result over the refresh token it was obtained with (compare and
+    set), with its audit event, in one transaction; then forget the record."""
+    with transaction.atomic():
+        row = _lock(pk)
+        if row.refresh_token_encrypted == used and row.status == Connection.Status.ACTIVE:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.save()
+            audit.record(
+                "connection.refreshed",
+                user_id=row.user_id,
+                scope=row.scopes,
+                detail={"provider": row.provider.slug, "connection": str(row.uid)},
+                at=now,
+            )
+    # Only once committed: a failed commit leaves the record for recover_pending.
+    _forget_pending(row.uid)
+    return row
+
+
+def _forget_pending(uid) -> None:
+    try:
+        cache.delete(_pending_key(uid))
+    except Exception:
+        log.warning("refresh record of connection %s not removed (cache down)", uid)
+
+
+def recover_pending(pk: int) -> Connection:
+    """The connection, with a recorded refresh whose local write did not commit applied
+    first (idempotent: it applies only over the refresh token it was obtained with)."""
+    conn = Connection.objects.select_related("provider").get(pk=pk)
+    try:
+        record = cache.get(_pending_key(conn.uid))
+    except Exception:
+        record = None
+    if record:
+        fields = record["fields"]
+        return _apply_pending(pk, record["used"], fields, now=fields["last_refreshed_at"])
     return conn
 
 

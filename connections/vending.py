@@ -155,7 +155,8 @@ def vend(req, client, *, now: datetime) -> Vended:
 
 def fresh(conn: Connection, *, now: datetime, url: str) -> Connection:
     """The connection with an access token that is not about to expire, refreshing it
-    inline (once, under the row lock) when the background job has not yet."""
+    inline (once, under the refresh lease; connections.services) when the background job
+    has not yet."""
     if services.needs_refresh(conn, now=now, vend=True):
         conn = services.refresh_connection(conn.pk, now=now, vend=True)
     if conn.status != Connection.Status.ACTIVE:

@@ -8,25 +8,21 @@ applies to that address only, so nobody can lock a client out from elsewhere (th
 own requests from its own address go through). Public ids are counted by their SHA-256, the
 address as the request's.
 
-Counts live in the shared cache: Redis in production (``SET NX`` then ``INCR``, atomic);
-the embedded default's file cache has no atomic increment, so there the read-modify-write
-runs under an exclusive file lock every process shares. A cache that cannot be read slows
-nobody (the credential check still refuses); the failure is logged.
+Counts live in the shared cache, counted atomically (authserver.ops.cache_atomic: Redis's
+``SET NX`` and ``INCR``; a file lock every process shares for the embedded file cache). A
+cache that cannot be read slows nobody (the credential check still refuses); it is logged.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
-from django.conf import settings
 from django.core.cache import cache
 
 from authserver.errors import TemporarilyUnavailable
+from authserver.ops import cache_atomic
 
 log = logging.getLogger("authserver.token_endpoint.client_throttle")
 WINDOW = 60  # seconds
@@ -49,24 +45,6 @@ class SlowDown(TemporarilyUnavailable):
 def _keys(client_id: str, address: str | None) -> tuple[str, str]:
     digest = hashlib.sha256(f"{client_id}\x00{address or ''}".encode()).hexdigest()[:40]
     return f"client-auth-fail:{digest}", f"client-auth-fail-since:{digest}"
-
-
-@contextmanager
-def _serialized():
-    """Atomic counting: Redis's own (SET NX, INCR); the file cache's add and incr are
-    read-then-write, so there they run under an exclusive lock every process shares."""
-    backend = settings.CACHES["default"]["BACKEND"]
-    if not backend.endswith("FileBasedCache"):
-        yield
-        return
-    lock = Path(settings.CACHES["default"]["LOCATION"]) / "client-auth-throttle.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def refuse_if_slowed(client_id: str, address: str | None, *, now: float | None = None) -> None:
@@ -93,7 +71,7 @@ def record_failure(client_id: str, address: str | None, *, now: float | None = N
     now = time.time() if now is None else now
     count_key, since_key = _keys(client_id, address)
     try:
-        with _serialized():
+        with cache_atomic.serialized("client-auth-throttle"):
             for _ in range(2):
                 if cache.add(count_key, 1, WINDOW):
                     cache.set(since_key, now, WINDOW)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import uuid
 
 import pytest
 from jwcrypto import jwk
@@ -23,15 +24,6 @@ OWN_ADDRESS = "198.51.100.20"
 
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-@pytest.fixture(autouse=True)
-def clean_throttle():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -147,12 +139,13 @@ def test_secret_guessing_at_introspect_is_slowed_for_that_address_only(client, m
 
 
 def test_slow_down_ends_when_its_window_ends():
+    c = uuid.uuid4().hex  # the cache is shared: a name no other test uses
     for _ in range(client_throttle.MAX_FAILURES):
-        client_throttle.record_failure("c", ATTACKER, now=1000.0)
+        client_throttle.record_failure(c, ATTACKER, now=1000.0)
     with pytest.raises(client_throttle.SlowDown):
-        client_throttle.refuse_if_slowed("c", ATTACKER, now=1000.0)
-    client_throttle.refuse_if_slowed("c", OWN_ADDRESS, now=1000.0)  # another address: free
-    client_throttle.refuse_if_slowed("c", ATTACKER, now=1000.0 + client_throttle.WINDOW)
+        client_throttle.refuse_if_slowed(c, ATTACKER, now=1000.0)
+    client_throttle.refuse_if_slowed(c, OWN_ADDRESS, now=1000.0)  # another address: free
+    client_throttle.refuse_if_slowed(c, ATTACKER, now=1000.0 + client_throttle.WINDOW)
 
 
 @pytest.mark.parametrize("backend", ["redis", "embedded file cache"])
@@ -164,17 +157,18 @@ def test_concurrent_failures_are_all_counted(backend, settings, tmp_path):
                 "LOCATION": str(tmp_path / "cache"),
             }
         }
+    racy = uuid.uuid4().hex
     threads, per_thread = 8, 5
     barrier = threading.Barrier(threads)
 
     def fail() -> None:
         barrier.wait()
         for _ in range(per_thread):
-            client_throttle.record_failure("racy", ATTACKER)
+            client_throttle.record_failure(racy, ATTACKER)
 
     workers = [threading.Thread(target=fail) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    assert client_throttle.record_failure("racy", ATTACKER) == threads * per_thread + 1
+    assert client_throttle.record_failure(racy, ATTACKER) == threads * per_thread + 1

@@ -205,3 +205,82 @@ def test_a_vend_past_80_percent_leaves_the_refresh_to_the_job(
     response = vend(client, world["auth"], world["user_token"])
     assert response.json()["access_token"] == before
     assert upstream.control("stats")["refreshes"] == 0
+
+
+@pytest.fixture
+def commit_fails_once():
+    """Arms a real PostgreSQL failure at COMMIT of the next write that changes a connection's
+    refresh token (a deferred constraint trigger; the sequence counts outside transactions)."""
+    if db_connections["default"].vendor != "postgresql":
+        pytest.skip("the injection is a PostgreSQL trigger")
+
+    def arm() -> None:
+        with db_connections["default"].cursor() as cursor:
+            cursor.execute("CREATE SEQUENCE test_refresh_commit_failures")
+            cursor.execute(
+                """
+                CREATE FUNCTION test_refresh_commit_fails() RETURNS trigger AS $$
+                BEGIN
+                    IF nextval('test_refresh_commit_failures') = 1 THEN
+                        RAISE EXCEPTION 'injected commit failure';
+                    END IF;
+                    RETURN NEW;
+                END $$ LANGUAGE plpgsql
+                """
+            )
+            cursor.execute(
+                "CREATE CONSTRAINT TRIGGER test_refresh_commit_fails AFTER UPDATE "
+                "ON connections_connection DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                "WHEN (OLD.refresh_token_encrypted IS DISTINCT FROM "
+                "NEW.refresh_token_encrypted) EXECUTE FUNCTION test_refresh_commit_fails()"
+            )
+
+    yield arm
+    with db_connections["default"].cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS test_refresh_commit_fails ON connections_connection")
+        cursor.execute("DROP FUNCTION IF EXISTS test_refresh_commit_fails()")
+        cursor.execute("DROP SEQUENCE IF EXISTS test_refresh_commit_failures")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotated_refresh_token_survives_a_failed_local_commit(
+    client, world, user, upstream, provider, commit_fails_once
+):
+    connect(client, upstream)
+    # The access token is about to expire: the vend refreshes inline, the provider rotates
+    # the refresh token, and then the local commit fails.
+    soon = timezone.now() + timedelta(seconds=10)
+    Connection.objects.update(access_expires_at=soon, refresh_at=soon)
+    commit_fails_once()
+    failed = vend(client, world["auth"], world["user_token"])
+    assert failed.status_code in (500, 503)
+    assert "access_token" not in failed.json()
+    assert upstream.control("stats")["refreshes"] == 1
+    # The connection still works: the next vend applies the recorded rotation, no new refresh.
+    response = vend(client, world["auth"], world["user_token"])
+    assert response.status_code == 200, response.content
+    assert upstream.call_api(response.json()["access_token"]).status_code == 200
+    assert upstream.control("stats")["refreshes"] == 1
+    conn = connection_of(user, provider)
+    assert conn.status == Connection.Status.ACTIVE
+    stored = vault.open_(conn, "refresh_token_encrypted")
+    assert upstream.refresh_directly(stored).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_database_transaction_is_open_during_the_upstream_refresh(
+    client, user, upstream, provider, monkeypatch
+):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    seen = []
+    real_refresh = services.upstream.refresh
+
+    def watching_refresh(*args, **kwargs):
+        seen.append(db_connections["default"].in_atomic_block)
+        return real_refresh(*args, **kwargs)
+
+    monkeypatch.setattr(services.upstream, "refresh", watching_refresh)
+    services.refresh_connection(conn.pk, now=conn.refresh_at + timedelta(seconds=1))
+    assert seen == [False]
