@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import webauthn
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.utils import timezone
 from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import (
@@ -162,6 +162,6 @@ def verify_assertion(session, user, approval_id, body: bytes) -> Passkey:
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
         raise CeremonyFailed(f"assertion: {type(exc).__name__}") from None
     Passkey.objects.filter(pk=passkey.pk).update(
-        sign_count=verified.new_sign_count, last_used_at=F("last_used_at")
+        sign_count=verified.new_sign_count, last_used_at=timezone.now()
     )
     return passkey

@@ -29,6 +29,7 @@ from authserver.tool_grants import details as tool_details
 
 Status = ApprovalRequest.Status
 SLOW_DOWN_STEP = 5  # CIBA Core §11: the interval grows by at least 5 seconds
+MAX_PENDING = 20  # per client and person: a client cannot flood someone's approval list
 
 
 class NotYours(Exception):
@@ -49,9 +50,11 @@ def find_user(req: ciba.BackchannelRequest, resource, *, now: datetime):
     live access token of ours for this MCP server (the one the agent presented)."""
     users = get_user_model().objects.filter(is_active=True)
     if req.login_hint:
-        if not req.login_hint.isascii() or not req.login_hint.isdigit():
+        # Our access tokens' sub is the user's primary key, in decimal; nothing else matches.
+        hint = req.login_hint
+        if not hint.isascii() or not hint.isdigit() or len(hint) > 18 or hint != str(int(hint)):
             raise ciba.UnknownUserId("no such user")
-        user = users.filter(pk=int(req.login_hint[:18])).first()
+        user = users.filter(pk=int(hint)).first()
     else:
         row = AccessToken.objects.filter(
             token_checksum=token_hash(req.login_hint_token),
@@ -99,6 +102,8 @@ def create_request(client, raw: ciba.BackchannelRequest, *, ip, now: datetime):
     check_tool(resource, raw.tool)
     user = find_user(raw, resource, now=now)
     mode, endpoint = delivery(client, raw.notification_token)
+    if pending_for(user, now=now).filter(client=client).count() >= MAX_PENDING:
+        raise InvalidRequest("too many pending approval requests for this user")
     auth_req_id = secrets.token_urlsafe(32)
     lifetime = timedelta(seconds=raw.requested_expiry or 300)
     with transaction.atomic():

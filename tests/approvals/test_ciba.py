@@ -7,11 +7,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
 from django.utils import timezone
+from oauth2_provider.models import set_token_value
 
 from approvals import services
 from approvals.models import ApprovalRequest
 from authserver.models import AccessToken, AuditEvent
+from authserver.ops import localcache
 from authserver.token_hash import token_hash
 from mcp_token_verifier import approvals as calls
 from tests.approvals.conftest import ARGS, CIBA, MCP, basic, details
@@ -202,3 +206,43 @@ def test_mcp_server_checks_the_approval_token_against_the_call_once(ask, poll, u
     assert checker.check(claims, "transfer", dict(reversed(ARGS.items()))) == str(approval.pk)
     with pytest.raises(calls.ApprovalError, match="already used"):
         checker.check(claims, "transfer", ARGS)
+
+
+def test_login_hint_token_names_the_user_of_a_live_token_for_this_mcp_server(ask, user, mcp_client):
+    cl, _ = mcp_client
+    row = AccessToken(
+        user=user, application=cl, resource=[MCP], expires=timezone.now() + timedelta(minutes=5)
+    )
+    set_token_value(row, "the-agents-access-token")
+    row.save()
+    response = ask(None, login_hint_token="the-agents-access-token")
+    assert response.status_code == 200, response.content
+    assert ApprovalRequest.objects.get().user == user
+    AccessToken.objects.update(revoked_at=timezone.now())
+    assert ask(None, login_hint_token="the-agents-access-token").json()["error"] == (
+        "unknown_user_id"
+    )
+
+
+@pytest.mark.parametrize("hint", ["0{pk}", "{pk}0000000000000000000", " {pk}", "+{pk}"])
+def test_login_hint_is_exactly_the_sub(ask, user, hint):
+    response = ask(None, login_hint=hint.format(pk=user.pk))
+    assert response.json()["error"] == "unknown_user_id"
+
+
+def test_a_client_cannot_flood_a_persons_pending_list(ask, user):
+    for _ in range(services.MAX_PENDING):
+        assert ask(user).status_code == 200
+    assert ask(user).json()["error"] == "invalid_request"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approvals_are_stored_not_remembered_by_the_process(ask, poll, user, passkey):
+    """What a restart keeps: every fact of a request is in PostgreSQL. Drop the connections
+    and every per-process cache, and the request still answers as before."""
+    auth_req_id = ask(user).json()["auth_req_id"]
+    approve(auth_req_id, passkey)
+    connections.close_all()
+    cache.clear()
+    localcache.clear()
+    assert poll(auth_req_id).status_code == 200
