@@ -16,7 +16,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from approvals import ciba, tasks
-from approvals.models import ApprovalClient, ApprovalRequest, Passkey
+from approvals.models import ApprovalClient, ApprovalRequest, Passkey, ToolApprovalRule
 from authserver import audit
 from authserver.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from authserver.keys import secretbox
@@ -243,3 +243,13 @@ def poll(approval: ApprovalRequest, *, now: datetime) -> None:
 def pretty_arguments(approval: ApprovalRequest) -> str:
     """The full arguments as indented JSON, for the page (the template escapes it)."""
     return json.dumps(approval.arguments, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def rules_for(client, resource_identifier: str) -> dict[str, str]:
+    """The tools of one MCP server whose calls need approval, and their rules ("" = every
+    call), for that server's CIBA client to pass to ``authorize_tool_call``."""
+    if ciba.GRANT_TYPE not in (client.grant_types or []) or client.is_public:
+        raise UnauthorizedClient("this client may not use CIBA")
+    resource = resources.find_resource(resources.canonicalize(resource_identifier))
+    rows = ToolApprovalRule.objects.filter(resource=resource).order_by("tool")
+    return {row.tool: row.rule for row in rows}

@@ -9,6 +9,7 @@ app_name = "approvals"
 urlpatterns = [
     path("backchannel-authentication", views.backchannel, name="backchannel"),
     path("approvals/", views.pending, name="pending"),
+    path("approvals/rules", views.rules, name="rules"),
     path("approvals/passkeys", views.passkey_list, name="passkeys"),
     path("approvals/passkeys/options", views.registration_options, name="passkey-options"),
     path("approvals/passkeys/register", views.register, name="passkey-register"),

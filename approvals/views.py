@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from approvals import ciba, passkeys, services
 from approvals.models import ApprovalRequest
-from authserver.errors import MethodNotAllowed
+from authserver.errors import InvalidRequest, MethodNotAllowed
 from authserver.errors.middleware import as_oauth_error
 from authserver.token_endpoint import client_auth, params
 from authserver.token_endpoint.view import render as render_json
@@ -52,6 +52,27 @@ def backchannel(request: HttpRequest) -> HttpResponse:
             "approval_uri": services.approval_url(approval),
         },
     )
+
+
+@csrf_exempt
+@sensitive_post_parameters("client_secret")
+def rules(request: HttpRequest) -> HttpResponse:
+    """POST ``resource``: the admin's approval rules for that MCP server, to its CIBA client."""
+    if request.method != "POST":
+        return render_error(MethodNotAllowed("use POST", allow="POST"))
+    try:
+        req = params.parse_request(request)
+        client = client_auth.authenticate_current(req)
+        if len(req.resources) != 1:
+            raise InvalidRequest("name exactly one resource")
+        resource = req.resources[0]
+        found = services.rules_for(client, resource)
+    except client_auth.FailedAuthentication as exc:
+        client_auth.audit_failure(req, exc)
+        return render_error(exc)
+    except Exception as exc:
+        return render_error(as_oauth_error(exc, "approval rules request"))
+    return render_json(200, {"resource": resource, "rules": found})
 
 
 def _mine(request: HttpRequest, approval_id):

@@ -104,6 +104,15 @@ class ApprovalAsker:
             interval=int(body.get("interval", 5)),
         )
 
+    def rules(self, rules_endpoint: str, resource: str) -> dict[str, str]:
+        """The admin's approval rules for ``resource`` (tool -> rule, "" = every call), for
+        ``authorize_tool_call(..., approval_rules=...)``."""
+        status, body = self._post(rules_endpoint, {"resource": resource})
+        found = body.get("rules")
+        if status != 200 or not isinstance(found, dict):
+            raise Refused(str(body.get("error", status)), str(body.get("error_description", "")))
+        return {str(k): str(v) for k, v in found.items()}
+
     def collect(self, auth_req_id: str) -> str:
         """The one-time access token once approved; Pending or Refused before or otherwise."""
         form = {"grant_type": GRANT_TYPE, "auth_req_id": auth_req_id}
