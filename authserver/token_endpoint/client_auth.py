@@ -153,8 +153,11 @@ def authenticate(req: TokenRequest, snap: Snapshot, *, verified: set | None = No
         ok = method.verify(client, presented)
         if ok and verified is not None:
             verified.add(spent)
-    if not ok or client is None or not client.is_active:
+    if not ok or client is None:
         raise FailedAuthentication("client authentication failed", presented)
+    if not client.is_active:
+        # The right credential of a disabled client: refused, audited, not a guess to slow.
+        raise FailedAuthentication("client authentication failed", presented, guess=False)
     return client
 
 
@@ -177,15 +180,17 @@ def authenticate_current(req: TokenRequest, *, attempts: int = 3, verified: set 
 class FailedAuthentication(InvalidClient):
     """Credentials that did not authenticate; audited once the refusal is final."""
 
-    def __init__(self, description: str, presented, *, reason: str = "") -> None:
+    def __init__(self, description: str, presented, *, reason: str = "", guess: bool = True):
         super().__init__(description, detail=f"client {presented.client_id[:100]!r}")
+        self.guess = guess  # a credential that did not verify: counted by client_throttle
         self.client_id = presented.client_id[:100]
         self.reason = reason[:200]  # what failed, never the credential
 
 
 def audit_failure(req: TokenRequest, exc: FailedAuthentication) -> None:
     """A final refusal: audited, and counted towards this address's slow-down."""
-    client_throttle.record_failure(exc.client_id, req.ip)
+    if exc.guess:
+        client_throttle.record_failure(exc.client_id, req.ip)
     # The client_id as presented (truncated), never the secret or the header.
     audit.record(
         "client.auth_failed",

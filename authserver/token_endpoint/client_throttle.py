@@ -11,12 +11,18 @@ address as the request's.
 Counts live in the shared cache, counted atomically (authserver.ops.cache_atomic: Redis's
 ``SET NX`` and ``INCR``; a file lock every process shares for the embedded file cache). A
 cache that cannot be read slows nobody (the credential check still refuses); it is logged.
+
+The hot path pays nothing: a process reads the shared counts only for pairs it saw fail
+itself within the window (``_suspects``), so a client that authenticates never costs a
+cache round trip. A guesser spread over N worker processes gets at most N - 1 more guesses
+per window before every process checks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 
 from django.core.cache import cache
@@ -27,6 +33,9 @@ from authserver.ops import cache_atomic
 log = logging.getLogger("authserver.token_endpoint.client_throttle")
 WINDOW = 60  # seconds
 MAX_FAILURES = 10
+MAX_SUSPECTS = 10_000
+_suspects: dict[str, float] = {}  # count key -> when this process last saw it fail
+_suspects_lock = threading.Lock()
 
 
 class SlowDown(TemporarilyUnavailable):
@@ -50,6 +59,9 @@ def _keys(client_id: str, address: str | None) -> tuple[str, str]:
 def refuse_if_slowed(client_id: str, address: str | None, *, now: float | None = None) -> None:
     """Raise SlowDown when this (client, address) used up its failures in this window."""
     count_key, since_key = _keys(client_id, address)
+    seen = _suspects.get(count_key)  # one dict read: atomic under the GIL
+    if seen is None or time.monotonic() - seen > WINDOW:
+        return  # this process saw no failure of this pair lately: no round trip
     try:
         values = cache.get_many([count_key, since_key])
     except Exception:
@@ -70,6 +82,10 @@ def record_failure(client_id: str, address: str | None, *, now: float | None = N
     WINDOW seconds after the window's first failure, so the slow-down ends by then."""
     now = time.time() if now is None else now
     count_key, since_key = _keys(client_id, address)
+    with _suspects_lock:
+        if len(_suspects) >= MAX_SUSPECTS:
+            _suspects.clear()
+        _suspects[count_key] = time.monotonic()
     try:
         with cache_atomic.serialized("client-auth-throttle"):
             for _ in range(2):

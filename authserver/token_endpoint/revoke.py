@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -23,7 +22,6 @@ ALLOWED_METHODS = ["POST", "OPTIONS"]
 
 
 @csrf_exempt
-@never_cache
 @sensitive_post_parameters("token", "client_secret", "client_assertion")
 def revoke(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
