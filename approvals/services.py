@@ -253,3 +253,12 @@ def rules_for(client, resource_identifier: str) -> dict[str, str]:
     resource = resources.find_resource(resources.canonicalize(resource_identifier))
     rows = ToolApprovalRule.objects.filter(resource=resource).order_by("tool")
     return {row.tool: row.rule for row in rows}
+
+
+KEEP_DECIDED = timedelta(days=7)  # the audit trail keeps the events for good
+
+
+def purge_old_requests(*, now: datetime) -> int:
+    """Requests past their expiry for a week are deleted (ops.cleanup); events stay."""
+    deleted, _ = ApprovalRequest.objects.filter(expires_at__lt=now - KEEP_DECIDED).delete()
+    return deleted

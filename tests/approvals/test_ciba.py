@@ -246,3 +246,14 @@ def test_approvals_are_stored_not_remembered_by_the_process(ask, poll, user, pas
     cache.clear()
     localcache.clear()
     assert poll(auth_req_id).status_code == 200
+
+
+def test_requests_a_week_past_expiry_are_purged_and_their_events_stay(ask, user):
+    ask(user)
+    ask(user)
+    ApprovalRequest.objects.filter(
+        pk=ApprovalRequest.objects.order_by("created_at").first().pk
+    ).update(expires_at=timezone.now() - timedelta(days=8))
+    assert services.purge_old_requests(now=timezone.now()) == 1
+    assert ApprovalRequest.objects.count() == 1
+    assert AuditEvent.objects.filter(kind="approval.requested").count() == 2

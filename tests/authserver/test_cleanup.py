@@ -102,4 +102,5 @@ def test_cleanup_task_is_idempotent(flows):
         "access_tokens": 0,
         "dpop_proofs": 0,
         "assertion_jtis": 0,
+        "approval_requests": 0,  # approvals/ (ops.cleanup.register_purge)
     }
