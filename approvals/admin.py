@@ -15,6 +15,7 @@ class ToolApprovalRuleAdmin(admin.ModelAdmin):
 @admin.register(ApprovalClient)
 class ApprovalClientAdmin(admin.ModelAdmin):
     list_display = ("client", "delivery_mode", "notification_endpoint")
+    filter_horizontal = ("resources",)
 
 
 @admin.register(ApprovalRequest)

@@ -69,6 +69,8 @@ class ApprovalClient(models.Model):
     notification_endpoint = models.URLField(
         blank=True, help_text="backchannel_client_notification_endpoint (ping mode; HTTPS)."
     )
+    # The MCP servers this client speaks for: it may ask for approvals of their tools only.
+    resources = models.ManyToManyField("authserver.Resource", related_name="approval_clients")
 
     def __str__(self) -> str:
         return f"{self.client_id} ({self.delivery_mode})"

@@ -76,10 +76,18 @@ def check_tool(resource, tool: str) -> None:
         raise InvalidRequest("this MCP server registered no such tool")
 
 
-def delivery(client, token: str) -> tuple[str, str]:
+def settings_for(client, resource) -> ApprovalClient:
+    """The client's approval settings, if it speaks for this MCP server (else refused: a
+    client cannot ask a person to approve calls of a server that is not its own)."""
+    cfg = ApprovalClient.objects.filter(client=client, resources=resource).first()
+    if cfg is None:
+        raise UnauthorizedClient("this client does not speak for this MCP server")  # §13
+    return cfg
+
+
+def delivery(cfg: ApprovalClient, token: str) -> tuple[str, str]:
     """(mode, endpoint): CIBA §7.1, the token is REQUIRED in ping mode, pointless in poll."""
-    cfg = ApprovalClient.objects.filter(client=client).first()
-    mode = cfg.delivery_mode if cfg is not None else ApprovalClient.Mode.POLL
+    mode = cfg.delivery_mode
     if mode == ApprovalClient.Mode.PING:
         if not token:
             raise InvalidRequest("client_notification_token is required in ping mode")
@@ -99,9 +107,10 @@ def create_request(client, raw: ciba.BackchannelRequest, *, ip, now: datetime):
     if ciba.GRANT_TYPE not in (client.grant_types or []) or client.is_public:
         raise UnauthorizedClient("this client may not use CIBA")  # §13
     resource = resources.find_resource(resources.canonicalize(raw.resource))
+    cfg = settings_for(client, resource)
     check_tool(resource, raw.tool)
     user = find_user(raw, resource, now=now)
-    mode, endpoint = delivery(client, raw.notification_token)
+    mode, endpoint = delivery(cfg, raw.notification_token)
     if pending_for(user, now=now).filter(client=client).count() >= MAX_PENDING:
         raise InvalidRequest("too many pending approval requests for this user")
     auth_req_id = secrets.token_urlsafe(32)
@@ -251,6 +260,7 @@ def rules_for(client, resource_identifier: str) -> dict[str, str]:
     if ciba.GRANT_TYPE not in (client.grant_types or []) or client.is_public:
         raise UnauthorizedClient("this client may not use CIBA")
     resource = resources.find_resource(resources.canonicalize(resource_identifier))
+    settings_for(client, resource)
     rows = ToolApprovalRule.objects.filter(resource=resource).order_by("tool")
     return {row.tool: row.rule for row in rows}
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from approvals.models import Passkey
+from approvals.models import ApprovalClient, Passkey
 from authserver.models import Scope
 from mcp_token_verifier import approvals as calls
 from tests.factories import MCP, make_client, make_resource
@@ -27,7 +27,14 @@ def bank(db):
 @pytest.fixture
 def mcp_client(bank):
     client, secret = make_client(grant_types=("client_credentials", CIBA), name="Bank MCP")
+    speaks_for(client, bank)
     return client, secret
+
+
+def speaks_for(client, resource, **fields) -> ApprovalClient:
+    cfg, _ = ApprovalClient.objects.update_or_create(client=client, defaults=fields)
+    cfg.resources.add(resource)
+    return cfg
 
 
 def basic(client, secret) -> str:

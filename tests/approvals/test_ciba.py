@@ -104,6 +104,17 @@ def test_client_without_the_ciba_grant_is_unauthorized_client(client, bank, user
     assert response.json()["error"] == "unauthorized_client"
 
 
+def test_a_client_cannot_ask_approvals_for_an_mcp_server_it_does_not_speak_for(client, bank, user):
+    other, secret = make_client(grant_types=("client_credentials", CIBA))  # CIBA, no server
+    response = client.post(
+        "/backchannel-authentication",
+        {"login_hint": str(user.pk), "authorization_details": details()},
+        HTTP_AUTHORIZATION=basic(other, secret),
+    )
+    assert response.json()["error"] == "unauthorized_client"
+    assert not ApprovalRequest.objects.exists()
+
+
 def test_wrong_client_secret_is_invalid_client_through_the_one_path(ask, user, mcp_client):
     cl, _ = mcp_client
     response = ask(user, auth=basic(cl, "wrong"))

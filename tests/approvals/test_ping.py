@@ -44,8 +44,8 @@ def receiver():
 @pytest.fixture
 def ping_client(mcp_client, receiver):
     cl, _ = mcp_client
-    ApprovalClient.objects.create(
-        client=cl, delivery_mode="ping", notification_endpoint=receiver.url
+    ApprovalClient.objects.filter(client=cl).update(
+        delivery_mode="ping", notification_endpoint=receiver.url
     )
 
 

@@ -17,7 +17,7 @@ from playwright.async_api import async_playwright
 
 from approvals.models import ApprovalRequest
 from authserver.models import Scope
-from tests.approvals.conftest import CIBA
+from tests.approvals.conftest import CIBA, speaks_for
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_TOOLS
 from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.factories import make_client
@@ -40,6 +40,7 @@ def test_sdk_transfer_above_threshold_needs_a_passkey_approval_and_runs_once(
         exchange_client_secret=secret,
         transfer_approval_threshold=1000,
     )
+    speaks_for(mcp_client, demo.resource)
     Scope.objects.filter(resource=demo.resource, name="notes:write").update(
         tools=[*DEMO_TOOLS["notes:write"], "transfer"]
     )
