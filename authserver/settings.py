@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "enterprise",
     "connections",
     "authzen",
+    "approvals",
 ]
 
 MIDDLEWARE = [

@@ -33,6 +33,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("connections.urls")),  # /accounts/connections/ (issue 24)
     path("", include("accounts.urls")),
+    path("", include("approvals.urls")),  # CIBA + per-call approvals (docs/APPROVALS.md)
     path("scim/v2/", include("accounts.scim.urls")),  # issue 21: SCIM 2.0 (RFC 7644)
     path("accounts/", include("accounts.upstream.urls")),  # issue 21: upstream sign-in
 ]

@@ -31,6 +31,8 @@ try:
 except ImportError:  # pragma: no cover - installed with this package
     re2 = None
 
+from mcp_token_verifier import approvals
+
 TYPE = "mcp_tool"
 CONSTRAINT_KEYS = ("const", "enum", "prefix", "pattern", "maximum")
 MAX_PATTERN = 256  # in a request or policy
@@ -182,6 +184,7 @@ class Decision:
 
     allowed: bool
     rule: str
+    approval_required: bool = False  # ask for approval (approvals.approval_request), then retry
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -203,6 +206,7 @@ def authorize_tool_call(
     arguments: Mapping[str, Any] | None = None,
     *,
     policy_hook: PolicyHook | None = None,
+    approval_rules: Mapping[str, str | None] | None = None,
 ) -> Decision:
     """May the holder of these (verified) claims call ``tool`` with ``arguments``?
 
@@ -221,13 +225,22 @@ def authorize_tool_call(
         decision = _decide(details, _audiences(claims), tool, arguments)
     if policy_hook is None and default_policy_hook:
         policy_hook = default_policy_hook[0]  # a configured PDP: live decisions (pdp.py)
-    if not decision.allowed or policy_hook is None:
-        return decision
-    try:
-        extra = policy_hook(claims, tool, arguments)
-    except Exception as exc:  # fail closed: a broken policy engine refuses
-        return Decision(False, f"policy hook failed: {type(exc).__name__}")
-    return extra if extra is not None and not extra.allowed else decision
+    if decision.allowed and policy_hook is not None:
+        try:
+            extra = policy_hook(claims, tool, arguments)
+        except Exception as exc:  # fail closed: a broken policy engine refuses
+            return Decision(False, f"policy hook failed: {type(exc).__name__}")
+        if extra is not None and not extra.allowed:
+            return extra
+    # Only a call the token and the policy allow is put to a person: a person approves this
+    # one call first (mcp_token_verifier.approvals, docs/APPROVALS.md).
+    if (
+        decision.allowed
+        and approval_rules
+        and approvals.needs_approval(approval_rules, tool, arguments)
+    ):
+        return Decision(False, "approval required", approval_required=True)
+    return decision
 
 
 def _decide(details: object, audiences: set[str], tool: str, arguments: Mapping) -> Decision:

@@ -198,6 +198,7 @@ TOKEN_REQUEST = {
         _grant(  # RFC 7523 §2.1 with an ID-JAG (enterprise/idjag.py)
             grant_types.JWT_BEARER, ["assertion"], assertion=STR
         ),
+        _grant(grant_types.CIBA, ["auth_req_id"], auth_req_id=STR),  # CIBA §10.1 (approvals/)
     ]
 }
 TOKEN_RESPONSE = {  # RFC 6749 §5.1; the access token is an RFC 9068 JWT

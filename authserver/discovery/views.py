@@ -20,6 +20,7 @@ from authserver.discovery import metadata
 from authserver.errors import writer
 from authserver.keys import keyring as keys
 from authserver.revocation import published as revocation_list
+from authserver.token_endpoint import registry
 
 METADATA_MAX_AGE = 300
 
@@ -58,6 +59,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         service_documentation = settings.CONFIG.service_documentation or absolute(
             "service-documentation"
         )
+        for members in registry.METADATA.values():  # features' members (token_endpoint.registry)
+            base.update(members())
         return metadata.authorization_server_metadata(
             base,
             issuer=settings.ISSUER,

@@ -20,6 +20,7 @@ REFRESH_TOKEN = "refresh_token"  # noqa: S105 - RFC 6749 §6, a grant name
 CLIENT_CREDENTIALS = "client_credentials"  # RFC 6749 §4.4
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - RFC 8693 §2.1
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1, ID-JAG (enterprise/)
+CIBA = "urn:openid:params:grant-type:ciba"  # CIBA Core 1.0 §10.1, per-call approvals (approvals/)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ GRANT_TYPES = (
     # RFC 7523 §2.1 with an ID-JAG: a confidential client an identity provider vouches for
     # (SEP-990); the trust lives with the provider (enterprise/), not in the grant list.
     GrantType(JWT_BEARER, None, None, confidential_only=True),
+    # CIBA Core §4: an MCP server asks a person to approve one tool call (approvals/).
+    GrantType(
+        CIBA,
+        None,
+        "CIBA (approvals): an MCP server asks a person to approve one call (confidential)",
+        confidential_only=True,
+    ),
 )
 
 # RFC 8414 §2 ``grant_types_supported``: every grant the token endpoint serves.

@@ -15,6 +15,7 @@ registers what:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -56,6 +57,9 @@ class ExchangeStrategy(Protocol):
 CLIENT_AUTH_METHODS: dict[str, ClientAuthMethod] = {}
 GRANTS: dict[str, type] = {}
 EXCHANGE_STRATEGIES: dict[str, ExchangeStrategy] = {}
+# RFC 8414 §2 members a feature adds (CIBA's backchannel endpoint, by ``approvals``):
+# name -> function returning the members, called when the document is built.
+METADATA: dict[str, Callable[[], dict]] = {}
 
 
 def _add(table: dict, name: str, value, what: str) -> None:
@@ -78,6 +82,10 @@ def register_grant(cls: type) -> type:
 
 def register_exchange_strategy(name: str, strategy: ExchangeStrategy) -> None:
     _add(EXCHANGE_STRATEGIES, name, strategy, "token-exchange strategy")
+
+
+def register_metadata(name: str, members: Callable[[], dict]) -> None:
+    _add(METADATA, name, members, "metadata contribution")
 
 
 def exchange_strategy(req: Any) -> ExchangeStrategy | None:

@@ -70,8 +70,10 @@ def token_response(req: params.TokenRequest) -> issue.Issued | registry.Answer:
                 answer = strategy.answer(req, client, now=now)
             else:
                 binding = grant.validate(req, client, now=now)
-        except OAuthError:
-            if hotcache.is_current(snap):
+        except OAuthError as exc:
+            # ``decided_on_current_rows``: a refusal that read no cached row and recorded
+            # something (a CIBA poll's time) is final; deciding again would change the answer.
+            if hotcache.is_current(snap) or getattr(exc, "decided_on_current_rows", False):
                 raise
             continue  # refused on stale data: decide again on fresh rows
         if strategy is not None:

@@ -86,13 +86,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(this server's introspection client; docs/AUTHZEN.md) (DEMO_PDP_CLIENT_ID; its secret "
         "in DEMO_PDP_CLIENT_SECRET)",
     )
+    parser.add_argument(
+        "--transfer-approval-threshold",
+        type=float,
+        default=env("DEMO_TRANSFER_APPROVAL_THRESHOLD"),
+        help="offer a transfer tool; above this amount a person approves each call with a "
+        "passkey (DEMO_TRANSFER_APPROVAL_THRESHOLD; docs/APPROVALS.md; needs the exchange "
+        "client, granted CIBA)",
+    )
     args = parser.parse_args(argv)
     args.pdp_client_secret = env("DEMO_PDP_CLIENT_SECRET")
     if args.pdp_client_id and not args.pdp_client_secret:
         parser.error("--pdp-client-id needs DEMO_PDP_CLIENT_SECRET")
     if args.upstream_api_url and not args.upstream_audience:
         parser.error("--upstream-api-url needs --upstream-audience")
-    if (args.downstream_url or args.upstream_api_url) and not (
+    needs_client = args.downstream_url or args.upstream_api_url
+    if (needs_client or args.transfer_approval_threshold is not None) and not (
         args.exchange_client_id and args.exchange_client_secret
     ):
         parser.error("token exchange needs --exchange-client-id and --exchange-client-secret")
@@ -112,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         exchange_client_secret=args.exchange_client_secret,
         upstream_api_url=args.upstream_api_url,
         upstream_audience=args.upstream_audience,
+        transfer_approval_threshold=args.transfer_approval_threshold,
     )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     extras = ", DPoP required" if args.require_dpop else ""

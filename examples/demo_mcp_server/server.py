@@ -57,6 +57,7 @@ from examples.demo_mcp_server.tool_gate import (
     parse_message,
     tool_calls,
 )
+from examples.demo_mcp_server.transfer_tool import register_transfer_tool, transfers_for
 from examples.demo_mcp_server.upstream_tool import register_upstream_tool
 from mcp_token_verifier import TokenError, TokenVerifier, www_authenticate
 from mcp_token_verifier.dpop import PROOF_ALGS, InvalidDPoPProof
@@ -76,6 +77,7 @@ TOOL_SCOPES = {
     "whoami": "notes:read",
     "call_downstream": "notes:read",  # only offered when a downstream server is configured
     "call_upstream": "notes:read",  # only offered when an upstream API is configured
+    "transfer": "notes:write",  # only offered with a threshold; docs/APPROVALS.md
 }
 BASE_SCOPE = "notes:read"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -104,9 +106,16 @@ class DemoSettings:
     # and the provider's slug at the issuer (the token exchange's ``audience``).
     upstream_api_url: str | None = None
     upstream_audience: str | None = None
+    # docs/APPROVALS.md: a ``transfer`` tool; above this amount each call needs a person's
+    # approval (CIBA, with the exchange client above as this server's confidential client).
+    transfer_approval_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        needs_client = self.downstream_url or self.upstream_api_url
+        needs_client = (
+            self.downstream_url
+            or self.upstream_api_url
+            or self.transfer_approval_threshold is not None
+        )
         if needs_client and not (self.exchange_client_id and self.exchange_client_secret):
             raise ValueError("token exchange needs the exchange client's id and secret")
 
@@ -563,6 +572,8 @@ def create_app(settings: DemoSettings, policy_hook: PolicyHook | None = None) ->
     mcp = build_mcp_server(NoteBook(), downstream)
     if settings.upstream_api_url and settings.upstream_audience:
         register_upstream_tool(mcp, settings, verifier, _principal)
+    if settings.transfer_approval_threshold is not None:
+        register_transfer_tool(mcp, transfers_for(settings, verifier), _principal)
     document = protected_resource_metadata(settings)
 
     async def metadata(request: Request) -> JSONResponse:

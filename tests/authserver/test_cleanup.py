@@ -105,6 +105,7 @@ def test_cleanup_task_is_idempotent(flows):
         "dpop_proofs": 0,
         "token_families": 0,
         "assertion_jtis": 0,
+        "approval_requests": 0,  # approvals/ (ops.cleanup.register_purge)
     }
 
 
