@@ -96,7 +96,10 @@ def check_rate_limit(ip: str, *, now: float) -> None:
 def check_capacity() -> None:
     """MAX_DYNAMIC_CLIENTS: refuse new self-registered clients once the cap is reached."""
     limit = settings.CONFIG.max_dynamic_clients
-    if limit and Client.objects.filter(registration_source__in=SELF_REGISTERED).count() >= limit:
+    # Counts at most ``limit`` rows (COUNT over a LIMIT subquery): a registration's cost
+    # stays bounded by the cap, not by how many clients exist.
+    self_registered = Client.objects.filter(registration_source__in=SELF_REGISTERED)
+    if limit and self_registered[:limit].count() >= limit:
         logger.warning("MAX_DYNAMIC_CLIENTS (%d) reached: registration refused", limit)
         raise RegistrationUnavailable(detail=f"MAX_DYNAMIC_CLIENTS {limit} reached")
 
