@@ -170,17 +170,24 @@ def collapse_duplicates(client: Client, *, now: datetime) -> int:
     """
     if not client.metadata_fingerprint or not client.registered_from:
         return 0
-    stale = (
-        _never_used()
-        .filter(
+    # First the candidates, from the partial index clients_index_dup_candidates alone (a
+    # plain filter: almost every registration has none, and then costs one short query);
+    # only those are checked for tokens and codes.
+    candidates = list(
+        Client.objects.filter(
             registration_source=Client.RegistrationSource.DCR,
             metadata_fingerprint=client.metadata_fingerprint,
             registered_from=client.registered_from,
             verified=False,
+            last_used_at__isnull=True,
             created__lt=now - DUPLICATE_GRACE,
         )
         .exclude(pk=client.pk)
+        .values_list("pk", flat=True)
     )
+    if not candidates:
+        return 0
+    stale = _never_used().filter(pk__in=candidates)
     removed = [c.client_id for c in stale.only("client_id")]
     if removed:
         Client.objects.filter(client_id__in=removed).delete()
