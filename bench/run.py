@@ -293,7 +293,7 @@ class Bench:
             self.data["cases"][case.key] = self.run_case(port, case).as_dict()
 
     def run_inprocess(self) -> None:
-        from bench import inprocess
+        from bench import inprocess, primitives
 
         s = self.seeded
         n = 40 if self.quick else 300
@@ -318,6 +318,14 @@ class Bench:
             s, host, n, RESULTS / f"{self.stamp}-token-profile.txt"
         )
         self.data["explain"] = inprocess.explain_token_endpoint(s, host)
+        log("primitives: signing, fast path, revocation list size and verifier cost")
+        self.data["primitives"] = {
+            "signing": primitives.signing_case(500 if self.quick else 3000),
+            "fastpath": primitives.fastpath_case(4000 if self.quick else 20000),
+            "revocation_list": primitives.revocation_list_case(
+                (10_000,) if self.quick else (10_000, 100_000)
+            ),
+        }
 
     def run_scale(self) -> None:
         from bench import inprocess, seed
