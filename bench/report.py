@@ -34,6 +34,12 @@ def targets(data: dict) -> list[dict]:
     for key, goal in (("a", 0.45), ("b", 0.45), ("code", 0.45)):
         v = _ratio(_rps(r, key), _rps(r, "floor_sig"))
         add(f"({key}) / floor view + ES256 signature", v, f">= {goal}", _met(v, goal))
+    # The floor signing as our server does (one JWS path, cryptography directly): the
+    # jwcrypto floor above is slower than our own signature, so it flatters these ratios.
+    for key in ("a", "b", "code"):
+        v = _ratio(_rps(r, key), _rps(r, "floor_sig_raw"))
+        add(f"({key}) / floor view + ES256 signature on the one JWS path", v, ">= 0.45",
+            _met(v, 0.45))  # fmt: skip
     v = _ratio(_rps(r, "a"), _rps(r, "dot_a"))
     add("(a) / plain DOT 3.4.1 client credentials", v, ">= 1.4", _met(v, 1.4))
     v = _ratio(_rps(r, "g"), _rps(r, "floor"))

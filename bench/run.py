@@ -40,7 +40,7 @@ from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
-SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "dot_a")
+SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "dot_a")
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -226,6 +226,8 @@ class Bench:
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
+            (self.floor_port, Case("floor_sig_raw", "floor + one ES256 signature, one JWS path",
+                                   "/floor-sign-raw")),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
