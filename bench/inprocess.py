@@ -130,7 +130,10 @@ PARTS = [
      "token_issued"),
     ("Django ORM round trips (CursorWrapper._execute)", "django/db/backends/utils.py",
      "_execute"),
-    ("jwcrypto add_signature", "jwcrypto/jws.py", "add_signature"),
+    ("the one JWS path's signature (jws_sign.Signer.sign)", "mcp_token_verifier/jws_sign.py",
+     "sign"),
+    ("jwcrypto add_signature (no longer on the path: 0 expected)", "jwcrypto/jws.py",
+     "add_signature"),
 ]  # fmt: skip
 
 

@@ -29,14 +29,23 @@ def targets(data: dict) -> list[dict]:
 
     v = _ratio(_rps(r, "a"), _rps(r, "node_a"))
     add("(a) / node-oidc-provider (a), req/s", v, ">= 1.0", None if v is None else v >= 1.0)
-    # Issue 17 §3: against the floor plus one signature, and against plain DOT 3.4.1.
-    for key, goal in (("a", 0.35), ("b", 0.25), ("code", 0.25)):
+    # Issue 34 §1 (issue 17 §3 asked 0.35 / 0.25 / 0.25): against the floor plus one
+    # signature, and against plain DOT 3.4.1.
+    for key, goal in (("a", 0.45), ("b", 0.45), ("code", 0.45)):
         v = _ratio(_rps(r, key), _rps(r, "floor_sig"))
         add(f"({key}) / floor view + ES256 signature", v, f">= {goal}", _met(v, goal))
+    # The floor signing as our server does (one JWS path, cryptography directly): the
+    # jwcrypto floor above is slower than our own signature, so it flatters these ratios.
+    for key in ("a", "b", "code"):
+        v = _ratio(_rps(r, key), _rps(r, "floor_sig_raw"))
+        add(f"({key}) / floor view + ES256 signature on the one JWS path", v, ">= 0.45",
+            _met(v, 0.45))  # fmt: skip
     v = _ratio(_rps(r, "a"), _rps(r, "dot_a"))
     add("(a) / plain DOT 3.4.1 client credentials", v, ">= 1.4", _met(v, 1.4))
     v = _ratio(_rps(r, "g"), _rps(r, "floor"))
-    add("(g) introspection / floor view", v, ">= 0.3", _met(v, 0.3))
+    add("(g) introspection / floor view", v, ">= 0.6", _met(v, 0.6))
+    v = _ratio(_rps(r, "f"), _rps(r, "floor"))
+    add("(f) registration / floor view", v, ">= 0.2", _met(v, 0.2))
     for key in ("a", "b", "code"):
         row = r.get(key)
         v = round(row["p99_ms"] / row["p50_ms"], 2) if row and row["p50_ms"] else None
@@ -67,6 +76,26 @@ def targets(data: dict) -> list[dict]:
             "O(1), ~constant",
             worst < 5000,
         )
+    prim = data.get("primitives")
+    if prim:
+        fp = prim["fastpath"]
+        for code in ("200", "304"):
+            v = fp[f"ratio_{code}"]
+            add(
+                f"JWKS {code} replay, in-process CPU: bare Django view / fast path",
+                v,
+                ">= 1.0",
+                v >= 1.0,
+            )
+        for row in prim["revocation_list"]:
+            # 16 random bytes per jti (access_token.sign_access_token), base64url in JSON,
+            # then base64url again in the JWS: 22 + 3 characters, times 4/3.
+            v = row["bytes_per_revoked_token"]
+            add(f"revocation list bytes per revoked token ({row['revoked_tokens']:,})", v,
+                "<= 34", v <= 34)  # fmt: skip
+            v = round(row["verifier_cpu_ms_per_new_list"] / row["revoked_tokens"] * 1000, 2)
+            add(f"verifier CPU per new list, ms per 1,000 revoked ({row['revoked_tokens']:,})",
+                v, "<= 1.0", v <= 1.0)  # fmt: skip
     scale = data.get("scale")
     if scale:
         for key in ("a", "b"):
@@ -147,6 +176,31 @@ def _cpu_rows(during: dict) -> list[str]:
     return [*out, ""]
 
 
+def _primitive_rows(prim: dict | None) -> list[str]:
+    if not prim:
+        return []
+    sig, fp = prim["signing"], prim["fastpath"]
+    out = [
+        "## Primitives, in-process, CPU per call (best of three; bench/primitives.py)",
+        "",
+        f"- ES256 access-token signature: one JWS path {sig['one_jws_path_us']} µs, jwcrypto "
+        f"`JWS` {sig['jwcrypto_jws_us']} µs ({sig['speedup']}x).",
+        f"- JWKS replayed by the WSGI fast path: 200 {fp['fastpath_200_us']} µs, 304 "
+        f"{fp['fastpath_304_us']} µs; the floor's bare Django view through Django's WSGI "
+        f"handler {fp['bare_django_view_us']} µs.",
+        "",
+        "| revoked tokens | list bytes | bytes / token | verifier CPU ms per new list | "
+        "verifier memory |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in prim["revocation_list"]:
+        out.append(
+            f"| {row['revoked_tokens']:,} | {row['bytes']:,} | {row['bytes_per_revoked_token']} "
+            f"| {row['verifier_cpu_ms_per_new_list']} | {row['verifier_memory_bytes']:,} B |"
+        )
+    return [*out, ""]
+
+
 def markdown(data: dict) -> str:
     meta = data["meta"]
     out = [
@@ -184,7 +238,12 @@ def markdown(data: dict) -> str:
     if rl:
         out += [f"Revocation list: {rl['entries']:,} entries, {rl['bytes']:,} bytes.", ""]
     out += _cpu_rows(data.get("db_during", {}))
-    out += ["## Targets (issue 10 §4, §5; issue 17 §3)", "", "| target | value | goal | met |"]
+    out += _primitive_rows(data.get("primitives"))
+    out += [
+        "## Targets (issue 10 §4, §5; issue 17 §3; issue 34 §1, §3)",
+        "",
+        "| target | value | goal | met |",
+    ]
     out += ["| --- | ---: | --- | --- |"]
     for row in data["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]

@@ -40,7 +40,7 @@ from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
-SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "dot_a")
+SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "dot_a")
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -246,6 +246,8 @@ class Bench:
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
+            (self.floor_port, Case("floor_sig_raw", "floor + one ES256 signature, one JWS path",
+                                   "/floor-sign-raw")),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
@@ -313,7 +315,7 @@ class Bench:
             self.data["cases"][case.key] = self.run_case(port, case).as_dict()
 
     def run_inprocess(self) -> None:
-        from bench import inprocess
+        from bench import inprocess, primitives
 
         s = self.seeded
         n = 40 if self.quick else 300
@@ -338,6 +340,14 @@ class Bench:
             s, host, n, RESULTS / f"{self.stamp}-token-profile.txt"
         )
         self.data["explain"] = inprocess.explain_token_endpoint(s, host)
+        log("primitives: signing, fast path, revocation list size and verifier cost")
+        self.data["primitives"] = {
+            "signing": primitives.signing_case(500 if self.quick else 3000),
+            "fastpath": primitives.fastpath_case(4000 if self.quick else 20000),
+            "revocation_list": primitives.revocation_list_case(
+                (10_000,) if self.quick else (10_000, 100_000)
+            ),
+        }
 
     def run_scale(self) -> None:
         from bench import inprocess, seed

@@ -95,7 +95,20 @@ class Client(AbstractApplication):
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
-        indexes = [models.Index(fields=["registration_source", "created"])]
+        indexes = [
+            models.Index(fields=["registration_source", "created"]),
+            # Registration's duplicate collapse (clients.policy.collapse_duplicates): only
+            # never-used, unverified DCR rows older than the grace are candidates, so a
+            # registration visits those alone, not every client sharing a popular
+            # fingerprint and address (one hosted MCP client's users all do).
+            models.Index(
+                fields=["metadata_fingerprint", "registered_from", "created"],
+                name="clients_index_dup_candidates",
+                condition=models.Q(
+                    registration_source="dcr", verified=False, last_used_at__isnull=True
+                ),
+            ),
+        ]
 
     def natural_key(self):
         return (self.client_id,)

@@ -97,7 +97,10 @@ def check_rate_limit(ip: str, *, now: float) -> None:
 def check_capacity() -> None:
     """MAX_DYNAMIC_CLIENTS: refuse new self-registered clients once the cap is reached."""
     limit = settings.CONFIG.max_dynamic_clients
-    if limit and Client.objects.filter(registration_source__in=SELF_REGISTERED).count() >= limit:
+    # Counts at most ``limit`` rows (COUNT over a LIMIT subquery): a registration's cost
+    # stays bounded by the cap, not by how many clients exist.
+    self_registered = Client.objects.filter(registration_source__in=SELF_REGISTERED)
+    if limit and self_registered[:limit].count() >= limit:
         logger.warning("MAX_DYNAMIC_CLIENTS (%d) reached: registration refused", limit)
         raise RegistrationUnavailable(detail=f"MAX_DYNAMIC_CLIENTS {limit} reached")
 
@@ -168,17 +171,24 @@ def collapse_duplicates(client: Client, *, now: datetime) -> int:
     """
     if not client.metadata_fingerprint or not client.registered_from:
         return 0
-    stale = (
-        _never_used()
-        .filter(
+    # First the candidates, from the partial index clients_index_dup_candidates alone (a
+    # plain filter: almost every registration has none, and then costs one short query);
+    # only those are checked for tokens and codes.
+    candidates = list(
+        Client.objects.filter(
             registration_source=Client.RegistrationSource.DCR,
             metadata_fingerprint=client.metadata_fingerprint,
             registered_from=client.registered_from,
             verified=False,
+            last_used_at__isnull=True,
             created__lt=now - DUPLICATE_GRACE,
         )
         .exclude(pk=client.pk)
+        .values_list("pk", flat=True)
     )
+    if not candidates:
+        return 0
+    stale = _never_used().filter(pk__in=candidates)
     removed = [c.client_id for c in stale.only("client_id")]
     if removed:
         Client.objects.filter(client_id__in=removed).delete()

@@ -134,14 +134,18 @@ class AuthorizeView(OAuthLibMixin, View):
             return self.deny(credentials, client, ConsentRequired)
 
         request_id = secrets.token_urlsafe(16)
-        request.session[f"authz:{request_id}"] = {
-            "user": request.user.pk,
-            "expires": time.time() + PENDING_TTL,
-            "scopes": scopes,
-            "resource_id": resource.pk,
-            "tools": tools,
-            "credentials": {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials},
-        }
+        remember_pending(
+            request.session,
+            request_id,
+            {
+                "user": request.user.pk,
+                "expires": time.time() + PENDING_TTL,
+                "scopes": scopes,
+                "resource_id": resource.pk,
+                "tools": tools,
+                "credentials": {k: credentials[k] for k in _CREDENTIAL_KEYS if k in credentials},
+            },
+        )
         return render(
             request,
             "authserver/consent.html",
@@ -263,3 +267,27 @@ def _describe(resource, scopes: list[str], decision, tools=None) -> list[dict]:
             }
         )
     return described
+
+
+# Unanswered consent screens kept per session (closed tabs, retried connects): the oldest
+# go first, and expired ones go whenever a new screen is shown.
+MAX_PENDING = 10
+
+
+def remember_pending(session, request_id: str, pending: dict) -> None:
+    """Keep a consent screen's request under ``authz:<request_id>`` until it is answered
+    (``post`` pops it). A screen nobody answers would otherwise stay in the session for
+    good, and the session (a database row read on every request) grow with each."""
+    now = time.time()
+    waiting = sorted(
+        (value.get("expires", 0) if isinstance(value, dict) else 0, key)
+        for key, value in session.items()
+        if key.startswith("authz:")
+    )
+    live = [key for expires, key in waiting if expires >= now]
+    for expires, key in waiting:
+        if expires < now:
+            del session[key]
+    for key in live[: max(0, len(live) - (MAX_PENDING - 1))]:
+        del session[key]
+    session[f"authz:{request_id}"] = pending

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from jwcrypto import jwk, jws
-from jwcrypto.common import json_encode
+from jwcrypto import jwk
 
 from authserver.errors.codes import KeyUnavailable
 from authserver.keys import secretbox
 from authserver.models import KeyRotationLock, SigningKey
 from mcp_token_verifier.jws import PRIVATE_JWK_MEMBERS
+from mcp_token_verifier.jws_sign import Signer
 
 State = SigningKey.State
 PUBLISHED_STATES = (State.PENDING, State.ACTIVE, State.RETIRING)
@@ -102,6 +102,8 @@ def create_key(alg: str, *, state: str, now: datetime, activates_at: datetime | 
 
 
 _private_cache: dict[str, jwk.JWK] = {}
+# kid -> its Signer (the ``cryptography`` key object made once): dropped with the JWK.
+_signer_cache: dict[str, Signer] = {}
 _private_cache_lock = threading.Lock()
 
 
@@ -129,6 +131,20 @@ def private_jwk(key: SigningKey) -> jwk.JWK:
 def forget_private_jwk(kid: str) -> None:
     with _private_cache_lock:
         _private_cache.pop(kid, None)
+        _signer_cache.pop(kid, None)
+
+
+def signer(key: SigningKey) -> Signer:
+    """The signer of a key that still has private material (once per process and kid)."""
+    cached = _signer_cache.get(key.kid)
+    if cached is not None and cached.alg == key.alg:
+        return cached
+    made = Signer(private_jwk(key), alg=key.alg, kid=key.kid)
+    with _private_cache_lock:
+        if len(_signer_cache) > 64:
+            _signer_cache.clear()
+        _signer_cache[key.kid] = made
+    return made
 
 
 def published_keys() -> list[SigningKey]:
@@ -180,15 +196,13 @@ def sign(
     now: datetime | None = None,
     key: SigningKey | None = None,
 ):
-    """Sign ``payload`` as a compact JWS with ``key`` or the active key; ``(token, kid)``."""
+    """Sign ``payload`` as a compact JWS with ``key`` or the active key; ``(token, kid)``.
+
+    Through the one JWS path's signer (mcp_token_verifier.jws_sign): the same primitives
+    the verification uses, and the bytes jwcrypto wrote (sorted JSON, header ``alg``,
+    ``kid``, ``typ``)."""
     key = key or active_key(alg, now=now)
-    token = jws.JWS(json_encode(payload).encode())
-    token.add_signature(
-        private_jwk(key),
-        alg=key.alg,
-        protected=json_encode({"alg": key.alg, "kid": key.kid, "typ": typ}),
-    )
-    return token.serialize(compact=True), key.kid
+    return signer(key).sign(payload, typ=typ), key.kid
 
 
 @dataclass

@@ -11,9 +11,10 @@ without a query string are replayed; per-request headers (X-Request-ID) never ar
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags
@@ -32,7 +33,43 @@ DISCOVERY_PREFIXES = (
     "/.well-known/openid-configuration",
 )
 NOT_REPLAYED = {"x-request-id", "content-length"}
-Cached = tuple[int, bytes, list[tuple[str, str]]]
+
+
+class Document(NamedTuple):
+    """A cached 200, with both of its answers prepared once (not per request)."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    etag: str | None
+    # The 200's headers with its Content-Length, and the 304's: no Content-Type and no
+    # Content-Length (RFC 9110 §15.4.5, no content).
+    full_headers: list[tuple[str, str]]
+    not_modified_headers: list[tuple[str, str]]
+
+
+def document(status: int, body: bytes, headers: list[tuple[str, str]]) -> Document:
+    etag = next((v for k, v in headers if k == "ETag"), None)
+    return Document(
+        status,
+        body,
+        headers,
+        etag,
+        [*headers, ("Content-Length", str(len(body)))],
+        [(k, v) for k, v in headers if k.lower() != "content-type"],
+    )
+
+
+def not_modified(etag: str | None, if_none_match: str) -> bool:
+    """RFC 9110 §13.1.2: the ETag, or ``*``, is among the If-None-Match tags, by the weak
+    comparison (§8.8.3.2: ``W/`` ignored). A client revalidating sends back exactly the
+    ETag it got: that needs no parsing."""
+    if not etag or not if_none_match:
+        return False
+    if if_none_match == etag:
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(t == "*" or t.removeprefix("W/") == opaque for t in parse_etags(if_none_match))
 
 
 def ttl_for(path: str) -> float | None:
@@ -43,16 +80,12 @@ def ttl_for(path: str) -> float | None:
     return None
 
 
-def replay(cached: Cached, if_none_match: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The status, headers and body to answer with; a 304 when the ETag matches
-    (RFC 9110 §13.1.2)."""
-    status, body, headers = cached
-    etag = next((v for k, v in headers if k == "ETag"), None)
-    if etag and if_none_match:
-        tags = parse_etags(if_none_match)
-        if etag in tags or "*" in tags:
-            return 304, [(k, v) for k, v in headers if k.lower() != "content-type"], b""
-    return status, headers, body
+def replay(cached: Document, if_none_match: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The status, headers (without Content-Length) and body to answer with; a 304 when the
+    ETag matches (RFC 9110 §13.1.2)."""
+    if not_modified(cached.etag, if_none_match):
+        return 304, cached.not_modified_headers, b""
+    return cached.status, cached.headers, cached.body
 
 
 class FastDocumentsMiddleware:
@@ -68,13 +101,13 @@ class FastDocumentsMiddleware:
             return self.get_response(request)
         rendered: list[HttpResponse] = []
 
-        def render() -> Cached | None:
+        def render() -> Document | None:
             response = self.get_response(request)
             rendered.append(response)
             if response.status_code != 200 or getattr(response, "streaming", False):
                 return None
             headers = [(k, v) for k, v in response.items() if k.lower() not in NOT_REPLAYED]
-            return response.status_code, response.content, headers
+            return document(response.status_code, response.content, headers)
 
         # The one request that renders must get the full document, whatever it sent (else
         # the view answers 304 and a client that only revalidates never fills the cache).
@@ -126,14 +159,19 @@ class FastDocumentsApp:
         return self.app(environ, start_response)
 
     @staticmethod
-    def _answer(cached: Cached, environ: dict, start_response: Callable, path: str):
+    def _answer(cached: Document, environ: dict, start_response: Callable, path: str):
         started = time.perf_counter()
-        status, headers, body = replay(cached, environ.get("HTTP_IF_NONE_MATCH", ""))
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
-        if status == 304:  # RFC 9110 §15.4.5: no content, so no Content-Length of it
-            start_response("304 Not Modified", [*headers, ("X-Request-ID", request_id)])
+        incoming = environ.get("HTTP_X_REQUEST_ID")
+        # 128 random bits in hex, the form RequestIdMiddleware's uuid4().hex has, made
+        # without building a UUID object.
+        request_id = (incoming and request_id_from(incoming)) or os.urandom(16).hex()
+        if not_modified(cached.etag, environ.get("HTTP_IF_NONE_MATCH", "")):
+            start_response(
+                "304 Not Modified", [*cached.not_modified_headers, ("X-Request-ID", request_id)]
+            )
+            body = b""
         else:
-            length = ("Content-Length", str(len(body)))
-            start_response("200 OK", [*headers, length, ("X-Request-ID", request_id)])
+            start_response("200 OK", [*cached.full_headers, ("X-Request-ID", request_id)])
+            body = cached.body
         metrics.observe_latency(metrics.endpoint_of(path), time.perf_counter() - started)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

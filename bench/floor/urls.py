@@ -5,4 +5,5 @@ from bench.floor import views
 urlpatterns = [
     path("floor", views.floor),
     path("floor-sign", views.floor_sign),
+    path("floor-sign-raw", views.floor_sign_raw),
 ]

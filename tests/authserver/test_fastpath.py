@@ -157,3 +157,30 @@ def test_rotation_in_this_process_is_served_at_once(app):
     after = json.loads(call(JWKS)[2])
     assert {k["kid"] for k in after["keys"]} != {k["kid"] for k in before["keys"]}
     assert app.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "status"),
+    [
+        ("{etag}", 304),  # what a revalidating client sends back
+        ('"other", {etag}', 304),  # RFC 9110 §13.1.2: any listed tag
+        ("W/{etag}", 304),  # weak comparison for If-None-Match
+        ("*", 304),
+        ('"other"', 200),
+        ('{etag}"', 200),  # not the tag, nor a list holding it
+    ],
+)
+def test_if_none_match_is_compared_as_rfc_9110_says_before_django(app, if_none_match, status):
+    _, headers, body = call(JWKS)
+    answer, replayed, replayed_body = call(
+        JWKS, if_none_match=if_none_match.format(etag=headers["ETag"])
+    )
+    assert answer == status
+    assert app.calls == 1
+    assert replayed["ETag"] == headers["ETag"]
+    if status == 304:
+        assert replayed_body == b""
+        assert "Content-Length" not in replayed
+    else:
+        assert replayed_body == body
+        assert replayed["Content-Length"] == str(len(body))

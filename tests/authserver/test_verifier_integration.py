@@ -116,3 +116,46 @@ def test_wrong_typ_is_refused(token):
     forged = forge({**header, "typ": "JWT"}, claims, keys.private_jwk(row))
     with pytest.raises(TokenError):
         verifier(MCP).verify(forged)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_access_token_is_signed_on_the_one_jws_path(client, monkeypatch, alg):
+    """The token endpoint signs through mcp_token_verifier.jws_sign (the primitives the
+    verifier checks with), never a second JWS implementation: jwcrypto's signing is cut off,
+    and the token still verifies with jwcrypto and with the verifier."""
+    from mcp_token_verifier import jws_sign
+
+    keys.active_key(alg)  # the first key of this algorithm
+    monkeypatch.setattr(keys, "default_algorithm", lambda: alg)
+    signed: list[str] = []
+    real_sign = jws_sign.Signer.sign
+
+    def spy(self, claims, *, typ):
+        signed.append(typ)
+        return real_sign(self, claims, typ=typ)
+
+    def no_second_path(*args, **kwargs):
+        raise AssertionError("signed outside the one JWS path")
+
+    monkeypatch.setattr(jws_sign.Signer, "sign", spy)
+    monkeypatch.setattr(jws.JWS, "add_signature", no_second_path)
+    a = make_resource(MCP)
+    machine, secret = make_client(access={a: "tools:read"})
+    auth = "Basic " + base64.b64encode(f"{machine.client_id}:{secret}".encode()).decode()
+    response = client.post(
+        "/token",
+        {"grant_type": "client_credentials", "resource": MCP, "scope": "tools:read"},
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert response.status_code == 200, response.content
+    token = response.json()["access_token"]
+    assert signed == ["at+jwt"]
+    parsed = jws.JWS()
+    parsed.deserialize(token)
+    assert parsed.jose_header["alg"] == alg
+    published = jwk.JWKSet.from_json(json.dumps(keys.jwks_document()))
+    parsed.verify(published.get_key(parsed.jose_header["kid"]), alg=alg)
+    assert json.loads(parsed.payload)["aud"] == MCP
+    assert verifier(MCP).verify(token, required_scopes=["tools:read"])["client_id"] == (
+        machine.client_id
+    )

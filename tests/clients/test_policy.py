@@ -9,7 +9,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from authserver.models import AccessToken
@@ -213,6 +215,51 @@ def test_duplicate_from_another_address_or_with_other_metadata_is_kept(register)
     register(MCP_PYTHON_SDK_BODY, REMOTE_ADDR="203.0.113.50")
     register({**MCP_PYTHON_SDK_BODY, "client_name": "another app"})
     assert Client.objects.count() == 3
+
+
+def test_one_hosted_clients_users_do_not_make_every_registration_scan_the_clients_table(
+    register,
+):
+    """A hosted MCP client registers from one address with the same metadata for every
+    user: thousands of used clients share its fingerprint. The duplicate collapse must
+    reach only never-used candidates (clients_index_dup_candidates), not every sibling."""
+    first = register(MCP_PYTHON_SDK_BODY).json()
+    template = Client.objects.get(client_id=first["client_id"])
+    long_ago, now = timezone.now() - timedelta(days=2), timezone.now()
+    siblings = []
+    for i in range(3000):
+        template.pk, template.id = None, None
+        template.client_id = f"sibling-{i}"
+        template.created, template.last_used_at = long_ago, now
+        siblings.append(
+            Client(
+                **{f.attname: getattr(template, f.attname) for f in Client._meta.concrete_fields}
+            )
+        )
+    Client.objects.bulk_create(siblings, batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE clients_client")
+    with CaptureQueriesContext(connection) as captured:
+        assert register(MCP_PYTHON_SDK_BODY).status_code == 201
+    collapse = next(
+        q["sql"]
+        for q in captured.captured_queries
+        if "metadata_fingerprint" in q["sql"] and q["sql"].startswith("SELECT")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + collapse)
+        statements = [row[0] for row in cursor.fetchall()]
+    plan = "\n".join(statements)
+    assert "clients_index_dup_candidates" in plan, plan
+    assert "Seq Scan on clients_client" not in plan, plan
+
+
+def test_the_cap_counts_no_further_than_the_cap(registration_policy):
+    registration_policy(max_dynamic_clients=2)
+    with CaptureQueriesContext(connection) as captured:
+        policy.check_capacity()
+    count = next(q["sql"] for q in captured.captured_queries if "COUNT" in q["sql"])
+    assert "LIMIT 2" in count
 
 
 # --- cleanup task ---------------------------------------------------------------------------
