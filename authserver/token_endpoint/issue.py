@@ -229,6 +229,13 @@ def insert_access_token(binding: Binding, token: tokens.IssuedToken) -> AccessTo
     )
     set_token_value(row, token.value)  # DOT: only the checksum is stored (RFC 9700)
     row.save(force_insert=True)
+    # ``created`` is DOT's auto_now_add, the moment of the insert; introspection answers
+    # ``iat`` from it (RFC 7662 §2.2), so it must be the JWT's own ``iat``, as the PostgreSQL
+    # writer's single statement stores it.
+    issued_at = datetime.fromtimestamp(token.iat, tz=UTC)
+    if row.created != issued_at:
+        AccessToken.objects.filter(pk=row.pk).update(created=issued_at)
+        row.created = issued_at
     return row
 
 

@@ -7,6 +7,8 @@ import base64
 import dataclasses
 import hashlib
 import json
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -24,6 +26,7 @@ from authserver.models import (
     TokenExchangePolicy,
 )
 from authserver.token_endpoint import issue as issue_module
+from authserver.token_endpoint import view as view_module
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants import Grant as GrantBase
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
@@ -397,3 +400,27 @@ def test_introspection_of_a_user_token_has_no_username(signed_in, app, resource)
     assert "username" not in body
     assert body["token_type"] == "Bearer"
     assert set(body) - {"active", "token_type"} <= set(dpop_claims_of(token))
+
+
+def test_introspected_iat_is_the_tokens_own_when_the_write_lags_the_signature(
+    client, resource, machine, monkeypatch
+):
+    """RFC 7662 §2.2: introspection answers the token's own ``iat``. The request's clock is
+    moved 5 s behind the database insert (as a slow write on a loaded server crosses second
+    boundaries): the ORM writer used to store the insert's own time as ``created``."""
+    lagging = SimpleNamespace(now=lambda: timezone.now() - timedelta(seconds=5))
+    monkeypatch.setattr(view_module, "timezone", lagging)
+    rs, rs_secret = make_client(name="mcp server", access={})
+    resource.introspection_client = rs
+    resource.save()
+    c, secret = machine
+    issued = client.post(
+        "/token",
+        {"grant_type": "client_credentials", "resource": MCP},
+        HTTP_AUTHORIZATION=basic(c.client_id, secret),
+    ).json()["access_token"]
+    body = client.post(
+        "/introspect", {"token": issued}, HTTP_AUTHORIZATION=basic(rs.client_id, rs_secret)
+    ).json()
+    assert body["active"] is True
+    assert body["iat"] == dpop_claims_of(issued)["iat"]
