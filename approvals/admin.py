@@ -4,22 +4,23 @@ requests (read only; the auth_req_id and notification token are never shown)."""
 from django.contrib import admin
 
 from approvals.models import ApprovalClient, ApprovalRequest, ToolApprovalRule
+from authserver.admin_base import OperatorAdmin
 
 
 @admin.register(ToolApprovalRule)
-class ToolApprovalRuleAdmin(admin.ModelAdmin):
+class ToolApprovalRuleAdmin(OperatorAdmin):
     list_display = ("resource", "tool", "rule")
     list_filter = ("resource",)
 
 
 @admin.register(ApprovalClient)
-class ApprovalClientAdmin(admin.ModelAdmin):
+class ApprovalClientAdmin(OperatorAdmin):
     list_display = ("client", "delivery_mode", "notification_endpoint")
     filter_horizontal = ("resources",)
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(OperatorAdmin):
     list_display = ("tool", "user", "client", "resource", "status", "created_at", "expires_at")
     list_filter = ("status",)
     fields = (

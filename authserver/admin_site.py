@@ -44,6 +44,9 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("authserver.tokenexchangepolicy", "Token exchange policies"),
             ("connections.connectionpolicy", "Connection policies"),
             ("connections.upstreamprovider", "Upstream APIs (connections)"),
+            ("approvals.toolapprovalrule", "Tool calls that need approval"),
+            ("approvals.approvalclient", "Approval clients (CIBA)"),
+            ("authzen.cedarpolicy", "Cedar policies (live decisions)"),
         ],
     ),
     (
@@ -67,6 +70,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("authserver.grant", "Authorization codes"),
             ("authserver.idtoken", "ID tokens"),
             ("connections.connection", "Connections"),
+            ("approvals.approvalrequest", "Approval requests"),
             ("authserver.revocationcutoff", "Revocation cut-offs"),
         ],
     ),

@@ -41,7 +41,10 @@ def test_add_form_offers_no_legacy_grant_dropdown_and_no_json_lists(staff):
     assert 'name="authorization_grant_type"' not in page
     assert "Resource owner password" not in page
     assert "Implicit" not in page
-    assert page.count('type="checkbox" name="grant_types"') == 4
+    # authorization_code, refresh_token, client_credentials, token exchange, and CIBA (an MCP
+    # server a person approves calls for: docs/APPROVALS.md); never password or implicit.
+    assert page.count('type="checkbox" name="grant_types"') == 5
+    assert 'value="urn:openid:params:grant-type:ciba"' in page
     assert 'type="checkbox" name="response_types"' in page
     assert 'name="client_secret"' not in page
     assert 'name="algorithm"' not in page
