@@ -45,6 +45,26 @@ def read_lines(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
+def in_own_thread(function, *args) -> None:
+    """Playwright's sync API refuses to start in a thread where an asyncio loop runs, which is
+    the main thread once pytest-playwright's browser fixtures ran earlier in the session: the
+    browser step gets a thread of its own."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            function(*args)
+        except BaseException as exc:  # re-raised in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the browser step did not finish in 120 s"
+    if failures:
+        raise failures[0]
+
+
 def consent_in_chromium(url: str, issuer: str, session_cookie: str) -> None:
     """The user, signed in, opens the authorization URL and clicks Allow."""
     from playwright.sync_api import sync_playwright
@@ -107,7 +127,7 @@ def test_official_conformance_suite_authorization_server_scenarios_pass(
                 break
             transcript.append(line)
             if line.startswith(f"{live}/authorize?"):
-                consent_in_chromium(line.strip(), live, session_cookie)
+                in_own_thread(consent_in_chromium, line.strip(), live, session_cookie)
         assert node.wait(timeout=60) == 0, "".join(transcript)[-4000:]
     finally:
         if node.poll() is None:
