@@ -1,4 +1,4 @@
-"""Issue 18 §3: one error writer (authserver/errors/). Every endpoint's errors are written
+"""One error writer (authserver/errors/; docs/ERRORS.md). Every endpoint's errors are written
 there, metrics read the code it records (never the body or Location), and an unexpected
 exception is a bare ``server_error`` with the detail in the log only."""
 

@@ -1,4 +1,4 @@
-"""One JWS path (issue 18 §4): every signed token the server or the verifier accepts goes
+"""One JWS path (docs/JWS.md): every signed token the server or the verifier accepts goes
 through mcp_token_verifier/jws.py, so the rules (algorithms, key size, typ, clock) agree."""
 
 from __future__ import annotations

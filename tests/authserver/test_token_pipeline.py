@@ -192,7 +192,7 @@ def test_every_grant_plugs_in_through_the_registry():
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1 ID-JAG (issue 22)
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1 ID-JAG (docs/ENTERPRISE.md)
         "urn:openid:params:grant-type:ciba",  # CIBA Core §10.1 (approvals/)
     }
     assert all(issubclass(g, GrantBase) for g in GRANTS.values())

@@ -1,5 +1,6 @@
 """The embedded default as ``make run`` starts it: ``manage.py serve`` (gunicorn plus a Celery
-worker on the file broker), SQLite, no Redis. Issue 19 items 1 and 5, on the real processes."""
+worker on the file broker), SQLite, no Redis. docs/SECURITY.md, review items 1 and 5, on
+the real processes."""
 
 from __future__ import annotations
 

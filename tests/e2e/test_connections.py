@@ -1,6 +1,7 @@
-"""Issue 24 end to end: a user connects an upstream account in headless Chromium, and the
-demo MCP server's ``call_upstream`` tool reaches the upstream API with the user's token,
-vended by RFC 8693 token exchange; driven by the official MCP Python SDK client.
+"""Connections (docs/CONNECTIONS.md) end to end: a user connects an upstream account in
+headless Chromium, and the demo MCP server's ``call_upstream`` tool reaches the upstream API
+with the user's token, vended by RFC 8693 token exchange; driven by the official MCP Python
+SDK client.
 
 Everything is real and on loopback: our server (live), node-oidc-provider as the upstream
 (rotating refresh tokens) with its API checking tokens, the demo MCP server (uvicorn), the

@@ -1,6 +1,7 @@
-"""Issue 19, item 8: what held in the outside review, kept as regression tests where not
-covered yet: redirect manipulation, SSRF targets for client metadata documents (a host
-name resolving to loopback included) and forged JWTs at introspection and token exchange."""
+"""docs/SECURITY.md, "What the review found", item 8: what held in the outside review, kept
+as regression tests where not covered yet: redirect manipulation, SSRF targets for client
+metadata documents (a host name resolving to loopback included) and forged JWTs at introspection and
+token exchange."""
 
 from __future__ import annotations
 
