@@ -25,9 +25,9 @@ from connections.views import callback_url
 from mcp_token_verifier.upstream import ConnectionRequired, VendError, vend_upstream_token
 from tests.connections.conftest import make_provider
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.factories import make_client, make_resource
 from tests.oauthflow import exchange, get_code
+from tests.support.mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.upstream.harness import Upstream
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,13 +19,10 @@ from clients import cimd
 from clients.cimd import CIMDError, MetadataFetcher
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import authorize_url, pkce_pair
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 # --- redirect manipulation ---------------------------------------------------------------------
