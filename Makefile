@@ -43,7 +43,7 @@ test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
 
-# The real upstream OAuth provider of the connection tests (issue 24), from npm.
+# The real upstream OAuth provider of the connection tests (docs/CONNECTIONS.md), from npm.
 tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
 	cd tests/upstream && npm ci --no-audit --no-fund --silent
 

@@ -7,7 +7,7 @@ Usage: audit_verdict.py REPORT_JSON PIP_AUDIT_STATUS PIP_AUDIT_LOG (the Makefile
   could (strict: every package counts), or pip-audit failing for another reason.
 * 3 ``UNAUDITED``: the vulnerability service could not be reached (no route, or a mirror
   without per-version pages, so every package came back "skipped"). Nothing was checked:
-  this is not a pass, and .ci/run reports it as its own outcome (issue 19).
+  this is not a pass, and .ci/run reports it as its own outcome (docs/SECURITY.md).
 """
 
 from __future__ import annotations

@@ -40,4 +40,4 @@ class Consent(models.Model):
         return self.scope.split()
 
 
-from accounts.scim.models import ScimIdentity, ScimToken  # noqa: E402, F401 - issue 21
+from accounts.scim.models import ScimIdentity, ScimToken  # noqa: E402, F401 - docs/IDENTITY.md

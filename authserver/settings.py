@@ -121,7 +121,7 @@ if CONFIG.redis_url:
 else:
     # The embedded default runs several processes (gunicorn, the Celery worker): they must
     # share one cache, or the worker's fresh revocation list, login failure counts and rate
-    # limits stay private to the process that wrote them (issue 19). Files under var/ need
+    # limits stay private to the process that wrote them (docs/SECURITY.md). Files under var/ need
     # no server and no extra table.
     CACHES = {
         "default": {
@@ -292,7 +292,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "authserver.tasks.rotate_signing_keys",
         "schedule": timedelta(minutes=15),
     },
-    # Issue 24: upstream tokens refreshed ahead of expiry (connections.tasks).
+    # Upstream tokens refreshed ahead of expiry (connections.tasks; docs/CONNECTIONS.md).
     "refresh-upstream-connections": {
         "task": "connections.tasks.refresh_due_connections",
         "schedule": timedelta(seconds=60),
@@ -336,7 +336,7 @@ LOGGING = {
     },
 }
 
-# --- Upstream sign-in, group policy and SCIM (issue 21; docs/IDENTITY.md) ------------------
+# --- Upstream sign-in, group policy and SCIM (docs/IDENTITY.md) ----------------------------
 from accounts.upstream import config as _upstream_config  # noqa: E402
 
 UPSTREAM = _upstream_config.load()

@@ -31,11 +31,11 @@ urlpatterns = [
     path("admin/overview/", admin.site.admin_view(overview.overview), name="admin-overview"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("", include("connections.urls")),  # /accounts/connections/ (issue 24)
+    path("", include("connections.urls")),  # /accounts/connections/ (docs/CONNECTIONS.md)
     path("", include("accounts.urls")),
     path("", include("approvals.urls")),  # CIBA + per-call approvals (docs/APPROVALS.md)
-    path("scim/v2/", include("accounts.scim.urls")),  # issue 21: SCIM 2.0 (RFC 7644)
-    path("accounts/", include("accounts.upstream.urls")),  # issue 21: upstream sign-in
+    path("scim/v2/", include("accounts.scim.urls")),  # SCIM 2.0 (RFC 7644; docs/IDENTITY.md)
+    path("accounts/", include("accounts.upstream.urls")),  # upstream sign-in (docs/IDENTITY.md)
 ]
 
 # Exceptions outside any view (errors.middleware handles those from views).

@@ -1,1 +1,1 @@
-"""Benchmarks for the hot paths (issue 10): run with ``make bench`` (bench/run.py)."""
+"""Benchmarks for the hot paths (docs/performance.md): run with ``make bench`` (bench/run.py)."""

@@ -1,5 +1,6 @@
-"""Issue 24 bench: vending an upstream token (RFC 8693 at /token) against a cached-token
-read, in-process on real PostgreSQL and the real upstream provider (tests/upstream).
+"""Connections bench (docs/CONNECTIONS.md): vending an upstream token (RFC 8693 at /token)
+against a cached-token read, in-process on real PostgreSQL and the real upstream provider
+(tests/upstream).
 
     make bench-connections          # writes bench/results/connections-latest.json
 

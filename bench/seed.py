@@ -224,7 +224,7 @@ def seed_revoked(seeded: Seeded, n: int = 10_000) -> None:
 
 
 def seed_scale(seeded: Seeded, *, expired: int, live: int) -> dict[str, int]:
-    """Issue 10 §5: ``expired`` expired and ``live`` live token rows.
+    """``expired`` expired and ``live`` live token rows.
 
     Expired: access tokens of the machine client (no refresh token), plus 5% user families
     (access + refresh token) idle for longer than REFRESH_TOKEN_IDLE_LIFETIME, so the cleanup

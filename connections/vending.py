@@ -34,7 +34,7 @@ from authserver.errors import (
 )
 from authserver.protocol import metadata
 from authserver.resources import registry as resources
-from authserver.token_endpoint.grants import subject_token as exchange
+from authserver.token_endpoint.grants import subject_token
 from connections import services, vault
 from connections.models import Connection, ConnectionPolicy
 
@@ -59,7 +59,7 @@ class Vended:
         """RFC 8693 §2.2.1."""
         body = {
             "access_token": self.access_token,
-            "issued_token_type": exchange.ACCESS_TOKEN_TYPE,
+            "issued_token_type": subject_token.ACCESS_TOKEN_TYPE,
             "token_type": "Bearer",
             "scope": self.scope,
         }
@@ -95,7 +95,7 @@ def check_request(req) -> None:
     if req.resources:
         # Documented: `audience` names the connection; `resource` names MCP servers only.
         raise InvalidRequest("name the upstream connection with audience, without resource")
-    exchange.check_parameters(req)  # RFC 8693 §2.1, written once in the core
+    subject_token.check_parameters(req)  # RFC 8693 §2.1, written once in the core
 
 
 def find_policy(client, claims: dict, slug: str) -> ConnectionPolicy:
@@ -120,7 +120,7 @@ def find_policy(client, claims: dict, slug: str) -> ConnectionPolicy:
 
 def vend(req, client, *, now: datetime) -> Vended:
     check_request(req)
-    claims, row = exchange.verify_subject_token(req.get("subject_token"), now=now)
+    claims, row = subject_token.verify_subject_token(req.get("subject_token"), now=now)
     slug = req.get("audience")
     policy = find_policy(client, claims, slug)
     user = row.user

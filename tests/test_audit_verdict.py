@@ -1,5 +1,5 @@
 """`make audit`: an unreachable vulnerability service is its own outcome, never a pass
-(issue 19); findings fail; a clean audit passes."""
+(docs/SECURITY.md); findings fail; a clean audit passes."""
 
 from __future__ import annotations
 

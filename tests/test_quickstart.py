@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -55,12 +56,6 @@ def test_readme_first_screen_has_the_two_commands_and_a_three_step_quick_start()
 def test_every_docs_link_in_the_readme_exists():
     for target in re.findall(r"\]\(((?:docs|deploy|examples)/[^)#]+)", README):
         assert (ROOT / target).exists(), target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def lend_venv(clone: Path) -> None:

@@ -109,7 +109,7 @@ class AuthorizeView(OAuthLibMixin, View):
             return redirect_to_login(request.get_full_path())
 
         resource = Resource.objects.get(pk=credentials["resource_id"])
-        try:  # issue 21: offer only what group policy allows (authserver.resources.grouppolicy)
+        try:  # offer only what group policy allows (docs/IDENTITY.md)
             scopes = grouppolicy.scopes_for_authorization(request.user, resource, scopes)
         except grouppolicy.PolicyRefused as refused:
             return grouppolicy.access_denied_page(

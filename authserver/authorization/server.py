@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import Server
 
-from authserver.authorization import binding as grants
-from authserver.authorization import pkce
+from authserver.authorization import binding, pkce
 
 
 class AuthorizationServer(Server):
@@ -21,4 +20,4 @@ class AuthorizationServer(Server):
         # OAuth 2.1 §4.1.1: PKCE with S256 only. A challenge without a method defaults to
         # "plain" (RFC 7636 §4.3) and is therefore refused too.
         self.auth_grant._code_challenge_methods = {"S256": pkce.verify_s256}
-        self.auth_grant.custom_validators.post_auth.append(grants.bind_authorization_request)
+        self.auth_grant.custom_validators.post_auth.append(binding.bind_authorization_request)

@@ -154,7 +154,7 @@ def published_keys() -> list[SigningKey]:
 def jwks_document() -> dict:
     """The public keys. A server that ran ``migrate`` but never ``bootstrap`` (an operator's
     own container start) creates its first key here: an empty JWKS would make every MCP
-    server refuse our first tokens, or cache "no keys" (issue 19)."""
+    server refuse our first tokens, or cache "no keys"."""
     published = published_keys()
     if not published:
         active_key()

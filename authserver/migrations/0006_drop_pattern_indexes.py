@@ -1,8 +1,9 @@
 """Drop the ``varchar_pattern_ops`` twins Django adds on PostgreSQL beside every indexed
 CharField. They only serve ``LIKE 'x%'`` queries, which nothing here runs on these columns
 (tokens and codes are found by exact checksum, jti or code; admin search uses exact or
-case-insensitive matches), yet every token issued paid for inserting into them. Issue 10:
-keep on the hot path only the state revocation, introspection and the audit trail need.
+case-insensitive matches), yet every token issued paid for inserting into them. Keep on the hot
+path only the state revocation, introspection and the audit trail need
+(docs/TOKEN-ENDPOINT.md, "What it writes").
 """
 
 from django.db import migrations

@@ -54,7 +54,7 @@ class Resource(models.Model):
         related_name="introspects_for",
         help_text="Confidential client this MCP server authenticates with at /introspect.",
     )
-    allowed_groups = models.ManyToManyField(  # issue 21: authserver.resources.grouppolicy
+    allowed_groups = models.ManyToManyField(  # docs/IDENTITY.md, "Groups and central policy"
         "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,7 +106,7 @@ class Scope(models.Model):
         help_text="Scopes of this MCP server that this one includes (MCP scope hierarchies, "
         "SEP-2350): e.g. notes:write implies notes:read. Granted together; consent shows both.",
     )
-    allowed_groups = models.ManyToManyField(  # issue 21: authserver.resources.grouppolicy
+    allowed_groups = models.ManyToManyField(  # docs/IDENTITY.md, "Groups and central policy"
         "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
     )
 

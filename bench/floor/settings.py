@@ -1,7 +1,7 @@
 """The bare-stack floor: Django with no apps, no middleware and no database.
 
 Served by the same gunicorn configuration as our server (bench/gunicorn.conf.py), it shows
-what the framework and the server cost before any OAuth work (issue 10 §3).
+what the framework and the server cost before any OAuth work (docs/performance.md).
 """
 
 SECRET_KEY = "bench-floor-only-not-a-secret"

@@ -102,8 +102,8 @@ class DemoSettings:
     downstream_url: str | None = None
     exchange_client_id: str | None = None
     exchange_client_secret: str | None = None
-    # Issue 24: an upstream API ``call_upstream`` reaches with the user's connected account,
-    # and the provider's slug at the issuer (the token exchange's ``audience``).
+    # docs/CONNECTIONS.md: an upstream API ``call_upstream`` reaches with the user's connected
+    # account, and the provider's slug at the issuer (the token exchange's ``audience``).
     upstream_api_url: str | None = None
     upstream_audience: str | None = None
     # docs/APPROVALS.md: a ``transfer`` tool; above this amount each call needs a person's

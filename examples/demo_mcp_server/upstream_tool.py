@@ -1,5 +1,5 @@
 """``call_upstream``: the demo calls an upstream API (GitHub, Google... or the test API) for
-the user, with the user's upstream token vended by the authorization server (issue 24).
+the user, with the user's upstream token vended by the authorization server (docs/CONNECTIONS.md).
 
 The MCP token the client sent is exchanged (RFC 8693, ``audience`` = the provider's slug)
 with ``mcp_token_verifier.upstream``; the upstream token is used for this one call and never

@@ -3,7 +3,6 @@ drive the backchannel endpoint and the token endpoint as the MCP server does."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -12,6 +11,7 @@ from approvals.models import ApprovalClient, Passkey
 from authserver.models import Scope
 from mcp_token_verifier import approvals as calls
 from tests.factories import MCP, make_client, make_resource
+from tests.support.http import basic
 
 CIBA = "urn:openid:params:grant-type:ciba"
 ARGS = {"amount": 4000, "currency": "EUR", "to": "DE89370400440532013000"}
@@ -37,11 +37,6 @@ def speaks_for(client, resource, **fields) -> ApprovalClient:
     return cfg
 
 
-def basic(client, secret) -> str:
-    raw = f"{client.client_id}:{secret}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
-
-
 def details(arguments=ARGS, *, tool="transfer", resource=MCP, summary="Refund €4,000 to X"):
     return json.dumps([calls.approval_request(resource, tool, arguments, summary)])
 
@@ -60,7 +55,7 @@ def ask(client, mcp_client):
         return client.post(
             "/backchannel-authentication",
             form,
-            HTTP_AUTHORIZATION=auth or basic(cl, secret),
+            HTTP_AUTHORIZATION=auth or basic(cl.client_id, secret),
         )
 
     return post
@@ -74,7 +69,7 @@ def poll(client, mcp_client):
         return client.post(
             "/token",
             {"grant_type": CIBA, "auth_req_id": auth_req_id},
-            HTTP_AUTHORIZATION=auth or basic(cl, secret),
+            HTTP_AUTHORIZATION=auth or basic(cl.client_id, secret),
         )
 
     return post

@@ -18,9 +18,10 @@ from authserver.models import AccessToken, AuditEvent
 from authserver.ops import localcache
 from authserver.token_hash import token_hash
 from mcp_token_verifier import approvals as calls
-from tests.approvals.conftest import ARGS, CIBA, MCP, basic, details
+from tests.approvals.conftest import ARGS, CIBA, MCP, details
 from tests.factories import make_client
 from tests.oauthflow import claims_of
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_client_without_the_ciba_grant_is_unauthorized_client(client, bank, user
     response = client.post(
         "/backchannel-authentication",
         {"login_hint": str(user.pk), "authorization_details": details()},
-        HTTP_AUTHORIZATION=basic(other, secret),
+        HTTP_AUTHORIZATION=basic(other.client_id, secret),
     )
     assert response.json()["error"] == "unauthorized_client"
 
@@ -109,7 +110,7 @@ def test_a_client_cannot_ask_approvals_for_an_mcp_server_it_does_not_speak_for(c
     response = client.post(
         "/backchannel-authentication",
         {"login_hint": str(user.pk), "authorization_details": details()},
-        HTTP_AUTHORIZATION=basic(other, secret),
+        HTTP_AUTHORIZATION=basic(other.client_id, secret),
     )
     assert response.json()["error"] == "unauthorized_client"
     assert not ApprovalRequest.objects.exists()
@@ -117,7 +118,7 @@ def test_a_client_cannot_ask_approvals_for_an_mcp_server_it_does_not_speak_for(c
 
 def test_wrong_client_secret_is_invalid_client_through_the_one_path(ask, user, mcp_client):
     cl, _ = mcp_client
-    response = ask(user, auth=basic(cl, "wrong"))
+    response = ask(user, auth=basic(cl.client_id, "wrong"))
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert AuditEvent.objects.filter(kind="client.auth_failed").exists()
@@ -194,7 +195,7 @@ def test_another_clients_auth_req_id_is_invalid_grant(ask, poll, user, passkey, 
     auth_req_id = ask(user).json()["auth_req_id"]
     approve(auth_req_id, passkey)
     thief, secret = make_client(grant_types=("client_credentials", CIBA))
-    response = poll(auth_req_id, auth=basic(thief, secret))
+    response = poll(auth_req_id, auth=basic(thief.client_id, secret))
     assert response.json()["error"] == "invalid_grant"
     assert ApprovalRequest.objects.get().status == Status.APPROVED
 

@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 
 from approvals.models import ToolApprovalRule
 from mcp_token_verifier import authorize_tool_call
-from tests.approvals.conftest import MCP, basic
+from tests.approvals.conftest import MCP
 from tests.factories import make_client
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_rules_reach_the_mcp_servers_client_and_decide_calls(client, bank, mcp_c
     ToolApprovalRule.objects.create(resource=bank, tool="close_account")
     cl, secret = mcp_client
     response = client.post(
-        "/approvals/rules", {"resource": MCP}, HTTP_AUTHORIZATION=basic(cl, secret)
+        "/approvals/rules", {"resource": MCP}, HTTP_AUTHORIZATION=basic(cl.client_id, secret)
     )
     assert response.status_code == 200, response.content
     rules = response.json()["rules"]
@@ -35,7 +36,7 @@ def test_rules_reach_the_mcp_servers_client_and_decide_calls(client, bank, mcp_c
 def test_rules_need_a_ciba_client(client, bank):
     other, secret = make_client()
     response = client.post(
-        "/approvals/rules", {"resource": MCP}, HTTP_AUTHORIZATION=basic(other, secret)
+        "/approvals/rules", {"resource": MCP}, HTTP_AUTHORIZATION=basic(other.client_id, secret)
     )
     assert response.json()["error"] == "unauthorized_client"
 

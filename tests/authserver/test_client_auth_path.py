@@ -4,7 +4,6 @@ client did not authenticate."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import uuid
@@ -14,16 +13,13 @@ from jwcrypto import jwk
 
 from authserver.models import AuditEvent, DPoPProofJti
 from authserver.token_endpoint import client_throttle
-from tests.authserver.test_dpop import TOKEN_URL, proof
 from tests.factories import make_client, make_resource
+from tests.support.dpop import TOKEN_URL, proof
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 ATTACKER = "203.0.113.7"
 OWN_ADDRESS = "198.51.100.20"
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture

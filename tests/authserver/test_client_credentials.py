@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -12,12 +11,9 @@ from authserver.keys import keyring as keys
 from authserver.models import AccessToken
 from clients.models import Client
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def test_cors_response_exposes_www_authenticate(client):
     assert "WWW-Authenticate" in response["Access-Control-Expose-Headers"]
 
 
-# --- django-cors-headers (issue 18 §6): the behaviour above, and these rules -----------------
+# --- django-cors-headers (docs/LIBRARIES.md): the behaviour above, and these rules ---------
 
 
 @pytest.mark.parametrize("path", ["/token", "/register", "/revoke", "/introspect"])

@@ -1,5 +1,5 @@
-"""Lists that must agree are defined once (issue 18 §5): grant types, the loopback rule and the
-digest stored in place of a token."""
+"""Lists that must agree are defined once (docs/JWS.md, "Lists defined once"): grant types,
+the loopback rule and the digest stored in place of a token."""
 
 from __future__ import annotations
 

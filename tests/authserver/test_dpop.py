@@ -4,70 +4,23 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
-import secrets
 import time
 
 import pytest
-from jwcrypto import jwk, jws
-from jwcrypto.common import json_encode
+from jwcrypto import jwk
 
 from authserver.models import AccessToken, RefreshToken, TokenExchangePolicy
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE as EXCHANGE
 from mcp_token_verifier import TokenError, TokenVerifier
-from tests.authserver.test_verifier_integration import ISSUER, django_fetch
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import REDIRECT, get_code
+from tests.support.dpop import TOKEN_URL, cc, proof
+from tests.support.inprocess import ISSUER, django_fetch
+from tests.support.jwt import claims_of
 
 pytestmark = pytest.mark.django_db
-TOKEN_URL = f"{ISSUER}/token"
 MCP_CALL = "https://mcp.example.com/mcp"
-
-
-def proof(key: jwk.JWK, htm: str, htu: str, *, token: str | None = None, **overrides) -> str:
-    claims = {"jti": secrets.token_urlsafe(12), "htm": htm, "htu": htu, "iat": int(time.time())}
-    if token is not None:
-        digest = hashlib.sha256(token.encode()).digest()
-        claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": json.loads(key.export_public())}
-    header.update(overrides.pop("header", {}))
-    claims.update(overrides)
-    signed = jws.JWS(json_encode(claims).encode())
-    signed.add_signature(key, alg=header["alg"], protected=json_encode(header))
-    return signed.serialize(compact=True)
-
-
-@pytest.fixture
-def key():
-    return jwk.JWK.generate(kty="EC", crv="P-256")
-
-
-@pytest.fixture
-def resource():
-    return make_resource()
-
-
-@pytest.fixture
-def machine(resource):
-    return make_client(access={resource: "tools:read"})
-
-
-def cc(client, machine, dpop: str | None = None, **data):
-    c, secret = machine
-    auth = "Basic " + base64.b64encode(f"{c.client_id}:{secret}".encode()).decode()
-    extra = {"HTTP_DPOP": dpop} if dpop else {}
-    return client.post(
-        "/token",
-        {"grant_type": "client_credentials", "resource": MCP, **data},
-        HTTP_AUTHORIZATION=auth,
-        **extra,
-    )
-
-
-def claims_of(token: str) -> dict:
-    part = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 def verifier(**kwargs) -> TokenVerifier:

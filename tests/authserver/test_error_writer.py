@@ -1,10 +1,9 @@
-"""Issue 18 §3: one error writer (authserver/errors/). Every endpoint's errors are written
+"""One error writer (authserver/errors/; docs/ERRORS.md). Every endpoint's errors are written
 there, metrics read the code it records (never the body or Location), and an unexpected
 exception is a bare ``server_error`` with the detail in the log only."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from urllib.parse import parse_qs, urlsplit
@@ -34,13 +33,10 @@ from authserver.ops.metrics import MetricsMiddleware
 from clients.errors import InvalidToken
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import authorize_url
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 SECRET_DETAIL = "detail-only-for-the-log-7f3a"
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ import pytest
 
 from authserver.models import AccessToken
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
-
-
-def basic(client_id, secret):
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.db import connection
 
@@ -12,12 +10,9 @@ from authserver.introspection import service as introspection
 from authserver.models import CacheGeneration
 from authserver.token_endpoint import hotcache
 from tests.factories import MCP, make_client, make_resource
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
-
-
-def basic(client_id, secret):
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def test_introspection_answers_from_fresh_rows_while_the_generation_keeps_changing(

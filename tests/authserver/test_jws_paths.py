@@ -1,4 +1,4 @@
-"""One JWS path (issue 18 §4): every signed token the server or the verifier accepts goes
+"""One JWS path (docs/JWS.md): every signed token the server or the verifier accepts goes
 through mcp_token_verifier/jws.py, so the rules (algorithms, key size, typ, clock) agree."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from mcp_token_verifier import TokenError, TokenVerifier, jwks
 from mcp_token_verifier import dpop as verifier_dpop
 from mcp_token_verifier import jws as one_path
 from mcp_token_verifier.revocation import LIST_TYPE
-from tests.authserver.test_dpop import TOKEN_URL, cc, key, machine, proof, resource  # noqa: F401
-from tests.authserver.test_verifier_integration import ISSUER, django_fetch
 from tests.factories import MCP, make_client, make_resource
+from tests.support.dpop import TOKEN_URL, cc, proof
+from tests.support.inprocess import ISSUER, django_fetch
 
 pytestmark = pytest.mark.django_db
 
@@ -136,14 +136,14 @@ def test_every_jws_path_refuses_alg_none(client, path):
 # --- DPoP proofs: RSA at least 2048 bits, as on the JWKS path ---------------------------------
 
 
-def test_dpop_proof_with_1024_bit_rsa_key_is_refused(client, machine):  # noqa: F811
+def test_dpop_proof_with_1024_bit_rsa_key_is_refused(client, machine):
     weak = proof(weak_rsa(), "POST", TOKEN_URL, header={"alg": "RS256"})
     response = cc(client, machine, weak)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_dpop_proof"
 
 
-def test_dpop_proof_with_2048_bit_rsa_key_is_accepted(client, machine):  # noqa: F811
+def test_dpop_proof_with_2048_bit_rsa_key_is_accepted(client, machine):
     strong = jwk.JWK.generate(kty="RSA", size=2048)
     response = cc(client, machine, proof(strong, "POST", TOKEN_URL, header={"alg": "RS256"}))
     assert response.status_code == 200, response.content

@@ -4,19 +4,14 @@ Django's own queries stay unprepared."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.db import connection
 
 from authserver.token_endpoint import hotcache
 from tests.factories import MCP, make_client, make_resource
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def prepared_statements() -> list[str]:

@@ -19,7 +19,7 @@ from tests.oauthflow import exchange, get_code, refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PARALLEL = 20  # issue 12: the same code or refresh token, 20 times at once
+PARALLEL = 20  # the same code or refresh token, 20 times at once
 
 
 def run_parallel(fn) -> list:

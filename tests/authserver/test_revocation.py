@@ -19,9 +19,9 @@ from authserver.keys import keyring as keys
 from authserver.models import AccessToken, AuditEvent, RefreshToken
 from authserver.revocation import service as revocation
 from mcp_token_verifier import TokenError, TokenVerifier
-from tests.authserver.test_verifier_integration import ISSUER, django_fetch
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code
+from tests.support.inprocess import ISSUER, django_fetch
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
-"""What every issued token pays for in the database (issue 10: only the state revocation,
-introspection and the audit trail need)."""
+"""What every issued token pays for in the database: only the state revocation,
+introspection and the audit trail need (docs/TOKEN-ENDPOINT.md, "What it writes")."""
 
 from __future__ import annotations
 

@@ -2,63 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.utils import timezone
 
-from authserver.models import AccessToken, AuditEvent, TokenExchangePolicy
+from authserver.models import AccessToken, AuditEvent
 from authserver.revocation import service as revocation
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
-from tests.factories import MCP, OTHER_MCP, make_client, make_resource
-from tests.oauthflow import claims_of, exchange, get_code
+from tests.factories import OTHER_MCP
+from tests.oauthflow import claims_of
+from tests.support.exchange import ACCESS, THIRD, do_exchange
 
 pytestmark = pytest.mark.django_db
-THIRD = "https://third.example.com/mcp"
-ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def basic(client, secret) -> str:
-    return "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
-
-
-@pytest.fixture
-def world(client, user):
-    a, b, c = make_resource(MCP), make_resource(OTHER_MCP), make_resource(THIRD)
-    app, _ = make_client(
-        confidential=False,
-        grant_types=("authorization_code",),
-        redirect_uris="http://127.0.0.1/callback",
-        skip_authorization=True,
-    )
-    gateway_a, secret_a = make_client(name="server A", grant_types=(GRANT_TYPE,))
-    gateway_b, secret_b = make_client(name="server B", grant_types=(GRANT_TYPE,))
-    TokenExchangePolicy.objects.create(
-        client=gateway_a, source=a, target=b, scope="tools:read tools:write"
-    )
-    TokenExchangePolicy.objects.create(client=gateway_b, source=b, target=c, scope="tools:read")
-    client.force_login(user)
-    code, verifier, _ = get_code(client, app.client_id, resource=MCP, scope="tools:read")
-    user_token = exchange(client, app.client_id, code, verifier).json()["access_token"]
-    return {
-        "a": basic(gateway_a, secret_a),
-        "b": basic(gateway_b, secret_b),
-        "gateway_a": gateway_a,
-        "user_token": user_token,
-        "app": app,
-        "resources": (a, b, c),
-    }
-
-
-def do_exchange(client, auth, subject, resource, **extra):
-    data = {
-        "grant_type": GRANT_TYPE,
-        "subject_token": subject,
-        "subject_token_type": ACCESS,
-        "resource": resource,
-        **extra,
-    }
-    return client.post("/token", data, HTTP_AUTHORIZATION=auth)
 
 
 def test_exchange_issues_a_short_lived_token_for_b_acting_for_the_user(client, world, user):

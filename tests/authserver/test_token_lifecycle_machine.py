@@ -20,7 +20,6 @@ connection) is left out: it needs the upstream provider and is being reshaped el
 
 from __future__ import annotations
 
-import base64
 import itertools
 from datetime import timedelta
 
@@ -52,15 +51,12 @@ from tests.conftest import PASSWORD
 from tests.factories import make_client, make_resource
 from tests.oauthflow import REDIRECT, authorize_url, claims_of, pkce_pair, query_of
 from tests.oauthflow import refresh as refresh_request
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 
 SCOPE = "tools:read offline_access"
 _n = itertools.count(1)
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 class TokenLifecycle(RuleBasedStateMachine):

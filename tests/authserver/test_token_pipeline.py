@@ -31,11 +31,12 @@ from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants import Grant as GrantBase
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from clients.models import Client
-from tests.authserver.test_dpop import TOKEN_URL, proof
-from tests.authserver.test_dpop import claims_of as dpop_claims_of
-from tests.authserver.test_token_exchange import ACCESS, do_exchange
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import authorize_url, exchange, get_code, pkce_pair, refresh
+from tests.support.dpop import TOKEN_URL, proof
+from tests.support.exchange import ACCESS, do_exchange
+from tests.support.http import basic
+from tests.support.jwt import claims_of
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +48,6 @@ def write_path(request, monkeypatch):
     if request.param == "orm transaction":
         monkeypatch.setattr(issue_module, "single_statement", lambda: False)
     return request.param
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture
@@ -195,7 +192,7 @@ def test_every_grant_plugs_in_through_the_registry():
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1 ID-JAG (issue 22)
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523 §2.1 ID-JAG (docs/ENTERPRISE.md)
         "urn:openid:params:grant-type:ciba",  # CIBA Core §10.1 (approvals/)
     }
     assert all(issubclass(g, GrantBase) for g in GRANTS.values())
@@ -360,7 +357,7 @@ def test_exchange_for_a_dpop_only_resource_needs_a_proof(signed_in, gateway, key
     )
     assert bound.status_code == 200, bound.content
     assert bound.json()["token_type"] == "DPoP"
-    assert dpop_claims_of(bound.json()["access_token"])["cnf"] == {"jkt": key.thumbprint()}
+    assert claims_of(bound.json()["access_token"])["cnf"] == {"jkt": key.thumbprint()}
 
 
 def test_introspection_reports_dpop_binding_and_only_claims_the_jwt_carries(
@@ -382,7 +379,7 @@ def test_introspection_reports_dpop_binding_and_only_claims_the_jwt_carries(
     assert body["active"] is True
     assert body["token_type"] == "DPoP"  # RFC 9449 §6.2
     assert body["cnf"] == {"jkt": key.thumbprint()}
-    jwt = dpop_claims_of(issued)
+    jwt = claims_of(issued)
     assert set(body) - {"active", "token_type"} <= set(jwt)  # RFC 7662 §2.2
     assert all(body[k] == jwt[k] for k in body if k in jwt)
 
@@ -399,7 +396,7 @@ def test_introspection_of_a_user_token_has_no_username(signed_in, app, resource)
     assert body["active"] is True
     assert "username" not in body
     assert body["token_type"] == "Bearer"
-    assert set(body) - {"active", "token_type"} <= set(dpop_claims_of(token))
+    assert set(body) - {"active", "token_type"} <= set(claims_of(token))
 
 
 def test_introspected_iat_is_the_tokens_own_when_the_write_lags_the_signature(
@@ -423,4 +420,4 @@ def test_introspected_iat_is_the_tokens_own_when_the_write_lags_the_signature(
         "/introspect", {"token": issued}, HTTP_AUTHORIZATION=basic(rs.client_id, rs_secret)
     ).json()
     assert body["active"] is True
-    assert body["iat"] == dpop_claims_of(issued)["iat"]
+    assert body["iat"] == claims_of(issued)["iat"]

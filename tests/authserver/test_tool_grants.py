@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -12,7 +11,6 @@ from django.core.exceptions import ValidationError
 
 from authserver.models import AccessToken, Grant, Scope, TokenExchangePolicy, ToolPolicy
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
-from tests.authserver.test_token_exchange import do_exchange, world  # noqa: F401 - a fixture
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import (
     authorize_url,
@@ -23,14 +21,12 @@ from tests.oauthflow import (
     query_of,
     refresh,
 )
+from tests.support.exchange import do_exchange
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 
 TOOLS = {"notes:read": ["list_notes", "whoami"], "notes:write": ["add_note"]}
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture
@@ -357,7 +353,7 @@ def test_admin_adds_a_tool_policy_and_refuses_an_unregistered_tool(client, admin
 # --- token exchange: the target's tools under the target's policy ------------------------
 
 
-def test_token_exchange_carries_the_targets_tools_and_refuses_unknown_ones(client, world):  # noqa: F811
+def test_token_exchange_carries_the_targets_tools_and_refuses_unknown_ones(client, world):
     _, target, _ = world["resources"]
     body = do_exchange(client, world["a"], world["user_token"], OTHER_MCP).json()
     granted = [{"type": "mcp_tool", "locations": [OTHER_MCP], "actions": ["read_note"]}]

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import urlsplit
 
 import pytest
-from django.test import Client as HttpClient
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
 from authserver.keys import keyring as keys
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.support.inprocess import ISSUER, django_fetch
 
 pytestmark = pytest.mark.django_db
-ISSUER = "http://127.0.0.1:8000"
-
-
-def django_fetch(url, headers):
-    """The verifier's fetch hook, answered by this Django app in-process."""
-    extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-    response = HttpClient().get(urlsplit(url).path, **extra)
-    return response.status_code, dict(response.items()), response.content
 
 
 def verifier(resource: str, **kwargs) -> TokenVerifier:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 
@@ -12,12 +11,9 @@ from django.contrib.auth.models import Group
 
 from authserver.models import Scope
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.support.http import basic
 
 TOOLS = {"notes:read": ["list_notes", "whoami"], "notes:write": ["add_note"]}
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @dataclass

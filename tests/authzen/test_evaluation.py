@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 
 from authserver.models import AuditEvent, ToolPolicy
 from authzen import metrics
-from tests.authzen.conftest import ask, basic
+from tests.authzen.conftest import ask
 from tests.factories import MCP, OTHER_MCP, make_client
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 

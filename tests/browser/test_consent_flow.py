@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import httpx
 import pytest
 
 from accounts.models import Consent
 from authserver.models import AccessToken
-from tests.conftest import PASSWORD
 from tests.factories import MCP, make_client, make_resource
-from tests.oauthflow import claims_of, pkce_pair
+from tests.oauthflow import claims_of
+from tests.support.browser import authorize, exchange, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,45 +31,6 @@ def app(db):
         registration_source="dcr",
     )
     return client
-
-
-def authorize(live_server, app, callback, scope: str) -> tuple[str, str]:
-    verifier, challenge = pkce_pair()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": app.client_id,
-            "redirect_uri": callback.uri,
-            "state": "browser-state",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": MCP,
-            "scope": scope,
-        }
-    )
-    return f"{live_server.url}/authorize?{query}", verifier
-
-
-def exchange(live_server, app, callback, code: str, verifier: str) -> dict:
-    response = httpx.post(
-        f"{live_server.url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": callback.uri,
-            "client_id": app.client_id,
-            "code_verifier": verifier,
-            "resource": MCP,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def sign_in(page, username: str) -> None:
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_sign_in_consent_allow_code_at_loopback_and_audience_bound_jwt(

@@ -7,9 +7,9 @@ import pytest
 
 from accounts.models import Consent
 from authserver.models import Scope, ToolPolicy
-from tests.browser.test_consent_flow import authorize, exchange, sign_in
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import claims_of
+from tests.support.browser import authorize, exchange, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

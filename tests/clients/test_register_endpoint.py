@@ -260,7 +260,7 @@ def test_private_key_jwt_registration_gets_no_secret_and_keeps_its_jwks_uri(regi
     assert client.jwks_uri == "https://app.example/jwks.json"
 
 
-# --- DRF parsers and renderers (issue 18 §6): the same answers as before ----------------------
+# --- DRF parsers and renderers (docs/LIBRARIES.md): the same answers as before --------------
 
 
 def test_registration_is_parsed_and_rendered_by_drf():

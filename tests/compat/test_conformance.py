@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import queue
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.factories import make_client, make_resource
+from tests.support.http import free_port
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 BUNDLE = (
@@ -31,12 +31,6 @@ CHROMIUM = "/usr/bin/chromium"
 SCENARIOS = ("authorization-server-metadata-endpoint", "authorization-code-grant")
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def read_lines(stream, lines: queue.Queue) -> None:

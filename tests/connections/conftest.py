@@ -3,8 +3,6 @@ an MCP server allowed to vend, and a user's MCP access token for it."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
@@ -13,13 +11,10 @@ from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 from connections.views import callback_url
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code
+from tests.support.http import basic
 from tests.upstream.harness import Upstream
 
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def basic(client, secret) -> str:
-    return "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture
@@ -68,7 +63,7 @@ def world(client, user, provider):
     code, verifier, _ = get_code(client, app.client_id, resource=MCP, scope="tools:read")
     user_token = exchange(client, app.client_id, code, verifier).json()["access_token"]
     return {
-        "auth": basic(server, secret),
+        "auth": basic(server.client_id, secret),
         "server": server,
         "app": app,
         "resource": resource,

@@ -9,9 +9,10 @@ from authserver.token_endpoint import hotcache
 from clients.models import Client
 from connections import vault
 from connections.models import Connection
-from tests.connections.conftest import basic, connect, connection_of, make_provider, vend
+from tests.connections.conftest import connect, connection_of, make_provider, vend
 from tests.factories import OTHER_MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 CONNECT_PATH = "/accounts/connections/upstream/connect"
@@ -113,7 +114,7 @@ def test_another_confidential_client_cannot_vend_for_the_server(client, world, u
     intruder, secret = make_client(
         name="intruder", grant_types=("urn:ietf:params:oauth:grant-type:token-exchange",)
     )
-    response = vend(client, basic(intruder, secret), world["user_token"])
+    response = vend(client, basic(intruder.client_id, secret), world["user_token"])
     assert response.json()["error"] == "invalid_grant"
 
 
@@ -207,5 +208,5 @@ def test_old_secret_after_rotation_cannot_vend_from_a_stale_worker_cache(client,
     response = vend(client, world["auth"], world["user_token"])
     assert response.status_code == 401, response.content
     assert "access_token" not in response.json()
-    fresh_auth = basic(server, new_secret)
+    fresh_auth = basic(server.client_id, new_secret)
     assert vend(client, fresh_auth, world["user_token"]).status_code == 200

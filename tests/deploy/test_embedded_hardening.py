@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.deploy.test_embedded_default import embedded, issue_token  # noqa: F401
+from tests.support.deploy import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_CLIENTS = 8  # serve's default: 1 worker x 8 threads
@@ -29,7 +29,7 @@ def modes(var_dir: Path) -> dict[str, int]:
     return found
 
 
-def test_other_local_users_cannot_read_the_embedded_database_or_its_wal(embedded):  # noqa: F811
+def test_other_local_users_cannot_read_the_embedded_database_or_its_wal(embedded):
     issue_token(embedded)  # a write: the WAL and its index exist, with live rows in them
     var_dir = Path(embedded.env["VAR_DIR"])
     found = modes(var_dir)
@@ -107,7 +107,7 @@ class SlowLoris:
 
 
 def test_slow_loris_with_eight_connections_does_not_stall_the_embedded_server(
-    embedded,  # noqa: F811
+    embedded,
 ):
     with SlowLoris(embedded.port) as attack:
         # Every slow client holds a thread by now; the request waits for one to come free.

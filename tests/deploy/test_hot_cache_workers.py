@@ -21,8 +21,9 @@ from django.utils import timezone
 from authserver.keys import keyring as keys
 from authserver.models import CacheGeneration, ResourceAccess
 from clients.models import Client
-from tests.deploy.test_production_stack import free_port, wait_for
 from tests.factories import MCP, make_client, make_resource
+from tests.support.deploy import wait_for
+from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)

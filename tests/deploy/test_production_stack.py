@@ -6,13 +6,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -22,18 +19,12 @@ from django.utils import timezone
 from authserver.keys import keyring as keys
 from authserver.models import SigningKey
 from mcp_token_verifier import TokenError, TokenVerifier
-from tests.conftest import PASSWORD
 from tests.factories import MCP, make_resource
-from tests.oauthflow import pkce_pair
+from tests.support.deploy import sign_in_and_authorize, wait_for
+from tests.support.http import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:
@@ -127,15 +118,6 @@ class Stack:
         return codes
 
 
-def wait_for(check, message: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(message)
-
-
 @pytest.fixture
 def stack(tmp_path):
     s = Stack(tmp_path)
@@ -144,43 +126,6 @@ def stack(tmp_path):
         yield s
     finally:
         s.codes = s.down()
-
-
-def sign_in_and_authorize(browser: httpx.Client, issuer: str, client_id: str, redirect: str):
-    page = browser.get("/accounts/login/")
-    csrf = browser.cookies["csrftoken"]
-    browser.post(
-        "/accounts/login/",
-        data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
-    )
-    verifier, challenge = pkce_pair()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect,
-            "state": "s1",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": MCP,
-            "scope": "tools:read offline_access",
-        }
-    )
-    consent = browser.get(f"/authorize?{query}")
-    assert consent.status_code == 200, consent.text[:300]
-    request_id = re.search(r'name="request_id" value="([^"]+)"', consent.text).group(1)
-    answer = browser.post(
-        "/authorize",
-        data={
-            "request_id": request_id,
-            "allow": "1",
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-        },
-    )
-    assert answer.status_code == 302, answer.text[:300]
-    location = answer.headers["Location"]
-    assert page.status_code == 200
-    return parse_qs(urlsplit(location).query)["code"][0], verifier
 
 
 def test_full_flow_across_two_gunicorn_workers_with_real_celery(stack, make_user, settings):

@@ -1,6 +1,7 @@
-"""Issue 24 end to end: a user connects an upstream account in headless Chromium, and the
-demo MCP server's ``call_upstream`` tool reaches the upstream API with the user's token,
-vended by RFC 8693 token exchange; driven by the official MCP Python SDK client.
+"""Connections (docs/CONNECTIONS.md) end to end: a user connects an upstream account in
+headless Chromium, and the demo MCP server's ``call_upstream`` tool reaches the upstream API
+with the user's token, vended by RFC 8693 token exchange; driven by the official MCP Python
+SDK client.
 
 Everything is real and on loopback: our server (live), node-oidc-provider as the upstream
 (rotating refresh tokens) with its API checking tokens, the demo MCP server (uvicorn), the
@@ -24,9 +25,9 @@ from connections.views import callback_url
 from mcp_token_verifier.upstream import ConnectionRequired, VendError, vend_upstream_token
 from tests.connections.conftest import make_provider
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.factories import make_client, make_resource
 from tests.oauthflow import exchange, get_code
+from tests.support.mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.upstream.harness import Upstream
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -32,9 +32,10 @@ from mcp.client.streamable_http import streamable_http_client
 from authserver.models import TokenExchangePolicy
 from authserver.token_endpoint.grants.subject_token import GRANT_TYPE
 from tests.conftest import PASSWORD
-from tests.e2e.test_mcp_sdk import run_in_thread
 from tests.factories import make_client
 from tests.oauthflow import pkce_pair
+from tests.support.jwt import claims_of
+from tests.support.mcp_sdk import run_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -101,11 +102,6 @@ def _resource(url: str):
     from authserver.models import Resource
 
     return Resource.objects.get(identifier=url)
-
-
-def claims_of(token: str) -> dict:
-    part = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 def raw_initialize(url: str, headers: dict[str, str]) -> httpx2.Response:

@@ -24,9 +24,9 @@ from mcp.client.streamable_http import streamable_http_client
 from authserver.models import AccessToken, AuditEvent, ResourceAccess
 from enterprise import jwks
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider, WorkloadTrustRule
-from tests.e2e.test_mcp_sdk import MemoryStorage, Traffic, run_in_thread, structured
 from tests.enterprise.support import ID_JAG_TYPE, LoopbackIssuer, new_key, public_jwks
 from tests.factories import make_client
+from tests.support.mcp_sdk import MemoryStorage, Traffic, run_in_thread, structured
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

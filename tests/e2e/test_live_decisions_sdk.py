@@ -20,8 +20,8 @@ from authserver.models import AccessToken, Scope, ToolPolicy
 from examples.demo_mcp_server import SCOPES, DemoSettings, create_app
 from mcp_token_verifier import pdp
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_TOOLS
-from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread, structured
 from tests.factories import make_client, make_resource
+from tests.support.mcp_sdk import MemoryStorage, User, run_in_thread, structured
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

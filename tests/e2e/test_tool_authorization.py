@@ -16,8 +16,8 @@ from playwright.async_api import async_playwright
 
 from authserver.models import AccessToken, ToolPolicy
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import MemoryStorage, Traffic, User, run_in_thread, structured
 from tests.oauthflow import claims_of
+from tests.support.mcp_sdk import MemoryStorage, Traffic, User, run_in_thread, structured
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

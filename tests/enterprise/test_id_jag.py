@@ -3,8 +3,6 @@ each rule of the assertion refused precisely, none of the refusals writing anyth
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 import pytest
@@ -16,6 +14,7 @@ from enterprise.idjag import GRANT_TYPE
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider, UsedAssertion
 from tests.enterprise.support import new_key, sign
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
+from tests.support.jwt import claims_of
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "00u-employee-1"
@@ -70,10 +69,6 @@ def grant(client, app, assertion: str, **data):
         **data,
     }
     return client.post("/token", form)
-
-
-def claims_of(access_token: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(access_token.split(".")[1] + "=="))
 
 
 def refused(response, error: str, words: str, issuer: str) -> None:

@@ -14,7 +14,6 @@ revocation, introspection and RFC 7592 code instead of stopping at 401.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
 
@@ -38,6 +37,7 @@ from clients import services
 from clients.errors import InvalidToken
 from clients.models import Client
 from tests.factories import make_client, make_resource
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,10 +66,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @dataclasses.dataclass

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from mcp_token_verifier import TokenError, TokenVerifier
 from tests.services import Postgres, _run
+from tests.support.http import free_port
 
 RESOURCE = "https://soak.example.com/mcp"
 OTHER = "https://other.example.com/mcp"
@@ -48,12 +49,6 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisProc:

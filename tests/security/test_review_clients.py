@@ -1,5 +1,6 @@
-"""Issue 19, items 4, 6 and 7: trust that survived a takeover, misleading consent, and the
-smaller findings of the outside review; each test is named after the attack it refuses."""
+"""docs/SECURITY.md, "What the review found", items 4, 6 and 7: trust that survived a
+takeover, misleading consent, and the smaller findings of the outside review; each test is
+named after the attack it refuses."""
 
 from __future__ import annotations
 

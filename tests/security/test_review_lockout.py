@@ -1,4 +1,5 @@
-"""Issue 19, items 2 and 3: the outside review's lockout and proxy attacks, each refused."""
+"""docs/SECURITY.md, "What the review found", items 2 and 3: the outside review's lockout
+and proxy attacks, each refused."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Issue 19, item 8: what held in the outside review, kept as regression tests where not
-covered yet: redirect manipulation, SSRF targets for client metadata documents (a host
-name resolving to loopback included) and forged JWTs at introspection and token exchange."""
+"""docs/SECURITY.md, "What the review found", item 8: what held in the outside review, kept
+as regression tests where not covered yet: redirect manipulation, SSRF targets for client
+metadata documents (a host name resolving to loopback included) and forged JWTs at introspection and
+token exchange."""
 
 from __future__ import annotations
 
@@ -18,13 +19,10 @@ from clients import cimd
 from clients.cimd import CIMDError, MetadataFetcher
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 from tests.oauthflow import authorize_url, pkce_pair
+from tests.support.http import basic
 
 pytestmark = pytest.mark.django_db
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 # --- redirect manipulation ---------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -13,14 +12,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
+from tests.support.http import free_port
+
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "authserver-connections"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Upstream:

@@ -13,9 +13,9 @@ from playwright.async_api import async_playwright
 from accounts.scim.models import ScimIdentity
 from authserver.models import AuditEvent
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import run_in_thread
+from tests.support.mcp_sdk import run_in_thread
+from tests.support.upstream import Person
 from tests.upstream.conftest import PROVIDER_ID
-from tests.upstream.test_upstream_signin import Person
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 User = get_user_model()

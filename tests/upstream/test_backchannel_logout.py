@@ -13,8 +13,8 @@ from playwright.async_api import async_playwright
 from accounts.upstream.backchannel import EVENT, InvalidLogoutToken, validate_logout_token
 from authserver.models import AuditEvent
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import run_in_thread
-from tests.upstream.test_upstream_signin import Person
+from tests.support.mcp_sdk import run_in_thread
+from tests.support.upstream import Person
 
 
 @pytest.mark.browser

@@ -11,7 +11,7 @@ from allauth.socialaccount.models import SocialApp
 from playwright.async_api import async_playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.test_mcp_sdk import run_in_thread
+from tests.support.mcp_sdk import run_in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 _ROOT = Path(__file__).resolve().parents[2]

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 
 from jwcrypto import jwk, jws
 
+from mcp_token_verifier import TokenVerifier
+
 ISSUER = "http://127.0.0.1:8000"
 RESOURCE = "https://mcp.example.com/mcp"
 METADATA_URL = f"{ISSUER}/.well-known/oauth-authorization-server"
 JWKS_URL = f"{ISSUER}/oauth/jwks/"
 NOW = 1_800_000_000.0
+ALGS = ("ES256", "RS256", "EdDSA")
 
 
 def b64url(data: bytes) -> str:
@@ -127,3 +130,10 @@ class FakeIssuer:
                 return 304, response_headers, b""
             return 200, response_headers, body
         return 404, {}, b"not found"
+
+
+def make_verifier(issuer: FakeIssuer | None = None, **kwargs) -> TokenVerifier:
+    """A verifier of ``RESOURCE`` tokens from a fake issuer (keys for ``ALGS``) on a fixed clock."""
+    issuer = issuer or FakeIssuer.with_keys(*ALGS)
+    kwargs.setdefault("clock", Clock())
+    return TokenVerifier(ISSUER, RESOURCE, fetch=issuer.fetch, **kwargs)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_token_verifier import TokenError
-from tests.verifier.support import make_claims, sign
-from tests.verifier.test_verifier import make_verifier
+from tests.verifier.support import make_claims, make_verifier, sign
 
 HIERARCHY = {"notes:admin": ["notes:write"], "notes:write": ["notes:read"]}
 

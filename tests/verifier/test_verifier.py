@@ -21,6 +21,7 @@ from mcp_token_verifier import TokenError, TokenVerifier
 from mcp_token_verifier.jwks import signature_check
 from mcp_token_verifier.verifier import MAX_ACCEPTED_HEADERS
 from tests.verifier.support import (
+    ALGS,
     ISSUER,
     NOW,
     RESOURCE,
@@ -29,19 +30,12 @@ from tests.verifier.support import (
     b64url,
     generate,
     make_claims,
+    make_verifier,
     public_jwk,
     sign,
     signing_key,
     unsigned,
 )
-
-ALGS = ("ES256", "RS256", "EdDSA")
-
-
-def make_verifier(issuer: FakeIssuer | None = None, **kwargs) -> TokenVerifier:
-    issuer = issuer or FakeIssuer.with_keys(*ALGS)
-    kwargs.setdefault("clock", Clock())
-    return TokenVerifier(ISSUER, RESOURCE, fetch=issuer.fetch, **kwargs)
 
 
 def refused(verifier: TokenVerifier, token: object, **kwargs) -> TokenError:

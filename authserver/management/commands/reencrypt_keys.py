@@ -35,7 +35,8 @@ class Command(BaseCommand):
                 )
                 key.save(update_fields=["private_jwk_encrypted"])
                 done += 1
-            # Issue 24: upstream client secrets and users' upstream tokens too.
+            # Upstream client secrets and users' upstream tokens too
+            # (docs/CONNECTIONS.md, "Encryption at rest").
             upstream = vault.reseal_all()
             upstream += app_secret.seal_all()  # upstream sign-in providers' client secrets
         self.stdout.write(json.dumps({"reencrypted": done, "upstream_secrets": upstream}))

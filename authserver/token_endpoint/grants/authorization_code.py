@@ -9,8 +9,8 @@ from uuid import UUID
 
 from django.conf import settings
 
+from authserver import models  # models.Grant: the stored authorization code (DOT's model)
 from authserver.errors import InvalidGrant, InvalidRequest
-from authserver.models import Grant as CodeGrant
 from authserver.protocol import pkce
 from authserver.resources import scopes
 from authserver.revocation import service as revocation
@@ -38,7 +38,7 @@ class ConsumeCode:
         lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
         if not families.join_in_transaction(self.family, expires=now + lifetime):
             raise InvalidGrant(self.refused)
-        if not CodeGrant.objects.filter(pk=self.pk, consumed_at__isnull=True).update(
+        if not models.Grant.objects.filter(pk=self.pk, consumed_at__isnull=True).update(
             consumed_at=now
         ):
             raise InvalidGrant(self.refused)

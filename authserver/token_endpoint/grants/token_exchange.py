@@ -14,7 +14,7 @@ from authserver.models import AccessToken, TokenExchangePolicy
 from authserver.resources import registry as resources
 from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
-from authserver.token_endpoint.grants import subject_token as exchange
+from authserver.token_endpoint.grants import subject_token
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest
 
@@ -43,11 +43,11 @@ class AssignFamily:
 
 @register
 class TokenExchange(Grant):
-    grant_type = exchange.GRANT_TYPE
+    grant_type = subject_token.GRANT_TYPE
 
     def validate(self, req: TokenRequest, client, *, now: datetime) -> Binding:
-        exchange.check_parameters(req)  # RFC 8693 §2.1, as every strategy checks them
-        claims, row = exchange.verify_subject_token(req.get("subject_token"), now=now)
+        subject_token.check_parameters(req)  # RFC 8693 §2.1, as every strategy checks them
+        claims, row = subject_token.verify_subject_token(req.get("subject_token"), now=now)
         source = self.find_resource(resources.canonicalize(str(claims.get("aud", ""))))
         policies = {
             p.target_id: p
@@ -68,7 +68,7 @@ class TokenExchange(Grant):
             raise InvalidTarget("no exchange to this resource is configured for this client")
         # RFC 9449 §7.1: a resource requiring DPoP gets no Bearer token, exchange included.
         jkt = self.dpop_key(req, target)
-        exchange.check_sender_constraint(claims, source=source, target=target, jkt=jkt)
+        subject_token.check_sender_constraint(claims, source=source, target=target, jkt=jkt)
         allowed = [s for s in str(claims.get("scope", "")).split() if s in policy.scope.split()]
         requested = scopes.parse_scope(req.get("scope"))
         granted = scopes.narrow(requested, allowed) if requested else allowed
@@ -79,7 +79,7 @@ class TokenExchange(Grant):
         act = {"sub": client.client_id}
         if isinstance(claims.get("act"), dict):
             act["act"] = claims["act"]
-        if exchange.chain_depth(act) > exchange.MAX_CHAIN:
+        if subject_token.chain_depth(act) > subject_token.MAX_CHAIN:
             raise InvalidRequest("delegation chain too long")
         family = row.token_family or uuid.uuid4()
         # The target's tools: its scopes granted here ∩ its policy ∩ what is asked for, never
@@ -107,5 +107,5 @@ class TokenExchange(Grant):
             claim=None if row.token_family else AssignFamily(row.pk, family),
             audit_kind="token.exchanged",
             audit_detail=(("subject_jti", claims.get("jti", "")), ("act", act)),
-            response_extras=(("issued_token_type", exchange.ACCESS_TOKEN_TYPE),),
+            response_extras=(("issued_token_type", subject_token.ACCESS_TOKEN_TYPE),),
         )

@@ -19,7 +19,7 @@ from connections.presets import PRESETS
 
 
 class Command(BaseCommand):
-    help = "Add or update an upstream OAuth provider users can connect (issue 24)."
+    help = "Add or update an upstream OAuth provider users can connect."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug", help="the name MCP servers pass as audience, e.g. github")

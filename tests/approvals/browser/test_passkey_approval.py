@@ -12,8 +12,9 @@ import pytest
 
 from approvals.models import ApprovalRequest, Passkey
 from authserver.models import AuditEvent
-from tests.approvals.conftest import CIBA, basic, details
-from tests.browser.test_consent_flow import sign_in
+from tests.approvals.conftest import CIBA, details
+from tests.support.browser import sign_in
+from tests.support.http import basic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +53,7 @@ def ask(origin, client, secret, user, amount=4000) -> dict:
             "binding_message": "K7-42",
             "authorization_details": details({"amount": amount, "currency": "EUR", "to": "X"}),
         },
-        headers={"Authorization": basic(client, secret)},
+        headers={"Authorization": basic(client.client_id, secret)},
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -62,7 +63,7 @@ def poll(origin, client, secret, auth_req_id) -> httpx.Response:
     return httpx.post(
         f"{origin}/token",
         data={"grant_type": CIBA, "auth_req_id": auth_req_id},
-        headers={"Authorization": basic(client, secret)},
+        headers={"Authorization": basic(client.client_id, secret)},
     )
 
 

@@ -19,8 +19,8 @@ from approvals.models import ApprovalRequest
 from authserver.models import Scope
 from tests.approvals.conftest import CIBA, speaks_for
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_TOOLS
-from tests.e2e.test_mcp_sdk import MemoryStorage, User, run_in_thread
 from tests.factories import make_client
+from tests.support.mcp_sdk import MemoryStorage, User, run_in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
