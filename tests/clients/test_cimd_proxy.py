@@ -4,7 +4,6 @@ proxy on loopback and a real TLS server behind it, for a host this machine canno
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import http.server
 import json
 import select
@@ -14,47 +13,16 @@ import ssl
 import threading
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from clients import cimd_fetch
 from clients.cimd import MetadataFetcher
 from clients.models import Client
+from tests.clients.support import self_signed
 
 pytestmark = pytest.mark.django_db
 
 HOST = "docs.proxied.invalid"  # never resolvable here: only the proxy reaches it
 URL = f"https://{HOST}/oauth/client.json"
-
-
-def certificate(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @contextlib.contextmanager
@@ -70,7 +38,7 @@ def document_host(tmp_path, body: bytes):
         def log_message(self, *args):
             pass
 
-    cert_path, key_path = certificate(tmp_path)
+    cert_path, key_path = self_signed(tmp_path, HOST, trusted=True)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
