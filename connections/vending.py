@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.urls import reverse
@@ -35,7 +35,7 @@ from authserver.errors import (
 from authserver.protocol import metadata
 from authserver.resources import registry as resources
 from authserver.token_endpoint.grants import subject_token
-from connections import services, vault
+from connections import intended, services, vault
 from connections.models import Connection, ConnectionPolicy
 
 
@@ -86,9 +86,14 @@ class VendingStrategy:
         return vend(req, client, now=now)
 
 
-def connect_url(slug: str) -> str:
+def connect_url(slug: str, user=None) -> str:
+    """The connect page of one provider; with ``user``, a link only that user may act on
+    (``?for=``, connections.intended: signed, expiring, no secret in it)."""
     path = reverse("connections:connect", kwargs={"slug": quote(slug, safe="")})
-    return metadata.origin(settings.ISSUER) + path
+    url = metadata.origin(settings.ISSUER) + path
+    if user is not None:
+        url += "?" + urlencode({intended.PARAMETER: intended.sign(user.pk, slug)})
+    return url
 
 
 def check_request(req) -> None:
@@ -135,7 +140,7 @@ def vend(req, client, *, now: datetime) -> Vended:
         .select_related("provider")
         .first()
     )
-    url = connect_url(slug)
+    url = connect_url(slug, user)
     if conn is None or conn.status != Connection.Status.ACTIVE:
         raise ConnectionRequired("the user has not connected this account", connect_url=url)
     if not set(wanted) <= set(conn.scopes.split()):

@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,8 +19,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from authserver import audit
 from authserver.discovery import metadata
-from connections import services, upstream
+from connections import intended, services, upstream
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 
 log = logging.getLogger("connections")
@@ -59,6 +61,9 @@ def connections(request: HttpRequest) -> HttpResponse:
 def connect(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: a page with a Connect button (the URL vends hand to MCP servers); POST: go."""
     provider = get_object_or_404(UpstreamProvider, slug=slug, enabled=True)
+    refused = refuse_other_person(request, provider)
+    if refused is not None:
+        return refused
     if request.method != "POST":
         return render(request, "connections/connect.html", {"provider": provider})
     verifier, challenge = upstream.new_pkce_pair()
@@ -76,6 +81,33 @@ def connect(request: HttpRequest, slug: str) -> HttpResponse:
             provider, redirect_uri=callback_url(), state=state, challenge=challenge, nonce=nonce
         )
     )
+
+
+def refuse_other_person(request: HttpRequest, provider: UpstreamProvider) -> HttpResponse | None:
+    """A link made for one user (``?for=``, from a vending error) acts for that user only: a
+    forwarded link must not connect the signed-in person's account in their place. The
+    refusal names whom to sign in as (masked), and is audited."""
+    value = request.GET.get(intended.PARAMETER)
+    if value is None:
+        return None  # the person's own Connections page: it connects their own account
+    try:
+        user_id = intended.intended_user_id(value, provider.slug)
+    except intended.LinkRefused as exc:
+        reason, expected = str(exc), ""
+    else:
+        if user_id == request.user.pk:
+            return None
+        other = get_user_model().objects.filter(pk=user_id).first()
+        reason = "another person"
+        expected = intended.mask(other.get_username()) if other is not None else ""
+    audit.record(
+        "connection.connect_refused",
+        actor=f"user:{request.user.pk}",
+        user_id=request.user.pk,
+        detail={"provider": provider.slug, "reason": reason},
+    )
+    context = {"provider": provider, "reason": reason, "expected": expected}
+    return render(request, "connections/not_for_you.html", context, status=403)
 
 
 @login_required

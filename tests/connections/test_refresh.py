@@ -115,7 +115,7 @@ def test_three_consecutive_failures_break_the_connection(client, world, user, up
     assert conn.refresh_token_encrypted == ""
     assert conn.last_error == "temporarily_unavailable"
     response = vend(client, world["auth"], world["user_token"])
-    assert response.json()["error_uri"].endswith(CONNECT_PATH)
+    assert response.json()["error_uri"].split("?")[0].endswith(CONNECT_PATH)
     assert "access_token" not in response.json()
     page = client.get("/accounts/connections/").content.decode()
     assert "Broken · <a" in page

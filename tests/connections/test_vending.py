@@ -56,7 +56,7 @@ def test_vend_without_a_connection_answers_with_the_connect_url(client, world):
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "invalid_grant"
-    assert body["error_uri"].endswith(CONNECT_PATH)
+    assert body["error_uri"].split("?")[0].endswith(CONNECT_PATH)
     assert "access_token" not in body
 
 
@@ -134,7 +134,7 @@ def test_disconnect_stops_vends_and_revokes_upstream(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/accounts/connections/{conn.pk}/disconnect")
     response = vend(client, world["auth"], world["user_token"])
-    assert response.json()["error_uri"].endswith(CONNECT_PATH)
+    assert response.json()["error_uri"].split("?")[0].endswith(CONNECT_PATH)
     # RFC 7009 at the provider: both tokens are dead there too, and wiped here.
     assert upstream.refresh_directly(refresh).json()["error"] == "invalid_grant"
     assert upstream.call_api(access).status_code == 401

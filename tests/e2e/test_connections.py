@@ -113,7 +113,7 @@ def test_user_connects_in_the_browser_and_the_mcp_server_calls_upstream_as_them(
 
     run_in_thread(scenario, timeout=120)
 
-    assert seen["connect_url"] == f"{issuer}/accounts/connections/upstream/connect"
+    assert seen["connect_url"].startswith(f"{issuer}/accounts/connections/upstream/connect?for=")
     assert "Active" in seen["page"]
     assert demo.resource.name in seen["page"]  # which MCP servers may use it
     assert seen["called"] == {
@@ -122,7 +122,7 @@ def test_user_connects_in_the_browser_and_the_mcp_server_calls_upstream_as_them(
     }
     is_error, message = seen["after"]
     assert is_error
-    assert message.endswith("/accounts/connections/upstream/connect")
+    assert "/accounts/connections/upstream/connect?for=" in message
     assert Connection.objects.get().status == Connection.Status.DISCONNECTED
     assert upstream.control("stats")["revocations"] >= 1
 
@@ -167,7 +167,7 @@ def test_verifier_helper_reports_the_connect_url_and_refusals(issuer, make_user)
 
     with pytest.raises(ConnectionRequired) as needed:
         call()
-    assert needed.value.connect_url == f"{issuer}/accounts/connections/github/connect"
+    assert needed.value.connect_url.startswith(f"{issuer}/accounts/connections/github/connect?for=")
     with pytest.raises(VendError) as refused:
         call(audience="slack")
     assert refused.value.error == "invalid_target"
