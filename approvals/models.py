@@ -106,6 +106,7 @@ class ApprovalRequest(models.Model):
     notification_token_encrypted = models.TextField(blank=True)
     notification_endpoint = models.URLField(blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)  # the person's notice, sent once
     credential_id = models.CharField(max_length=512, blank=True)  # the passkey that approved
     created_at = models.DateTimeField(auto_now_add=True)
     shown_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,7 @@ the ping to the MCP server is queued on commit (approvals.tasks)."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
+from kombu import exceptions as kombu_errors
 
 from approvals import ciba, tasks
 from approvals.models import ApprovalClient, ApprovalRequest, Passkey, ToolApprovalRule
@@ -27,6 +29,7 @@ from authserver.resources import registry as resources
 from authserver.token_hash import token_hash
 from authserver.tool_grants import details as tool_details
 
+log = logging.getLogger("approvals")
 Status = ApprovalRequest.Status
 SLOW_DOWN_STEP = 5  # CIBA Core §11: the interval grows by at least 5 seconds
 MAX_PENDING = 20  # per client and person: a client cannot flood someone's approval list
@@ -139,7 +142,17 @@ def create_request(client, raw: ciba.BackchannelRequest, *, ip, now: datetime):
             )
         approval.save(force_insert=True)
         _audit("approval.requested", approval, ip=ip)
+        if user.email:
+            transaction.on_commit(lambda: queue_email(approval.pk))
     return approval, auth_req_id
+
+
+def queue_email(approval_id) -> None:
+    """The person's notice; a broker that is down costs the e-mail, not the request."""
+    try:
+        tasks.email_person.delay(str(approval_id))
+    except kombu_errors.OperationalError:
+        log.warning("approval notice for request %s not queued: broker down", approval_id)
 
 
 def approved_detail(resource_identifier: str, raw: ciba.BackchannelRequest) -> dict:

@@ -97,6 +97,20 @@ def parse_issuer(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """Outgoing mail (approval notices). No EMAIL_HOST: mail is written to the log (console
+    backend), which is what the embedded default and development get."""
+
+    host: str = ""
+    port: int = 587
+    user: str = ""
+    password: str = ""
+    use_tls: bool = True  # STARTTLS on 587; EMAIL_USE_SSL for implicit TLS on 465
+    use_ssl: bool = False
+    sender: str = "MCP Authorization Server <noreply@localhost>"
+
+
+@dataclass(frozen=True)
 class Config:
     debug: bool
     embedded: bool  # no DATABASE_URL: SQLite under var/, secrets kept in var/
@@ -136,6 +150,7 @@ class Config:
     trusted_proxy_count: int  # proxies that append to X-Forwarded-For in front of us
     cimd_enabled: bool
     cimd_allow_loopback: bool  # development: fetch documents from loopback hosts
+    email: EmailConfig = EmailConfig()
 
     @property
     def issuer_is_https(self) -> bool:
@@ -270,4 +285,21 @@ def load(env: dict[str, str] | None = None) -> Config:
         # Development only: documents served from 127.0.0.1 / ::1 / localhost (TLS, but the
         # certificate is not verified on loopback). Never in production (SSRF).
         cimd_allow_loopback=_bool(env, "CIMD_ALLOW_LOOPBACK", False),
+        email=_email(env),
+    )
+
+
+def _email(env: dict[str, str]) -> EmailConfig:
+    use_ssl = _bool(env, "EMAIL_USE_SSL", False)
+    use_tls = _bool(env, "EMAIL_USE_TLS", not use_ssl)
+    if use_ssl and use_tls:
+        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other")
+    return EmailConfig(
+        host=env.get("EMAIL_HOST", "").strip(),
+        port=_int(env, "EMAIL_PORT", 465 if use_ssl else 587),
+        user=env.get("EMAIL_HOST_USER", "").strip(),
+        password=env.get("EMAIL_HOST_PASSWORD", ""),
+        use_tls=use_tls,
+        use_ssl=use_ssl,
+        sender=env.get("DEFAULT_FROM_EMAIL", "").strip() or EmailConfig.sender,
     )

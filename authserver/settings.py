@@ -243,6 +243,21 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Outgoing mail (approval notices, docs/APPROVALS.md): SMTP when EMAIL_HOST is set, else the
+# console backend (the message goes to the log; the embedded default and development).
+if CONFIG.email.host:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = CONFIG.email.host
+    EMAIL_PORT = CONFIG.email.port
+    EMAIL_HOST_USER = CONFIG.email.user
+    EMAIL_HOST_PASSWORD = CONFIG.email.password
+    EMAIL_USE_TLS = CONFIG.email.use_tls
+    EMAIL_USE_SSL = CONFIG.email.use_ssl
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = CONFIG.email.sender
+
 # Celery: Redis when configured; otherwise a broker that needs no server (files under var/),
 # so the embedded default still runs its background jobs.
 if CONFIG.redis_url:
