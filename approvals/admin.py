@@ -2,9 +2,34 @@
 requests (read only; the auth_req_id and notification token are never shown)."""
 
 from django.contrib import admin
+from django.db import transaction
 
-from approvals.models import ApprovalClient, ApprovalRequest, ToolApprovalRule
+from approvals.models import ApprovalClient, ApprovalPolicy, ApprovalRequest, ToolApprovalRule
+from authserver import audit
 from authserver.admin_base import OperatorAdmin
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(OperatorAdmin):
+    """One row: whether approving needs a passkey (docs/APPROVALS.md)."""
+
+    list_display = ("__str__", "require_passkeys")
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not ApprovalPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deleting it would silently mean the default
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = 1  # the singleton
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit.record(
+                "approval.policy_changed",
+                actor=f"user:{request.user.pk}",
+                detail={"require_passkeys": obj.require_passkeys},
+            )
 
 
 @admin.register(ToolApprovalRule)
@@ -33,6 +58,7 @@ class ApprovalRequestAdmin(OperatorAdmin):
         "binding_message",
         "arguments",
         "arguments_digest",
+        "approved_with",
         "credential_id",
         "created_at",
         "shown_at",

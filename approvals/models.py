@@ -76,6 +76,35 @@ class ApprovalClient(models.Model):
         return f"{self.client_id} ({self.delivery_mode})"
 
 
+class Method(models.TextChoices):
+    """How the person proved it was them when approving."""
+
+    PASSKEY = "passkey"  # a fresh WebAuthn assertion with user verification
+    PASSWORD = "password"  # noqa: S105 - re-entered password, only where the policy allows it
+
+
+class ApprovalPolicy(models.Model):
+    """The one row (pk 1) of approval settings an administrator edits in the admin."""
+
+    require_passkeys = models.BooleanField(
+        default=True,
+        help_text="On: approving needs a passkey (WebAuthn, user verification). Off: a "
+        "person without a passkey may approve by re-entering their password (rate-limited "
+        "like sign-in); people with a passkey still use it.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "approval policy"
+
+    def __str__(self) -> str:
+        return "Passkeys required" if self.require_passkeys else "Password allowed without passkey"
+
+    @classmethod
+    def current(cls) -> ApprovalPolicy:
+        """The policy; before an administrator saved one, the default (passkeys required)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
 class ApprovalRequest(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -108,6 +137,7 @@ class ApprovalRequest(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)  # the person's notice, sent once
     credential_id = models.CharField(max_length=512, blank=True)  # the passkey that approved
+    approved_with = models.CharField(max_length=8, choices=Method.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     shown_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)

@@ -18,7 +18,14 @@ from django.urls import reverse
 from kombu import exceptions as kombu_errors
 
 from approvals import ciba, tasks
-from approvals.models import ApprovalClient, ApprovalRequest, Passkey, ToolApprovalRule
+from approvals.models import (
+    ApprovalClient,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Method,
+    Passkey,
+    ToolApprovalRule,
+)
 from authserver import audit
 from authserver.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from authserver.keys import secretbox
@@ -209,22 +216,54 @@ def record_shown(approval: ApprovalRequest, *, now: datetime) -> None:
                 _audit("approval.shown", approval)
 
 
-def decide(approval: ApprovalRequest, *, approve: bool, credential: Passkey | None, now) -> None:
-    """Approve (with the passkey that verified) or deny, once, while pending and unexpired."""
-    if approve and credential is None:
-        raise NotPending  # never approve without a verified passkey
+class NotAllowed(Exception):
+    """This way of approving is not open to this person (the policy needs a passkey)."""
+
+
+def password_may_approve(user) -> bool:
+    """The admin's switch is off, and the person has no passkey (with one, they use it)."""
+    return (
+        not ApprovalPolicy.current().require_passkeys
+        and user.has_usable_password()
+        and not user.passkeys.exists()
+    )
+
+
+def decide(
+    approval: ApprovalRequest,
+    *,
+    approve: bool,
+    credential: Passkey | None,
+    now,
+    reauthenticated: bool = False,
+) -> None:
+    """Approve (with the passkey that verified, or, only where ``password_may_approve``, a
+    password just re-entered) or deny, once, while pending and unexpired."""
+    method = ""
+    if approve:
+        if credential is not None:
+            method = Method.PASSKEY
+        elif reauthenticated and password_may_approve(approval.user):
+            method = Method.PASSWORD
+        else:
+            raise NotAllowed  # never approve without a fresh proof the policy accepts
     with transaction.atomic():
         changed = ApprovalRequest.objects.filter(
             pk=approval.pk, status=Status.PENDING, expires_at__gt=now
         ).update(
             status=Status.APPROVED if approve else Status.DENIED,
             decided_at=now,
-            credential_id=credential.credential_id if approve else "",
+            credential_id=credential.credential_id if credential is not None else "",
+            approved_with=method,
         )
         if not changed:
             raise NotPending
-        if approve:
-            _audit("approval.approved", approval, credential_id=credential.credential_id)
+        if method == Method.PASSKEY:
+            _audit(
+                "approval.approved", approval, method=method, credential_id=credential.credential_id
+            )
+        elif method == Method.PASSWORD:
+            _audit("approval.approved", approval, method=method)
         else:
             _audit("approval.denied", approval)
         if approval.delivery_mode == ApprovalClient.Mode.PING:

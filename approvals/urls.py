@@ -16,5 +16,10 @@ urlpatterns = [
     path("approvals/<uuid:approval_id>", views.detail, name="detail"),
     path("approvals/<uuid:approval_id>/options", views.assertion_options, name="options"),
     path("approvals/<uuid:approval_id>/approve", views.approve, name="approve"),
+    path(
+        "approvals/<uuid:approval_id>/approve-password",
+        views.approve_with_password,
+        name="approve-password",
+    ),
     path("approvals/<uuid:approval_id>/deny", views.deny, name="deny"),
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -14,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from approvals import ciba, passkeys, services
+from approvals import ciba, passkeys, reauth, services
 from approvals.models import ApprovalRequest
 from authserver.errors import InvalidRequest, MethodNotAllowed
 from authserver.errors.middleware import as_oauth_error
@@ -98,6 +99,7 @@ def detail(request: HttpRequest, approval_id) -> HttpResponse:
             "approval": approval,
             "pending": approval.status == Status.PENDING,
             "has_passkey": request.user.passkeys.exists(),
+            "password_may_approve": services.password_may_approve(request.user),
             "arguments": services.pretty_arguments(approval),
         },
     )
@@ -135,6 +137,28 @@ def approve(request: HttpRequest, approval_id) -> HttpResponse:
     except services.NotPending:
         return JsonResponse({"error": "not_pending"}, status=409)
     return JsonResponse({"status": "approved"})
+
+
+@never_cache
+@sensitive_post_parameters("password")
+@login_required
+@require_POST
+def approve_with_password(request: HttpRequest, approval_id) -> HttpResponse:
+    """Where the admin's policy allows it and the person has no passkey: approve after
+    re-entering the password (a fresh re-authentication), throttled as sign-in is."""
+    approval = _mine(request, approval_id)
+    if approval is None:
+        return render(request, "approvals/not_yours.html", status=404)
+    if not services.password_may_approve(request.user):
+        return HttpResponseForbidden("Approving this request needs your passkey.")
+    if reauth.check_password(request, request.POST.get("password", "")):
+        try:
+            services.decide(
+                approval, approve=True, credential=None, reauthenticated=True, now=timezone.now()
+            )
+        except services.NotPending:
+            messages.error(request, "This request was decided or expired meanwhile.")
+    return redirect("approvals:detail", approval_id=approval.pk)
 
 
 @never_cache

@@ -202,7 +202,7 @@ def test_another_clients_auth_req_id_is_invalid_grant(ask, poll, user, passkey, 
 
 def test_approval_without_a_passkey_is_impossible(ask, user):
     ask(user)
-    with pytest.raises(services.NotPending):
+    with pytest.raises(services.NotAllowed):
         services.decide(
             ApprovalRequest.objects.get(), approve=True, credential=None, now=timezone.now()
         )
