@@ -46,6 +46,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("connections.upstreamprovider", "Upstream APIs (connections)"),
             ("approvals.toolapprovalrule", "Tool calls that need approval"),
             ("approvals.approvalclient", "Approval clients (CIBA)"),
+            ("approvals.approvalpolicy", "Approval policy (passkeys required?)"),
             ("authzen.cedarpolicy", "Cedar policies (live decisions)"),
         ],
     ),
