@@ -4,26 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('approvals', '0003_approval_email_notice'),
+        ("approvals", "0003_approval_email_notice"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApprovalPolicy',
+            name="ApprovalPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('require_passkeys', models.BooleanField(default=True, help_text='On: approving needs a passkey (WebAuthn, user verification). Off: a person without a passkey may approve by re-entering their password (rate-limited like sign-in); people with a passkey still use it.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "require_passkeys",
+                    models.BooleanField(
+                        default=True,
+                        help_text="On: approving needs a passkey (WebAuthn, user verification). Off: a person without a passkey may approve by re-entering their password (rate-limited like sign-in); people with a passkey still use it.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'approval policy',
-                'verbose_name_plural': 'approval policy',
+                "verbose_name": "approval policy",
+                "verbose_name_plural": "approval policy",
             },
         ),
         migrations.AddField(
-            model_name='approvalrequest',
-            name='approved_with',
-            field=models.CharField(blank=True, choices=[('passkey', 'Passkey'), ('password', 'Password')], max_length=8),
+            model_name="approvalrequest",
+            name="approved_with",
+            field=models.CharField(
+                blank=True, choices=[("passkey", "Passkey"), ("password", "Password")], max_length=8
+            ),
         ),
     ]
