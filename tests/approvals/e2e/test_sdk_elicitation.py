@@ -53,6 +53,7 @@ def test_url_elicitation_brings_the_person_to_approve_and_the_call_completes_onc
     )
     user = User("bob", callback)
     elicited: list[types.ElicitRequestURLParams] = []
+    completed: list[str] = []
     seen: dict[str, object] = {}
 
     async def scenario() -> None:
@@ -61,9 +62,12 @@ def test_url_elicitation_brings_the_person_to_approve_and_the_call_completes_onc
             user.page = page = await browser.new_page()
 
             async def open_the_page(context, params) -> types.ElicitResult:
-                """What a client does with a URL-mode elicitation: the person opens it."""
+                """What a client does with a URL-mode elicitation: the person opens it (or,
+                for the second transfer, declines to)."""
                 assert params.mode == "url"
                 elicited.append(params)
+                if "5000" in params.message:
+                    return types.ElicitResult(action="decline")
                 await page.goto(params.url)
                 await page.click("#approve")
                 await page.wait_for_selector("#status:has-text('Approved')")
@@ -81,12 +85,22 @@ def test_url_elicitation_brings_the_person_to_approve_and_the_call_completes_onc
                 redirect_handler=user.redirect_handler,
                 callback_handler=user.callback_handler,
             )
+
+            async def note(message) -> None:
+                if isinstance(message, types.ElicitCompleteNotification):
+                    completed.append(message.params.elicitation_id)
+
             http = httpx2.AsyncClient(auth=provider, timeout=60)
             try:
                 transport = streamable_http_client(demo.url, http_client=http)
                 async with (
                     http,
-                    Client(transport, mode=mode, elicitation_callback=open_the_page) as mcp,
+                    Client(
+                        transport,
+                        mode=mode,
+                        elicitation_callback=open_the_page,
+                        message_handler=note,
+                    ) as mcp,
                 ):
                     assert not (await mcp.call_tool("transfer", {"amount": 10, "to": "X"})).is_error
                     cdp = await page.context.new_cdp_session(page)
@@ -99,15 +113,23 @@ def test_url_elicitation_brings_the_person_to_approve_and_the_call_completes_onc
                     done = await mcp.call_tool("transfer", {"amount": 4000, "to": "X"})
                     seen["done"] = (done.is_error, text_of(done))
                     seen["version"] = mcp.session.protocol_version
+                    declined = await mcp.call_tool("transfer", {"amount": 5000, "to": "Y"})
+                    seen["declined"] = (declined.is_error, text_of(declined))
             finally:
                 await browser.close()
 
     run_in_thread(scenario, timeout=180)
     assert seen["version"] == version
     assert seen["done"] == (False, "transferred 4000.0 to X")
-    assert len(elicited) == 1
-    approval = ApprovalRequest.objects.get()
+    assert len(elicited) == 2
+    approval = ApprovalRequest.objects.get(status=ApprovalRequest.Status.USED)
     assert elicited[0].url == f"{issuer}/approvals/{approval.pk}"
     assert "Approve the transfer of 4000.0 to X" in elicited[0].message
-    assert approval.status == ApprovalRequest.Status.USED
     assert AuditEvent.objects.filter(kind="approval.used").count() == 1
+    # Declined: nothing runs, the request waits for its expiry.
+    is_error, message = seen["declined"]
+    assert is_error
+    assert "declined" in message
+    assert ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING).count() == 1
+    if version == "2025-11-25":  # the server said the elicitation is over
+        assert completed == [elicited[0].elicitation_id]
