@@ -119,15 +119,21 @@ class AuthorizeView(OAuthLibMixin, View):
                 prompt_none="none" in prompt,
             )
         decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
+        declined, covered = tool_consent.remembered_tools(request.user, client, resource)
         tools = tool_consent.offer(
             resource,
             scopes,
             client=client,
             user=request.user,
             requested=credentials.get("authorization_details"),
-            declined=tool_consent.declined_tools(request.user, client, resource),
+            declined=declined,
+            # A trusted client is never asked about tools its scopes gained (high-risk ones
+            # still are: offer marks them whoever the client is).
+            covered=None if client.skip_authorization else covered,
         )
-        if not decision.needs_consent and not (tools and tools["asks_declined"]):
+        # New tools in a consented scope, high-risk tools, a declined tool asked for by name:
+        # remembered consent does not cover them, the screen is shown (tool_grants.consent).
+        if not decision.needs_consent and not (tools and tools["asks_again"]):
             details = tool_consent.approved_details(tools, resource, None)
             return self.approve(request, client, scopes, credentials, details)
         if "none" in prompt:
@@ -262,7 +268,12 @@ def _describe(resource, scopes: list[str], decision, tools=None) -> list[dict]:
                 if scope
                 else "Stay connected: refresh access without asking you again",
                 "tools": scope.tools if scope else [],
-                "tool_rows": rows.get(name, []),  # with tool grants: checkboxes
+                # With tool grants: checkboxes. A tool is marked new when a scope the user
+                # allowed gained it since; a new scope is marked as a whole.
+                "tool_rows": [
+                    {**row, "new": row.get("new") and name not in decision.new_scopes}
+                    for row in rows.get(name, [])
+                ],
                 "new": name in decision.new_scopes,
             }
         )
