@@ -50,6 +50,7 @@ _STAGES = (
     ("content_type", re.compile(r"is not JSON \(Content-Type", re.I)),
     ("size", re.compile(r"exceeds the maximum allowed size", re.I)),
     ("json", re.compile(r"not valid JSON|must be a JSON object", re.I)),
+    ("metadata", re.compile(r"invalid client metadata|does not match|collides", re.I)),
 )
 HINTS = {
     "dns": "this server cannot resolve the host: no internet access or DNS (pin the document)",
@@ -61,7 +62,11 @@ HINTS = {
     "content_type": "the answer was not application/json",
     "size": "the document is larger than CIMD_MAX_DOCUMENT_SIZE",
     "json": "the answer was not a JSON object",
+    "metadata": "the document does not meet the metadata rules",
 }
+_STATUS = re.compile(r"returned HTTP (\d{3})")
+_METADATA = re.compile(r"invalid client metadata: (.*)", re.I | re.S)
+_USERINFO = re.compile(r"//[^/@\s]*@")  # a proxy URL's credentials, never logged
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,20 @@ class Diagnosis:
 
     @property
     def message(self) -> str:
+        """Safe to show a person: the host, the stage, its hint, and only the status code
+        or the metadata rule that failed; never the document, the URL's path or query, or
+        the raw error (it can name the proxy)."""
         hint = HINTS.get(self.stage, "see the server log")
-        return (
-            f"the client metadata document at {self.host} could not be fetched "
-            f"({self.stage}: {hint})"
-        )
+        if self.stage == "status" and (status := _STATUS.search(self.detail)):
+            hint = f"HTTP {status[1]}: {hint}"
+        elif self.stage == "metadata" and (rule := _METADATA.search(self.detail)):
+            hint = f"{hint}: {rule[1][:160]}"
+        verb = "was refused" if self.stage == "metadata" else "could not be fetched"
+        return f"the client metadata document at {self.host} {verb} ({self.stage}: {hint})"
 
 
 def diagnose(client_id: str, error: Exception) -> Diagnosis:
-    text = str(error)[:300]
+    text = _USERINFO.sub("//***@", str(error)[:300])
     stage = next((name for name, pattern in _STAGES if pattern.search(text)), "other")
     return Diagnosis(client_id[:255], (urlsplit(client_id).hostname or "")[:255], stage, text)
 
@@ -106,6 +116,20 @@ def last_failure(client_id: str) -> Diagnosis | None:
     """The last fetch failure of this document (a few minutes), for the error page."""
     stored = cache.get(_key(client_id[:255]))
     return Diagnosis(**stored) if isinstance(stored, dict) else None
+
+
+def explain(client_id: str) -> str | None:
+    """The core's ``unknown_client`` explainer (registered in ``ClientsConfig.ready``): why
+    this metadata document's client_id was not accepted, if it failed lately."""
+    if not client_id.startswith("https://"):
+        return None
+    diagnosis = last_failure(client_id)
+    return diagnosis.message if diagnosis else None
+
+
+def forget(client_id: str) -> None:
+    """A document fetched and accepted: its old failure no longer explains anything."""
+    cache.delete(_key(client_id[:255]))
 
 
 def proxy_for(url: str) -> str | None:

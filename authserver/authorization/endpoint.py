@@ -23,8 +23,9 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import AbstractApplication as Client
 from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError
 
-from authserver.authorization import consent
+from authserver.authorization import consent, unknown_client
 from authserver.errors import (
     AccessDenied,
     ConsentRequired,
@@ -67,6 +68,8 @@ class AuthorizeView(OAuthLibMixin, View):
         """RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are known good."""
         oauthlib_error = error.oauthlib_error
         exc = from_oauthlib(oauthlib_error)
+        if isinstance(oauthlib_error, InvalidClientIdError):
+            exc = _explained(request, oauthlib_error, exc)
         if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
             return writer.error_page(request, exc)
         client = client_model().objects.filter(client_id=oauthlib_error.client_id or "").first()
@@ -212,6 +215,18 @@ class AuthorizeView(OAuthLibMixin, View):
         except OAuthToolkitError as error:
             return self.error(request, error)
         return self.redirect(uri, client)
+
+
+def _explained(request: HttpRequest, oauthlib_error, exc: OAuthError) -> OAuthError:
+    """An unknown ``client_id`` with the reason a feature knows (a metadata document that
+    could not be fetched: host and stage), on the page and in the log line."""
+    client_id = oauthlib_error.client_id or request.GET.get("client_id", "")
+    reason = unknown_client.explain(client_id)
+    if reason is None:
+        return exc
+    return InvalidRequest(
+        f"Invalid client_id: {reason}.", detail=f"client_id not accepted: {reason}"
+    )
 
 
 def _host(uri: str) -> str:
