@@ -9,8 +9,9 @@ never a body), and keeps it for a few minutes so the authorization error can nam
 (:func:`last_failure`). Before that, an air-gapped server or one behind an egress proxy
 said only "Invalid client_id parameter value".
 
-Behind an egress proxy (``HTTPS_PROXY``/``https_proxy``, minus ``NO_PROXY``, as curl and
-httpx read them) documents are fetched through it (:func:`fetch_via_proxy`): a CONNECT tunnel,
+Behind an egress proxy (``HTTPS_PROXY``/``https_proxy``, minus ``NO_PROXY``: the one rule,
+authserver/egress.py) documents, and ``jwks_uri`` (enterprise/jwks.py), are fetched through it
+(:func:`fetch_direct_or_proxied`, :func:`fetch_via_proxy`): a CONNECT tunnel,
 TLS verified end to end against the document's host, no redirects, the same timeout, size and
 type checks. The SSRF rule stays ours where we can apply it: a literal address must be public,
 and a name this server can resolve must resolve to public addresses only; a name it cannot
@@ -24,7 +25,6 @@ import logging
 import re
 import socket
 import ssl
-import urllib.request
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from oauth2_provider.cimd import CIMDError
 from oauth2_provider.settings import oauth2_settings
 
 from authserver import audit
+from authserver.egress import proxy_for  # the one egress rule (also for jwks_uri, upstreams)
 from clients import pinned
 
 logger = logging.getLogger("clients.cimd")
@@ -132,16 +133,6 @@ def forget(client_id: str) -> None:
     cache.delete(_key(client_id[:255]))
 
 
-def proxy_for(url: str) -> str | None:
-    """The https proxy the environment names for ``url``'s host, or None."""
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get("https")
-    host = urlsplit(url).hostname or ""
-    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
-        return None
-    return proxy
-
-
 def _check_destination(host: str, port: int) -> None:
     try:
         literal = ipaddress.ip_address(host)
@@ -188,15 +179,21 @@ def fetch_via_proxy(client_id: str, proxy: str, read_document) -> tuple[dict, in
         manager.clear()
 
 
+def fetch_direct_or_proxied(url: str, fetch, read_document) -> tuple[dict, int]:
+    """``fetch(url)`` (DOT's SSRF-hardened direct fetch), or through the egress proxy when
+    the environment names one for ``url`` (authserver.egress): metadata documents and
+    ``jwks_uri`` alike."""
+    proxy = proxy_for(url)
+    if proxy:
+        return fetch_via_proxy(url, proxy, read_document)
+    return fetch(url)
+
+
 def fetch_or_pinned(client_id: str, fetch, read_document) -> tuple[dict, int]:
-    """``fetch(client_id)`` (through the egress proxy when one is set); when it fails, the
-    failure is reported and a pinned copy of the document, if there is one, stands in for
-    it (clients/pinned.py)."""
+    """:func:`fetch_direct_or_proxied`; when it fails, the failure is reported and a pinned
+    copy of the document, if there is one, stands in for it (clients/pinned.py)."""
     try:
-        proxy = proxy_for(client_id)
-        if proxy:
-            return fetch_via_proxy(client_id, proxy, read_document)
-        return fetch(client_id)
+        return fetch_direct_or_proxied(client_id, fetch, read_document)
     except CIMDError as exc:
         diagnosis = diagnose(client_id, exc)
         report(diagnosis)
