@@ -64,20 +64,8 @@ def offer(
     grants = intersect(intersect(base, policy.grants), wanted)
     risky = set(resource.high_risk_tools or [])
     new = [] if covered is None else [t for t in grants if t not in set(covered)]
-    groups = []
-    for scope in scopes:
-        rows = [
-            {
-                "name": tool,
-                "constraints": [describe_constraint(a, c) for a, c in grants[tool].items()],
-                "checked": tool not in declined,
-                "new": tool in new,
-                "high_risk": tool in risky,
-            }
-            for tool, owners in by_scope.items()
-            if tool in grants and owners[0] == scope  # each tool once, under its first scope
-        ]
-        groups.append({"scope": scope, "tools": rows})
+    marks = {"declined": set(declined), "new": set(new), "high_risk": risky}
+    groups = [{"scope": scope, "tools": _rows(scope, by_scope, grants, marks)} for scope in scopes]
     checked = [t for t in grants if t not in declined]
     # A request naming a tool the user unticked before asks again (a step-up).
     asks_declined = bool(wanted and set(wanted) & set(declined))
@@ -93,6 +81,21 @@ def offer(
         # Remembered consent covers none of these silently: the screen is shown.
         "asks_again": asks_declined or bool(new) or bool(high_risk),
     }
+
+
+def _rows(scope: str, by_scope: dict, grants: dict, marks: dict) -> list[dict]:
+    """The checkboxes under one scope: each tool once, under its first scope."""
+    return [
+        {
+            "name": tool,
+            "constraints": [describe_constraint(a, c) for a, c in grants[tool].items()],
+            "checked": tool not in marks["declined"],
+            "new": tool in marks["new"],
+            "high_risk": tool in marks["high_risk"],
+        }
+        for tool, owners in by_scope.items()
+        if tool in grants and owners[0] == scope
+    ]
 
 
 def approved_details(offered: dict | None, resource, ticked: list[str] | None) -> list | None:
