@@ -106,7 +106,10 @@ class Resource(models.Model):
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ValidationError(
-                {"high_risk_tools": f"not registered by this MCP server's scopes: {unknown}"}
+                {
+                    "high_risk_tools": f"not registered by this MCP server's scopes: {unknown} "
+                    "(save a new tool in its scope first)"
+                }
             )
 
 
