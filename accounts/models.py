@@ -22,6 +22,12 @@ class Consent(models.Model):
     declined_tools = models.JSONField(
         default=list, blank=True, help_text="Tools the user unticked (authserver.tool_grants)."
     )
+    consented_tools = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Tools the user was shown on the consent screen (ticked or not): what this "
+        "remembered consent covers. A tool the MCP server added since is asked about again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

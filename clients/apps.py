@@ -8,4 +8,8 @@ class ClientsConfig(AppConfig):
     verbose_name = "OAuth clients"
 
     def ready(self) -> None:
-        from clients import signals  # noqa: F401 - connects the receivers
+        from authserver.authorization import unknown_client
+        from clients import cimd_fetch, signals  # noqa: F401 - connects the receivers
+
+        # Why a metadata document's client_id was refused, on the authorization error page.
+        unknown_client.register_explainer(cimd_fetch.explain)

@@ -147,9 +147,7 @@ class MetadataFetcher(dot_cimd.SafeMetadataFetcher):
     def fetch(self, client_id: str) -> tuple[dict, int]:
         parsed = dot_cimd._validate_client_id_url(client_id)
         if is_loopback_host(parsed.hostname):
-            if not settings.CONFIG.cimd_allow_loopback:
-                raise CIMDError("client_id host is loopback (CIMD_ALLOW_LOOPBACK is off)")
-            document, max_age = self._fetch_loopback(parsed)
+            document, max_age = self._reported(client_id, self._fetch_loopback, parsed)
         else:
             # Resolves, refuses any non-public address (127.0.0.1, 10.0.0.1,
             # 169.254.169.254 ...), then connects to the address it validated. A failure
@@ -157,15 +155,35 @@ class MetadataFetcher(dot_cimd.SafeMetadataFetcher):
             document, max_age = cimd_fetch.fetch_or_pinned(
                 client_id, super().fetch, self._read_document
             )
+        metadata = self._reported(
+            client_id, self._validate_and_record, client_id, document, max_age
+        )
+        cimd_fetch.forget(client_id)
+        return document_for_dot(client_id, metadata), max_age
+
+    @staticmethod
+    def _reported(client_id: str, step, *args):
+        """``step(*args)``; a CIMDError it raises is diagnosed, logged and audited (the
+        authorization error page names it, cimd_fetch.explain) before it goes on to DOT."""
+        try:
+            return step(*args)
+        except CIMDError as exc:
+            cimd_fetch.report(cimd_fetch.diagnose(client_id, exc))
+            raise
+
+    @staticmethod
+    def _validate_and_record(client_id: str, document, max_age: int) -> ClientMetadata:
         try:
             metadata = validate_document(client_id, document)
         except OAuthError as exc:
             raise CIMDError(f"invalid client metadata: {exc.description}") from None
         record_document(client_id, metadata, max_age=max_age, now=timezone.now())
-        return document_for_dot(client_id, metadata), max_age
+        return metadata
 
     def _fetch_loopback(self, parsed) -> tuple[dict, int]:
         """Development only: https to a loopback address, certificate not verified."""
+        if not settings.CONFIG.cimd_allow_loopback:
+            raise CIMDError("client_id host is loopback (CIMD_ALLOW_LOOPBACK is off)")
         port = parsed.port or 443
         timeout = oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS
         context = ssl.create_default_context()

@@ -9,8 +9,9 @@ never a body), and keeps it for a few minutes so the authorization error can nam
 (:func:`last_failure`). Before that, an air-gapped server or one behind an egress proxy
 said only "Invalid client_id parameter value".
 
-Behind an egress proxy (``HTTPS_PROXY``/``https_proxy``, minus ``NO_PROXY``, as curl and
-httpx read them) documents are fetched through it (:func:`fetch_via_proxy`): a CONNECT tunnel,
+Behind an egress proxy (``HTTPS_PROXY``/``https_proxy``, minus ``NO_PROXY``: the one rule,
+authserver/egress.py) documents, and ``jwks_uri`` (enterprise/jwks.py), are fetched through it
+(:func:`fetch_direct_or_proxied`, :func:`fetch_via_proxy`): a CONNECT tunnel,
 TLS verified end to end against the document's host, no redirects, the same timeout, size and
 type checks. The SSRF rule stays ours where we can apply it: a literal address must be public,
 and a name this server can resolve must resolve to public addresses only; a name it cannot
@@ -24,7 +25,6 @@ import logging
 import re
 import socket
 import ssl
-import urllib.request
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from oauth2_provider.cimd import CIMDError
 from oauth2_provider.settings import oauth2_settings
 
 from authserver import audit
+from authserver.egress import proxy_for  # the one egress rule (also for jwks_uri, upstreams)
 from clients import pinned
 
 logger = logging.getLogger("clients.cimd")
@@ -50,6 +51,7 @@ _STAGES = (
     ("content_type", re.compile(r"is not JSON \(Content-Type", re.I)),
     ("size", re.compile(r"exceeds the maximum allowed size", re.I)),
     ("json", re.compile(r"not valid JSON|must be a JSON object", re.I)),
+    ("metadata", re.compile(r"invalid client metadata|does not match|collides", re.I)),
 )
 HINTS = {
     "dns": "this server cannot resolve the host: no internet access or DNS (pin the document)",
@@ -61,7 +63,11 @@ HINTS = {
     "content_type": "the answer was not application/json",
     "size": "the document is larger than CIMD_MAX_DOCUMENT_SIZE",
     "json": "the answer was not a JSON object",
+    "metadata": "the document does not meet the metadata rules",
 }
+_STATUS = re.compile(r"returned HTTP (\d{3})")
+_METADATA = re.compile(r"invalid client metadata: (.*)", re.I | re.S)
+_USERINFO = re.compile(r"//[^/@\s]*@")  # a proxy URL's credentials, never logged
 
 
 @dataclass(frozen=True)
@@ -73,15 +79,20 @@ class Diagnosis:
 
     @property
     def message(self) -> str:
+        """Safe to show a person: the host, the stage, its hint, and only the status code
+        or the metadata rule that failed; never the document, the URL's path or query, or
+        the raw error (it can name the proxy)."""
         hint = HINTS.get(self.stage, "see the server log")
-        return (
-            f"the client metadata document at {self.host} could not be fetched "
-            f"({self.stage}: {hint})"
-        )
+        if self.stage == "status" and (status := _STATUS.search(self.detail)):
+            hint = f"HTTP {status[1]}: {hint}"
+        elif self.stage == "metadata" and (rule := _METADATA.search(self.detail)):
+            hint = f"{hint}: {rule[1][:160]}"
+        verb = "was refused" if self.stage == "metadata" else "could not be fetched"
+        return f"the client metadata document at {self.host} {verb} ({self.stage}: {hint})"
 
 
 def diagnose(client_id: str, error: Exception) -> Diagnosis:
-    text = str(error)[:300]
+    text = _USERINFO.sub("//***@", str(error)[:300])
     stage = next((name for name, pattern in _STAGES if pattern.search(text)), "other")
     return Diagnosis(client_id[:255], (urlsplit(client_id).hostname or "")[:255], stage, text)
 
@@ -108,14 +119,18 @@ def last_failure(client_id: str) -> Diagnosis | None:
     return Diagnosis(**stored) if isinstance(stored, dict) else None
 
 
-def proxy_for(url: str) -> str | None:
-    """The https proxy the environment names for ``url``'s host, or None."""
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get("https")
-    host = urlsplit(url).hostname or ""
-    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
+def explain(client_id: str) -> str | None:
+    """The core's ``unknown_client`` explainer (registered in ``ClientsConfig.ready``): why
+    this metadata document's client_id was not accepted, if it failed lately."""
+    if not client_id.startswith("https://"):
         return None
-    return proxy
+    diagnosis = last_failure(client_id)
+    return diagnosis.message if diagnosis else None
+
+
+def forget(client_id: str) -> None:
+    """A document fetched and accepted: its old failure no longer explains anything."""
+    cache.delete(_key(client_id[:255]))
 
 
 def _check_destination(host: str, port: int) -> None:
@@ -164,15 +179,21 @@ def fetch_via_proxy(client_id: str, proxy: str, read_document) -> tuple[dict, in
         manager.clear()
 
 
+def fetch_direct_or_proxied(url: str, fetch, read_document) -> tuple[dict, int]:
+    """``fetch(url)`` (DOT's SSRF-hardened direct fetch), or through the egress proxy when
+    the environment names one for ``url`` (authserver.egress): metadata documents and
+    ``jwks_uri`` alike."""
+    proxy = proxy_for(url)
+    if proxy:
+        return fetch_via_proxy(url, proxy, read_document)
+    return fetch(url)
+
+
 def fetch_or_pinned(client_id: str, fetch, read_document) -> tuple[dict, int]:
-    """``fetch(client_id)`` (through the egress proxy when one is set); when it fails, the
-    failure is reported and a pinned copy of the document, if there is one, stands in for
-    it (clients/pinned.py)."""
+    """:func:`fetch_direct_or_proxied`; when it fails, the failure is reported and a pinned
+    copy of the document, if there is one, stands in for it (clients/pinned.py)."""
     try:
-        proxy = proxy_for(client_id)
-        if proxy:
-            return fetch_via_proxy(client_id, proxy, read_document)
-        return fetch(client_id)
+        return fetch_direct_or_proxied(client_id, fetch, read_document)
     except CIMDError as exc:
         diagnosis = diagnose(client_id, exc)
         report(diagnosis)

@@ -3,9 +3,11 @@ with the SSRF rules of Client ID Metadata Documents, cached by the response's he
 
 Public hosts go through DOT's ``SafeMetadataFetcher`` (https only, the host resolved once
 and every address checked public, no redirects, a time and size cap, ``Cache-Control``
-max-age clamped), as clients/cimd.py does. Loopback hosts are refused unless
-``CIMD_ALLOW_LOOPBACK`` (development and tests) is on; then http or https to a literal
-loopback host is allowed, since the bytes never leave the machine. Failures are not cached.
+max-age clamped), as clients/cimd.py does, through the operator's egress proxy when one is
+set (``HTTPS_PROXY`` minus ``NO_PROXY``: clients/cimd_fetch.py, authserver/egress.py).
+Loopback hosts are refused unless ``CIMD_ALLOW_LOOPBACK`` (development and tests) is on; then
+http or https to a literal loopback host is allowed, since the bytes never leave the machine.
+Failures are not cached.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from oauth2_provider import cimd as dot_cimd
 from oauth2_provider.settings import oauth2_settings
 
 from authserver.loopback import is_loopback_host
+from clients import cimd_fetch
 from clients.cimd import MetadataFetcher, _loopback_addresses
 from enterprise.jose import RefusedAssertion, keyset_from_json
 
@@ -50,8 +53,11 @@ class JwksFetcher(MetadataFetcher):
             if parts.scheme == "https":
                 return self._fetch_loopback(parts)
             return self._fetch_loopback_http(parts)
-        # https, a path, no userinfo; resolves and refuses non-public addresses.
-        return dot_cimd.SafeMetadataFetcher.fetch(self, uri)
+        # https, a path, no userinfo; resolves and refuses non-public addresses. Through
+        # the operator's egress proxy when one is set (authserver.egress), as documents are.
+        return cimd_fetch.fetch_direct_or_proxied(
+            uri, lambda url: dot_cimd.SafeMetadataFetcher.fetch(self, url), self._read_document
+        )
 
     def _fetch_loopback_http(self, parts) -> tuple[dict, int]:
         timeout = oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from accounts import principals
 from accounts.scim.models import ScimIdentity
 from accounts.upstream import admission, providers
-from authserver import audit
+from authserver import audit, egress
 
 log = logging.getLogger("accounts.upstream")
 GITHUB_API = "https://api.github.com"
@@ -56,6 +56,19 @@ def refuse(request, sociallogin, reason: str) -> None:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self):
+        """allauth's session for every call to an upstream provider (OIDC discovery, token,
+        userinfo, GitHub's API), routed by the one egress rule (authserver.egress)."""
+        session = super().get_requests_session()
+        send = session.request
+
+        def request(method, url, *args, **kwargs):
+            kwargs.setdefault("proxies", egress.requests_proxies(url))
+            return send(method, url, *args, **kwargs)
+
+        session.request = request
+        return session
+
     def is_open_for_signup(self, request, sociallogin) -> bool:
         return True  # first sign-in provisions the user (admission rules already passed)
 

@@ -23,8 +23,9 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import AbstractApplication as Client
 from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError
 
-from authserver.authorization import consent
+from authserver.authorization import consent, unknown_client
 from authserver.errors import (
     AccessDenied,
     ConsentRequired,
@@ -67,6 +68,8 @@ class AuthorizeView(OAuthLibMixin, View):
         """RFC 6749 §4.1.2.1: never redirect before the client and redirect URI are known good."""
         oauthlib_error = error.oauthlib_error
         exc = from_oauthlib(oauthlib_error)
+        if isinstance(oauthlib_error, InvalidClientIdError):
+            exc = _explained(request, oauthlib_error, exc)
         if isinstance(error, FatalClientError) or not oauthlib_error.redirect_uri:
             return writer.error_page(request, exc)
         client = client_model().objects.filter(client_id=oauthlib_error.client_id or "").first()
@@ -119,15 +122,21 @@ class AuthorizeView(OAuthLibMixin, View):
                 prompt_none="none" in prompt,
             )
         decision = consent.decide(request.user, client, resource, scopes, force="consent" in prompt)
+        declined, covered = tool_consent.remembered_tools(request.user, client, resource)
         tools = tool_consent.offer(
             resource,
             scopes,
             client=client,
             user=request.user,
             requested=credentials.get("authorization_details"),
-            declined=tool_consent.declined_tools(request.user, client, resource),
+            declined=declined,
+            # A trusted client is never asked about tools its scopes gained (high-risk ones
+            # still are: offer marks them whoever the client is).
+            covered=None if client.skip_authorization else covered,
         )
-        if not decision.needs_consent and not (tools and tools["asks_declined"]):
+        # New tools in a consented scope, high-risk tools, a declined tool asked for by name:
+        # remembered consent does not cover them, the screen is shown (tool_grants.consent).
+        if not decision.needs_consent and not (tools and tools["asks_again"]):
             details = tool_consent.approved_details(tools, resource, None)
             return self.approve(request, client, scopes, credentials, details)
         if "none" in prompt:
@@ -208,6 +217,18 @@ class AuthorizeView(OAuthLibMixin, View):
         return self.redirect(uri, client)
 
 
+def _explained(request: HttpRequest, oauthlib_error, exc: OAuthError) -> OAuthError:
+    """An unknown ``client_id`` with the reason a feature knows (a metadata document that
+    could not be fetched: host and stage), on the page and in the log line."""
+    client_id = oauthlib_error.client_id or request.GET.get("client_id", "")
+    reason = unknown_client.explain(client_id)
+    if reason is None:
+        return exc
+    return InvalidRequest(
+        f"Invalid client_id: {reason}.", detail=f"client_id not accepted: {reason}"
+    )
+
+
 def _host(uri: str) -> str:
     """What the consent screen names as the destination. For a private-use redirect the
     scheme is what picks the receiving app (RFC 8252 §7.1), so it is always shown:
@@ -262,7 +283,12 @@ def _describe(resource, scopes: list[str], decision, tools=None) -> list[dict]:
                 if scope
                 else "Stay connected: refresh access without asking you again",
                 "tools": scope.tools if scope else [],
-                "tool_rows": rows.get(name, []),  # with tool grants: checkboxes
+                # With tool grants: checkboxes. A tool is marked new when a scope the user
+                # allowed gained it since; a new scope is marked as a whole.
+                "tool_rows": [
+                    {**row, "new": row.get("new") and name not in decision.new_scopes}
+                    for row in rows.get(name, [])
+                ],
                 "new": name in decision.new_scopes,
             }
         )

@@ -57,6 +57,12 @@ class Resource(models.Model):
     allowed_groups = models.ManyToManyField(  # docs/IDENTITY.md, "Groups and central policy"
         "auth.Group", blank=True, related_name="+", help_text="Only these groups (empty: all)."
     )
+    high_risk_tools = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Tools of this MCP server that always need fresh consent: a remembered "
+        'consent never grants them silently, e.g. ["delete_note"] (docs/TOOL-AUTHORIZATION.md).',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,10 +87,29 @@ class Resource(models.Model):
             raise ValidationError(
                 {"identifier": f"the same MCP server as {twin.identifier!r} (docs/clients.md)"}
             )
+        self._clean_high_risk_tools()
         max_lifetime = settings.CONFIG.access_token_max_lifetime
         if not 1 <= self.access_token_lifetime <= max_lifetime:
             raise ValidationError(
                 {"access_token_lifetime": f"between 1 and {max_lifetime} seconds"}
+            )
+
+    def _clean_high_risk_tools(self) -> None:
+        if self.high_risk_tools in (None, ""):  # an empty admin field
+            self.high_risk_tools = []
+        names = self.high_risk_tools
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValidationError({"high_risk_tools": "a list of tool names"})
+        if self.pk is None:
+            return
+        known = {tool for tools in self.scopes.values_list("tools", flat=True) for tool in tools}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValidationError(
+                {
+                    "high_risk_tools": f"not registered by this MCP server's scopes: {unknown} "
+                    "(save a new tool in its scope first)"
+                }
             )
 
 

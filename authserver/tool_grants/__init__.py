@@ -89,6 +89,19 @@ def exchange_ceiling(subject_claims: dict, *, source, target, user, subject_clie
     return None if grants is None else to_details(grants, target)
 
 
+def stored_ceiling(stored: list | None, resource) -> list | None:
+    """The most a code or refresh token may carry at ``resource`` (``compute``'s ceiling).
+
+    A grant stores the tools it was approved with. One made while the MCP server registered
+    no tools stores none (None), and once the server registers tools it carries none of
+    them: a refresh never adds a tool its grant did not hold; the client authorizes again,
+    and the consent screen asks about the tools not yet consented to.
+    """
+    if stored is None and uses_tool_grants(resource):
+        return []
+    return stored
+
+
 def check_request(requested: str | list | None, resource) -> list | None:
     """Validate an authorization request's details for ``resource`` (RFC 9396 §5)."""
     details = parse_request(requested)
@@ -97,4 +110,4 @@ def check_request(requested: str | list | None, resource) -> list | None:
     return details
 
 
-__all__ = ["PARAMETER", "check_request", "compute", "exchange_ceiling"]
+__all__ = ["PARAMETER", "check_request", "compute", "exchange_ceiling", "stored_ceiling"]

@@ -33,10 +33,26 @@ def describe_constraint(argument: str, constraint: dict) -> str:
     return f"{argument}: " + " and ".join(words)
 
 
-def offer(resource, scopes: list[str], *, client, user, requested, declined=()) -> dict | None:
+def offer(
+    resource,
+    scopes: list[str],
+    *,
+    client,
+    user,
+    requested,
+    declined=(),
+    covered: list[str] | None = None,
+) -> dict | None:
     """What the user is asked about: tools per scope (with constraints in words, ticked
     unless declined before), and the tools the policy removed. None when the resource
-    registered no tools. JSON-serialisable: it waits in the session with the request."""
+    registered no tools. JSON-serialisable: it waits in the session with the request.
+
+    ``covered``: the tools the remembered consent covers (``Consent.consented_tools``), None
+    when there is none to compare with (a first consent, a trusted client). A tool outside
+    it was added to a scope since the user agreed: marked new, and the screen is shown
+    again. A tool the admin marked high-risk that would be granted shows the screen too,
+    every time (Enterprise-Managed Authorization: re-authorization when a scope grows).
+    """
     if not uses_tool_grants(resource):
         return None
     by_scope = registered_tools(resource, set(scopes))
@@ -46,26 +62,40 @@ def offer(resource, scopes: list[str], *, client, user, requested, declined=()) 
     if requested is not None:
         wanted = requested_grants(parse_request(requested), resource)
     grants = intersect(intersect(base, policy.grants), wanted)
-    groups = []
-    for scope in scopes:
-        rows = [
-            {
-                "name": tool,
-                "constraints": [describe_constraint(a, c) for a, c in grants[tool].items()],
-                "checked": tool not in declined,
-            }
-            for tool, owners in by_scope.items()
-            if tool in grants and owners[0] == scope  # each tool once, under its first scope
-        ]
-        groups.append({"scope": scope, "tools": rows})
+    risky = set(resource.high_risk_tools or [])
+    new = [] if covered is None else [t for t in grants if t not in set(covered)]
+    marks = {"declined": set(declined), "new": set(new), "high_risk": risky}
+    groups = [{"scope": scope, "tools": _rows(scope, by_scope, grants, marks)} for scope in scopes]
+    checked = [t for t in grants if t not in declined]
+    # A request naming a tool the user unticked before asks again (a step-up).
+    asks_declined = bool(wanted and set(wanted) & set(declined))
+    high_risk = sorted(t for t in checked if t in risky)
     return {
         "grants": grants,
-        "checked": [t for t in grants if t not in declined],
+        "checked": checked,
         "groups": groups,
         "removed": [{"name": t, "why": why} for t, why in sorted(policy.removed.items())],
-        # A request naming a tool the user unticked before asks again (a step-up).
-        "asks_declined": bool(wanted and set(wanted) & set(declined)),
+        "asks_declined": asks_declined,
+        "new_tools": new,
+        "high_risk": high_risk,
+        # Remembered consent covers none of these silently: the screen is shown.
+        "asks_again": asks_declined or bool(new) or bool(high_risk),
     }
+
+
+def _rows(scope: str, by_scope: dict, grants: dict, marks: dict) -> list[dict]:
+    """The checkboxes under one scope: each tool once, under its first scope."""
+    return [
+        {
+            "name": tool,
+            "constraints": [describe_constraint(a, c) for a, c in grants[tool].items()],
+            "checked": tool not in marks["declined"],
+            "new": tool in marks["new"],
+            "high_risk": tool in marks["high_risk"],
+        }
+        for tool, owners in by_scope.items()
+        if tool in grants and owners[0] == scope
+    ]
 
 
 def approved_details(offered: dict | None, resource, ticked: list[str] | None) -> list | None:
@@ -78,14 +108,23 @@ def approved_details(offered: dict | None, resource, ticked: list[str] | None) -
 
 
 def declined_tools(user, client, resource) -> list[str]:
+    return remembered_tools(user, client, resource)[0]
+
+
+def remembered_tools(user, client, resource) -> tuple[list[str], list[str] | None]:
+    """(tools the user unticked, tools the remembered consent covers; None without one)."""
     consents = apps.get_model("accounts", "Consent").objects
     row = consents.filter(user=user, client=client, resource=resource).first()
-    return list(row.declined_tools) if row else []
+    if row is None:
+        return [], None
+    return list(row.declined_tools), list(row.consented_tools)
 
 
 def remember_choice(user, client, resource, offered: dict | None, ticked: list[str] | None):
-    """Record which offered tools the user unticked (and which they now allow again)."""
-    if offered is None or ticked is None:
+    """Record which offered tools the user unticked (and which they now allow again), and
+    that every tool shown is now covered by the consent (ticked or not: an unticked one is
+    remembered as declined, and asking for it by name is a step-up)."""
+    if offered is None:
         return
     shown = set(offered["grants"])
     with transaction.atomic():
@@ -97,7 +136,9 @@ def remember_choice(user, client, resource, offered: dict | None, ticked: list[s
         row = row.first()
         if row is None:
             return
-        declined = [t for t in row.declined_tools if t not in shown or t not in ticked]
-        declined += sorted(t for t in shown if t not in ticked and t not in declined)
-        row.declined_tools = declined
-        row.save(update_fields=["declined_tools", "updated_at"])
+        row.consented_tools = sorted(set(row.consented_tools) | shown)
+        if ticked is not None:
+            declined = [t for t in row.declined_tools if t not in shown or t not in ticked]
+            declined += sorted(t for t in shown if t not in ticked and t not in declined)
+            row.declined_tools = declined
+        row.save(update_fields=["declined_tools", "consented_tools", "updated_at"])

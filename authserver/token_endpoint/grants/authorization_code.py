@@ -9,7 +9,8 @@ from uuid import UUID
 
 from django.conf import settings
 
-from authserver import models  # models.Grant: the stored authorization code (DOT's model)
+# models.Grant: the stored authorization code (DOT's model)
+from authserver import models, tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.protocol import pkce
 from authserver.resources import scopes
@@ -98,7 +99,9 @@ class AuthorizationCode(Grant):
             granted,
             client=client,
             user=self.user_of(grant.user_pk),
-            ceiling=grant.authorization_details,  # RFC 9396 §6.1: at most what was approved
+            # RFC 9396 §6.1: at most what was approved; a grant from before the server had
+            # tools gets none of those registered since (tool_grants.stored_ceiling).
+            ceiling=tool_grants.stored_ceiling(grant.authorization_details, resource),
         )
         return Binding(
             grant_type=self.grant_type,

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
+from authserver import tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import AccessToken, RefreshToken
 from authserver.resources import scopes
@@ -130,7 +131,9 @@ class RefreshTokenGrant(Grant):
             granted,
             client=client,
             user=self.user_of(rt.user_pk),
-            ceiling=rt.access_authorization_details,
+            # RFC 9396 §6.1: at most what was approved; a grant from before the server had
+            # tools gets none of those registered since (tool_grants.stored_ceiling).
+            ceiling=tool_grants.stored_ceiling(rt.access_authorization_details, resource),
         )
         return Binding(
             grant_type=self.grant_type,
