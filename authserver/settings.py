@@ -292,7 +292,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "authserver.tasks.rotate_signing_keys",
         "schedule": timedelta(minutes=15),
     },
-    # Upstream tokens refreshed ahead of expiry (connections.tasks; docs/CONNECTIONS.md).
+    # Upstream tokens refreshed ahead of expiry (connections.tasks; docs/CONNECTIONS.md);
+    # connections.services.REFRESH_JOB_INTERVAL is this period (it looks one period ahead).
     "refresh-upstream-connections": {
         "task": "connections.tasks.refresh_due_connections",
         "schedule": timedelta(seconds=60),
