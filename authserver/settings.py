@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "authserver.tasks.seal_audit_trail",
         "schedule": timedelta(seconds=10),
     },
+    # Audit sinks (authserver.audit_sinks): sealing kicks them too; this catches up after
+    # a sink was down and its task's retries ran out.
+    "stream-audit-trail": {
+        "task": "authserver.tasks.stream_audit_trail",
+        "schedule": timedelta(seconds=30),
+    },
     # Advances the key schedule (publish ahead, activate, retire); idempotent.
     "rotate-signing-keys": {
         "task": "authserver.tasks.rotate_signing_keys",
