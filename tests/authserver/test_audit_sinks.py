@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connections as db_connections
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from authserver import audit, tasks
 from authserver.audit_sinks import delivery, targets, webhook
 from authserver.audit_sinks.targets import SinkUnavailable
-from authserver.models import AuditSink
+from authserver.models import AuditEvent, AuditSink
 from tests.authserver.sink_receivers import RFC5424, HttpReceiver, TcpSyslog, UdpSyslog
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code
@@ -339,3 +340,67 @@ def test_webhook_secrets_are_standard_webhooks_secrets():
     ):
         with pytest.raises(ValueError, match=reason):
             webhook.secret_key(bad)
+
+
+def _form(**overrides) -> dict:
+    return {
+        "name": "SIEM",
+        "kind": "webhook",
+        "url": "https://siem.example/hooks/t0k3n-in-path",
+        "secret": SECRET,
+        "enabled": "on",
+        "batch_size": "100",
+        "timeout": "5",
+        "cursor": "0",
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_admin_stores_the_webhook_secret_encrypted_and_never_shows_it(admin_client):
+    response = admin_client.post(reverse("admin:authserver_auditsink_add"), _form())
+    assert response.status_code == 302, response.content[:2000]
+    sink = AuditSink.objects.get()
+    assert delivery.open_secret(sink) == SECRET
+    page = admin_client.get(reverse("admin:authserver_auditsink_change", args=[sink.pk]))
+    body = page.content.decode()
+    assert SECRET not in body
+    assert sink.secret_encrypted not in body
+    assert SECRET.removeprefix("whsec_") not in body
+    # Saving again without typing the secret keeps it.
+    admin_client.post(
+        reverse("admin:authserver_auditsink_change", args=[sink.pk]), _form(secret="")
+    )
+    sink.refresh_from_db()
+    assert delivery.open_secret(sink) == SECRET
+    created = AuditEvent.objects.get(kind="audit.sink.created")
+    assert created.detail == {"sink": "SIEM", "kind": "webhook", "host": "siem.example"}
+    assert AuditEvent.objects.filter(kind="audit.sink.changed").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"url": "http://siem.example/hook"}, "url", "use https"),
+        ({"secret": ""}, "secret", "required"),
+        ({"secret": "whsec_c2hvcnQ="}, "secret", "24 to 64 bytes"),
+        ({"kind": "syslog", "url": "https://siem.example"}, "url", "udp://host:port"),
+        ({"batch_size": "5000"}, "batch_size", "less than or equal to 1000"),
+    ],
+)
+def test_admin_refuses_a_bad_sink_saying_why_and_stores_nothing(
+    admin_client, overrides, field, message
+):
+    response = admin_client.post(reverse("admin:authserver_auditsink_add"), _form(**overrides))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors[field])
+    assert not AuditSink.objects.exists()
+    assert not AuditEvent.objects.filter(kind__startswith="audit.sink").exists()
+
+
+@pytest.mark.django_db
+def test_audit_section_lists_the_sinks(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert reverse("admin:authserver_auditsink_changelist") in page
