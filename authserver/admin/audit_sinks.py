@@ -74,7 +74,7 @@ def _described(sink: AuditSink) -> dict:
 @admin.register(AuditSink)
 class AuditSinkAdmin(OperatorAdmin):
     form = AuditSinkForm
-    list_display = ("name", "kind", "enabled", "cursor", "behind", "delivered_at", "last_error")
+    list_display = ("name", "kind", "enabled", "behind", "delivered_at", "last_error")
     list_filter = ("kind", "enabled")
     readonly_fields = ("behind", "delivered_at", "failures", "last_error")
     fieldsets = (

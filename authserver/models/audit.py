@@ -62,9 +62,9 @@ class AuditSink(models.Model):
     signing secret is kept encrypted under KEY_ENCRYPTION_KEY (authserver.keys.secretbox)."""
 
     class Kind(models.TextChoices):
-        WEBHOOK = "webhook", "Signed webhook (JSON batch, Standard Webhooks)"
-        SYSLOG = "syslog", "Syslog (RFC 5424, UDP or TCP)"
-        OTLP = "otlp", "OpenTelemetry logs (OTLP/HTTP JSON)"
+        WEBHOOK = "webhook", "Signed webhook"
+        SYSLOG = "syslog", "Syslog"
+        OTLP = "otlp", "OpenTelemetry logs"
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
