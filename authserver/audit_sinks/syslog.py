@@ -15,6 +15,10 @@ SEVERITY_INFORMATIONAL = 6
 PRI = FACILITY_LOG_AUDIT * 8 + SEVERITY_INFORMATIONAL
 APP_NAME = "mcp-authserver"
 BOM = b"\xef\xbb\xbf"  # RFC 5424 §6.4: MSG in UTF-8 starts with the BOM
+# RFC 5426 §3.2: one message per datagram; a larger one would fail to send for ever and hold
+# the sink back, so its ``detail`` is left out (the stream and the admin still have it).
+MAX_DATAGRAM = 8192
+OMITTED = {"omitted": "detail too large for one syslog datagram; see the audit trail"}
 
 
 def _printable(value: str, limit: int) -> str:
@@ -45,6 +49,11 @@ def send(sink, records: list[dict], secret: str = "") -> None:
     scheme, host, port = host_port(sink.url)
     hostname = socket.gethostname()
     messages = [message(r, hostname=hostname) for r in records]
+    if scheme == "udp":
+        messages = [
+            m if len(m) <= MAX_DATAGRAM else message({**r, "detail": OMITTED}, hostname=hostname)
+            for m, r in zip(messages, records, strict=True)
+        ]
     try:
         if scheme == "tcp":
             with socket.create_connection((host, port), timeout=sink.timeout) as conn:

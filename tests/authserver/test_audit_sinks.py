@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authserver import audit, tasks
-from authserver.audit_sinks import delivery, targets, webhook
+from authserver.audit_sinks import delivery, syslog, targets, webhook
 from authserver.audit_sinks.targets import SinkUnavailable
 from authserver.models import AuditEvent, AuditSink
 from tests.authserver.sink_receivers import RFC5424, HttpReceiver, TcpSyslog, UdpSyslog
@@ -404,3 +404,21 @@ def test_admin_refuses_a_bad_sink_saying_why_and_stores_nothing(
 def test_audit_section_lists_the_sinks(admin_client):
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:authserver_auditsink_changelist") in page
+
+
+@pytest.mark.django_db
+def test_an_event_too_large_for_a_datagram_does_not_hold_a_udp_sink_back():
+    listener = UdpSyslog()
+    try:
+        old = timezone.now() - timedelta(minutes=1)
+        audit.record("policy.changed", detail={"tools": ["t" * 50] * 2000}, at=old)
+        audit.record("token.issued", at=old)
+        audit.seal_pending()
+        sink = _sink(listener.url, kind="syslog")
+        assert delivery.deliver(sink.pk) == 2
+        records = [json.loads(RFC5424.match(m)["json"]) for m in listener.receive(2)]
+    finally:
+        listener.stop()
+    assert records[0]["detail"] == {"omitted": syslog.OMITTED["omitted"]}
+    assert records[0]["hash"]  # the chain links are kept: the trail has the full event
+    assert records[1]["kind"] == "token.issued"
