@@ -54,6 +54,19 @@ def open_secret(sink: AuditSink) -> str:
     ).decode()
 
 
+def reseal_secrets() -> int:
+    """Re-encrypt every webhook secret under the first KEY_ENCRYPTION_KEY (``reencrypt_keys``,
+    after the key-encryption key is rotated); call inside a transaction."""
+    keys = settings.CONFIG.key_encryption_keys
+    done = 0
+    for sink in AuditSink.objects.select_for_update().exclude(secret_encrypted=""):
+        if secretbox.needs_reencryption(sink.secret_encrypted, keys=keys):
+            seal_secret(sink, open_secret(sink))
+            sink.save(update_fields=["secret_encrypted"])
+            done += 1
+    return done
+
+
 def sinks_behind() -> list[int]:
     """Enabled sinks with sealed events past their cursor."""
     head = AuditChainHead.objects.filter(pk=1).values_list("last_index", flat=True).first() or 0

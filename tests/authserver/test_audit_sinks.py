@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
+import io
 import json
 import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connections as db_connections
 from django.urls import reverse
 from django.utils import timezone
@@ -422,3 +425,17 @@ def test_an_event_too_large_for_a_datagram_does_not_hold_a_udp_sink_back():
     assert records[0]["detail"] == {"omitted": syslog.OMITTED["omitted"]}
     assert records[0]["hash"]  # the chain links are kept: the trail has the full event
     assert records[1]["kind"] == "token.issued"
+
+
+@pytest.mark.django_db
+def test_reencrypt_keys_moves_webhook_secrets_to_the_new_key_encryption_key(settings):
+    sink = _sink("https://siem.example/hook")
+    old = settings.CONFIG.key_encryption_keys[0]
+    new = "a-brand-new-key-encryption-key-0123456789"
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new, old))
+    out = io.StringIO()
+    call_command("reencrypt_keys", stdout=out)
+    assert json.loads(out.getvalue())["audit_sink_secrets"] == 1
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new,))
+    sink.refresh_from_db()
+    assert delivery.open_secret(sink) == SECRET
