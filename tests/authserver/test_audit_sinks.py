@@ -439,3 +439,15 @@ def test_reencrypt_keys_moves_webhook_secrets_to_the_new_key_encryption_key(sett
     settings.CONFIG = dataclasses.replace(settings.CONFIG, key_encryption_keys=(new,))
     sink.refresh_from_db()
     assert delivery.open_secret(sink) == SECRET
+
+
+@pytest.mark.django_db
+def test_deliver_now_from_the_sinks_page_sends_what_it_has_not_taken(
+    admin_client, receiver, django_capture_on_commit_callbacks
+):
+    _events(2)
+    sink = _sink(receiver.url)
+    url = reverse("admin:authserver_auditsink_object_action", args=[sink.pk, "deliver_now"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url).status_code == 302
+    assert [e["chain_index"] for e in receiver.accepted_events()] == [1, 2]
