@@ -86,6 +86,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         "Audit",
         [
             ("authserver.auditevent", "Audit events"),
+            ("authserver.auditsink", "Audit sinks (SIEM)"),
             ("page:admin:audit_stream_help", "Streaming to a SIEM"),
         ],
     ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,23 @@ from authserver.models import AuditChainHead, AuditEvent
 from authserver.ops import metrics
 
 log = logging.getLogger("authserver.audit")
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(
+    r"(?i)(token|secret|password|passwd|assertion|verifier|private|credential|cookie|"
+    r"^authorization$|^code$|_code$|^d$|^p$|^q$|^dp$|^dq$|^qi$|^k$)"
+)
+_SAFE_KEYS = {"tokens_revoked", "token_family", "token_type", "token_endpoint_auth_method"}
+EXPORTED_FIELDS = (
+    "at",
+    "kind",
+    "actor",
+    "client_id",
+    "user_id",
+    "resource",
+    "jti",
+    "family",
+    "scope",
+)
 GENESIS = "0" * 64
 SEAL_MIN_AGE = timedelta(seconds=2)  # let in-flight transactions with lower ids commit
 
@@ -133,3 +151,35 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
 
 def _unsealed() -> int:
     return AuditEvent.objects.filter(chain_index__isnull=True).count()
+
+
+def scrub(value):
+    """``detail`` with any secret-named member replaced, at every depth (a second guard:
+    nothing secret is recorded in the first place)."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if _SECRET_KEY.search(str(k)) and k not in _SAFE_KEYS else scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def as_record(event: AuditEvent) -> dict:
+    """A sealed event as it leaves the server (the NDJSON stream, export_audit, every sink):
+    docs/ADMIN.md, "Streaming to a SIEM", lists the fields."""
+    record = {"id": event.pk, "chain_index": event.chain_index}
+    record.update({name: getattr(event, name) for name in EXPORTED_FIELDS})
+    record["at"] = event.at.isoformat()
+    record["ip"] = event.ip
+    record["detail"] = scrub(event.detail)
+    record["prev_hash"], record["hash"] = event.prev_hash, event.hash
+    return record
+
+
+def sealed_after(since: int, limit: int) -> list[AuditEvent]:
+    """Up to ``limit`` sealed events after chain index ``since``, in chain order. Sealing
+    commits each run's indexes at once, under the head's lock, so readers only ever see a
+    gap-free prefix: resuming from the last index read never misses an event."""
+    return list(AuditEvent.objects.filter(chain_index__gt=since).order_by("chain_index")[:limit])

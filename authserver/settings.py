@@ -302,12 +302,19 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "authserver.tasks.seal_audit_trail",
         "schedule": timedelta(seconds=10),
     },
+    # Audit sinks (authserver.audit_sinks): sealing kicks them too; this catches up after
+    # a sink was down and its task's retries ran out.
+    "stream-audit-trail": {
+        "task": "authserver.tasks.stream_audit_trail",
+        "schedule": timedelta(seconds=30),
+    },
     # Advances the key schedule (publish ahead, activate, retire); idempotent.
     "rotate-signing-keys": {
         "task": "authserver.tasks.rotate_signing_keys",
         "schedule": timedelta(minutes=15),
     },
-    # Upstream tokens refreshed ahead of expiry (connections.tasks; docs/CONNECTIONS.md).
+    # Upstream tokens refreshed ahead of expiry (connections.tasks; docs/CONNECTIONS.md);
+    # connections.services.REFRESH_JOB_INTERVAL is this period (it looks one period ahead).
     "refresh-upstream-connections": {
         "task": "connections.tasks.refresh_due_connections",
         "schedule": timedelta(seconds=60),

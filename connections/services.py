@@ -22,6 +22,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.db import connection as db_connection
+from django.db.models import Q
 
 from authserver import audit
 from authserver.ops import counters
@@ -31,6 +32,12 @@ from connections.models import Connection, UpstreamProvider
 log = logging.getLogger("connections")
 
 REFRESH_FRACTION = 0.8  # refresh ahead of expiry, at 80% of the token's lifetime
+# The beat job's period (authserver.settings "refresh-upstream-connections" uses the same) and
+# how far ahead it looks: a token that would expire before the job's next run, plus time for
+# the queued refresh to run, is refreshed now, whatever 80% of its lifetime says (a 75 s
+# token, due at 60 s, would otherwise wait up to a whole period past its expiry).
+REFRESH_JOB_INTERVAL = timedelta(seconds=60)
+REFRESH_LOOKAHEAD = REFRESH_JOB_INTERVAL + timedelta(seconds=30)
 MIN_REMAINING = timedelta(seconds=60)  # a vend never hands out a token closer to expiry
 MAX_FAILURES = 3  # consecutive refresh failures before the connection is broken
 BACKOFF_BASE = timedelta(seconds=30)
@@ -118,16 +125,28 @@ def _lock(pk: int) -> Connection:
     return Connection.objects.select_for_update().select_related("provider").get(pk=pk)
 
 
+def expires_before_next_run(conn: Connection, *, now: datetime) -> bool:
+    """A healthy refreshable token that would expire before the job runs again (and its
+    queued refresh ran): the job refreshes it now. Not while backing off (``failures``)."""
+    return (
+        conn.refresh_at is not None
+        and conn.failures == 0
+        and conn.access_expires_at is not None
+        and conn.access_expires_at <= now + REFRESH_LOOKAHEAD
+    )
+
+
 def needs_refresh(conn: Connection, *, now: datetime, vend: bool) -> bool:
-    """The job refreshes what is due (80% of the lifetime, or a backoff elapsed). A vend
-    refreshes only a token about to expire, and not while backing off."""
+    """The job refreshes what is due (80% of the lifetime, a backoff elapsed, or a token
+    that would expire before its next run). A vend refreshes only a token about to expire,
+    and not while backing off."""
     if conn.status != Connection.Status.ACTIVE or not conn.provider.enabled:
         return False
     if not conn.refresh_token_encrypted:
         return False
     due = conn.refresh_at is not None and conn.refresh_at <= now
     if not vend:
-        return due
+        return due or expires_before_next_run(conn, now=now)
     expiring = conn.access_expires_at is not None and conn.access_expires_at - now < MIN_REMAINING
     return expiring and (due or conn.failures == 0)
 
@@ -352,10 +371,15 @@ def revoke_upstream(pk: int) -> bool:
 
 
 def due_connections(*, now: datetime, limit: int = 500) -> list[int]:
+    """What the job refreshes: ``needs_refresh(vend=False)`` as one query, soonest first."""
+    expiring = Q(
+        refresh_at__isnull=False,
+        failures=0,
+        access_expires_at__lte=now + REFRESH_LOOKAHEAD,
+    )
     return list(
-        Connection.objects.filter(
-            status=Connection.Status.ACTIVE, provider__enabled=True, refresh_at__lte=now
-        )
+        Connection.objects.filter(status=Connection.Status.ACTIVE, provider__enabled=True)
+        .filter(Q(refresh_at__lte=now) | expiring)
         .order_by("refresh_at")
         .values_list("pk", flat=True)[:limit]
     )

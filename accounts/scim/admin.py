@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import admin
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from accounts.scim import tokens
 from accounts.scim.models import ScimIdentity, ScimToken
-from authserver import audit
 from authserver.admin_base import OperatorAdmin
 
 
@@ -31,13 +33,10 @@ class ScimTokenAdmin(OperatorAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        token, plaintext = ScimToken.issue(obj.name, provider=obj.provider)
-        obj.pk, obj.digest, obj._plaintext = token.pk, token.digest, plaintext
-        audit.record(
-            "scim.token.created",
-            actor=f"admin:{request.user.pk}",
-            detail={"id": token.pk, "provider": token.provider},
+        token, plaintext = tokens.issue_token(
+            obj.name, provider=obj.provider, actor=f"admin:{request.user.pk}"
         )
+        obj.pk, obj.digest, obj._plaintext = token.pk, token.digest, plaintext
 
     def response_add(self, request, obj, post_url_continue=None):
         # Rendered straight into this response, never stored or put in a message cookie.
@@ -57,14 +56,9 @@ class ScimTokenAdmin(OperatorAdmin):
 
     @admin.action(description="Revoke selected SCIM tokens", permissions=["change"])
     def revoke(self, request, queryset) -> None:
-        for token in queryset.filter(revoked_at__isnull=True):
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
-            audit.record(
-                "scim.token.revoked",
-                actor=f"admin:{request.user.pk}",
-                detail={"id": token.pk, "provider": token.provider},
-            )
+        for pk in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
+            with contextlib.suppress(tokens.TokenRefused):  # revoked meanwhile: nothing to do
+                tokens.revoke_token(pk, actor=f"admin:{request.user.pk}", now=timezone.now())
 
 
 @admin.register(ScimIdentity)

@@ -369,3 +369,4 @@ from authserver.admin import urls as admin_pages  # noqa: E402 - the access revi
 from authserver.tool_grants import admin as tool_grants_admin  # noqa: E402, F401 - registers it
 
 admin.site.register_pages(admin_pages.urlpatterns)
+from authserver.admin import audit_sinks as audit_sinks_admin  # noqa: E402, F401 - registers it

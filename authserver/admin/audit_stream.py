@@ -9,13 +9,14 @@ commit (authserver.audit.SEAL_MIN_AGE), so a reader that resumes from its last
 ``bin/manage export_audit --since N`` prints the same lines for a log shipper.
 
 Nothing secret is ever recorded (authserver.audit); as a second guard every key of ``detail``
-whose name says token, secret, password, code, assertion or key material is replaced.
+whose name says token, secret, password, code, assertion or key material is replaced
+(``authserver.audit.scrub``). The configured sinks (authserver.audit_sinks) push the same
+records as they are sealed.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
@@ -29,39 +30,8 @@ from authserver.models import AuditChainHead, AuditEvent
 PERMISSION = "authserver.view_auditevent"
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
-REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(
-    r"(?i)(token|secret|password|passwd|assertion|verifier|private|credential|cookie|"
-    r"^authorization$|^code$|_code$|^d$|^p$|^q$|^dp$|^dq$|^qi$|^k$)"
-)
-_SAFE_KEYS = {"tokens_revoked", "token_family", "token_type", "token_endpoint_auth_method"}
-FIELDS = ("at", "kind", "actor", "client_id", "user_id", "resource", "jti", "family", "scope")
-
-
-def scrub(value):
-    """``detail`` with any secret-named member replaced, at every depth."""
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if _SECRET_KEY.search(str(k)) and k not in _SAFE_KEYS else scrub(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
-
-
-def as_record(event: AuditEvent) -> dict:
-    record = {"id": event.pk, "chain_index": event.chain_index}
-    record.update({name: getattr(event, name) for name in FIELDS})
-    record["at"] = event.at.isoformat()
-    record["ip"] = event.ip
-    record["detail"] = scrub(event.detail)
-    record["prev_hash"], record["hash"] = event.prev_hash, event.hash
-    return record
-
-
-def sealed_after(since: int, limit: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(chain_index__gt=since).order_by("chain_index")[:limit])
+# One record shape for the stream, the export and every sink (authserver.audit).
+scrub, as_record, sealed_after = audit.scrub, audit.as_record, audit.sealed_after
 
 
 def lines(events: list[AuditEvent]) -> Iterator[str]:

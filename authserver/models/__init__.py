@@ -1,6 +1,6 @@
 """authserver's models, one module per concern; Django and DOT find them all here."""
 
-from authserver.models.audit import AuditChainHead, AuditEvent
+from authserver.models.audit import AuditChainHead, AuditEvent, AuditSink
 from authserver.models.cache import CacheGeneration
 from authserver.models.dpop import DPoPProofJti
 from authserver.models.keys import KeyRotationLock, SigningKey
@@ -19,6 +19,7 @@ __all__ = [
     "AccessToken",
     "AuditChainHead",
     "AuditEvent",
+    "AuditSink",
     "CacheGeneration",
     "DPoPProofJti",
     "Grant",

@@ -174,6 +174,24 @@ def enforce_for_resource(resource, *, now: datetime | None = None, actor: str = 
     return revoked
 
 
+def change_allowed_groups(target, *, add: Iterable, remove: Iterable, actor: str) -> list[str]:
+    """Change the allowed groups of a Resource or one of its Scopes in one transaction;
+    the m2m signals (grouppolicy_signals) audit each step as ``actor`` and enforce it. The
+    additions go first, so no step ever allows less than both the old and the new policy:
+    nobody loses a token to an intermediate state. Returns the groups now allowed."""
+    add, remove = list(add), list(remove)
+    with transaction.atomic():
+        target._policy_actor = actor
+        try:
+            if add:
+                target.allowed_groups.add(*add)
+            if remove:
+                target.allowed_groups.remove(*remove)
+        finally:
+            del target._policy_actor
+        return sorted(target.allowed_groups.values_list("name", flat=True))
+
+
 def record_policy_change(resource, scope_name: str, group_names: list[str], actor: str) -> None:
     audit.record(
         "policy.changed",

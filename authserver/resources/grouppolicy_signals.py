@@ -31,23 +31,31 @@ def membership_changed(sender, instance, action, reverse, pk_set, **kwargs) -> N
         grouppolicy.enforce_for_user(user, actor="membership")
 
 
-def _policy_changed(resource: Resource, scope_name: str, groups) -> None:
+def _policy_changed(resource: Resource, scope_name: str, groups, actor: str) -> None:
     grouppolicy.record_policy_change(
-        resource, scope_name, list(groups.values_list("name", flat=True)), actor="admin"
+        resource, scope_name, list(groups.values_list("name", flat=True)), actor=actor
     )
     grouppolicy.enforce_for_resource(resource, actor="policy")
+
+
+# Who changed it: grouppolicy.change_allowed_groups names its caller; the admin's form is
+# the other way in.
+def _actor(instance) -> str:
+    return getattr(instance, "_policy_actor", "admin")
 
 
 @receiver(m2m_changed, sender=Resource.allowed_groups.through)
 def resource_policy_changed(sender, instance, action, reverse, **kwargs) -> None:
     if action in _CHANGES and not reverse:
-        _policy_changed(instance, "", instance.allowed_groups.all())
+        _policy_changed(instance, "", instance.allowed_groups.all(), _actor(instance))
 
 
 @receiver(m2m_changed, sender=Scope.allowed_groups.through)
 def scope_policy_changed(sender, instance, action, reverse, **kwargs) -> None:
     if action in _CHANGES and not reverse:
-        _policy_changed(instance.resource, instance.name, instance.allowed_groups.all())
+        _policy_changed(
+            instance.resource, instance.name, instance.allowed_groups.all(), _actor(instance)
+        )
 
 
 @receiver(pre_delete, sender=Group)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import Consent
 from authserver import audit
 from authserver.keys import keyring as keys
-from authserver.models import AccessToken, RefreshToken
+from authserver.models import AccessToken, AuditSink, RefreshToken
 from tests.conftest import PASSWORD
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 
@@ -152,7 +152,21 @@ def world(make_user):
             scope=access.scope,
             detail={"act": {"sub": "https://gateway.example.com/agents/finance-bot"}},
         )
-    return {"alice": alice, "notes": notes, "pay": pay, "agent": agent, "key": key}
+    sink = AuditSink.objects.create(
+        name="Security team SIEM (webhook)",
+        kind="webhook",
+        url="https://siem.example.com/ingest/mcp-authorization-server/audit",
+        last_error="answered HTTP 503",
+        failures=2,
+    )
+    return {
+        "alice": alice,
+        "notes": notes,
+        "pay": pay,
+        "agent": agent,
+        "key": key,
+        "sink": sink,
+    }
 
 
 def sign_in(page, live_server) -> None:
@@ -185,6 +199,7 @@ LISTS = {
     "admin-refresh-tokens": "/admin/authserver/refreshtoken/",
     "admin-consents": "/admin/accounts/consent/",
     "admin-people": "/admin/auth/user/",
+    "admin-audit-sinks": "/admin/authserver/auditsink/",
 }
 
 
@@ -212,6 +227,7 @@ def test_admin_change_pages_and_reviews_fit(sized_page, live_server, world, make
         "access-review": f"/admin/review/access/?user={world['alice'].pk}",
         "tool-review": f"/admin/review/tool/?resource={world['notes'].pk}&tool=read_note",
         "audit-stream": "/admin/audit/stream/",
+        "admin-audit-sink": f"/admin/authserver/auditsink/{world['sink'].pk}/change/",
     }
     for name, path in pages.items():
         page.goto(f"{live_server.url}{path}")

@@ -7,12 +7,15 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connections as db_connections
 from django.test import Client
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connections import services, tasks, vault
-from connections.models import Connection
+from connections.models import Connection, UpstreamProvider
 from tests.connections.conftest import connect, connection_of, vend
 
 CONNECT_PATH = "/accounts/connections/upstream/connect"
@@ -284,3 +287,77 @@ def test_no_database_transaction_is_open_during_the_upstream_refresh(
     monkeypatch.setattr(services.upstream, "refresh", watching_refresh)
     services.refresh_connection(conn.pk, now=conn.refresh_at + timedelta(seconds=1))
     assert seen == [False]
+
+
+def _simulated(lifetime: int, phase: int) -> list[int]:
+    """The beat job every 60 s (first run ``phase`` s after the token was issued) refreshing
+    one connection whose provider issues ``lifetime``-second tokens; returns, per run, the
+    seconds the token had left when the run decided (negative: it had expired)."""
+    start = timezone.now()
+    conn = Connection(
+        provider=UpstreamProvider(enabled=True),
+        status=Connection.Status.ACTIVE,
+        refresh_token_encrypted="sealed",
+    )
+
+    def issue(at) -> None:
+        conn.access_expires_at = at + timedelta(seconds=lifetime)
+        conn.refresh_at = at + timedelta(seconds=lifetime * services.REFRESH_FRACTION)
+
+    issue(start)
+    left = []
+    interval = services.REFRESH_JOB_INTERVAL
+    for run in range(min(lifetime // 60 * 2 + 4, 400)):
+        now = start + timedelta(seconds=phase) + run * interval
+        left.append(int((conn.access_expires_at - now).total_seconds()))
+        if services.needs_refresh(conn, now=now, vend=False):
+            issue(now)
+    return left
+
+
+@settings(max_examples=200, deadline=None)
+@given(lifetime=st.integers(min_value=61, max_value=3 * 3600), phase=st.integers(0, 59))
+def test_job_refreshes_every_token_before_it_expires_whatever_its_phase(lifetime, phase):
+    """A 75 s upstream token, due at 60 s, used to wait for the next run up to a whole period
+    past its expiry (measured: refreshed 19 s after). Any token living longer than the job's
+    period is now refreshed while it still has time left, whenever the job runs."""
+    assert min(_simulated(lifetime, phase)) > 0
+
+
+def test_the_job_runs_as_often_as_its_look_ahead_assumes():
+    beat = django_settings.CELERY_BEAT_SCHEDULE["refresh-upstream-connections"]
+    assert beat["schedule"] == services.REFRESH_JOB_INTERVAL
+
+
+@pytest.mark.django_db
+def test_job_refreshes_a_token_that_would_expire_before_its_next_run(
+    client, user, upstream, provider
+):
+    client.force_login(user)
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    now = timezone.now()
+    # Not at 80% yet, but expiring before the run after this one.
+    Connection.objects.update(
+        refresh_at=now + timedelta(seconds=1), access_expires_at=now + timedelta(seconds=16)
+    )
+    assert services.due_connections(now=now) == [conn.pk]
+    assert tasks.refresh_due_connections.delay().get() == 1
+    assert upstream.control("stats")["refreshes"] == 1
+    assert connection_of(user, provider).access_expires_at > now + timedelta(seconds=500)
+
+
+@pytest.mark.django_db
+def test_backing_off_connection_is_not_refreshed_before_its_backoff(
+    client, user, upstream, provider
+):
+    client.force_login(user)
+    connect(client, upstream)
+    now = timezone.now()
+    Connection.objects.update(
+        failures=1,
+        refresh_at=now + timedelta(seconds=30),
+        access_expires_at=now + timedelta(seconds=10),
+    )
+    assert services.due_connections(now=now) == []
+    assert services.due_connections(now=now + timedelta(seconds=30)) != []

@@ -210,3 +210,18 @@ def test_old_secret_after_rotation_cannot_vend_from_a_stale_worker_cache(client,
     assert "access_token" not in response.json()
     fresh_auth = basic(server.client_id, new_secret)
     assert vend(client, fresh_auth, world["user_token"]).status_code == 200
+
+
+def test_disconnected_connection_leaves_the_page_and_its_provider_can_be_connected_again(
+    client, world, user, upstream, provider
+):
+    """docs/CONNECTIONS.md, "Connecting": the page lists live connections; a disconnected
+    one moves back among the providers to connect."""
+    connect(client, upstream)
+    conn = connection_of(user, provider)
+    page = client.get("/accounts/connections/").content.decode()
+    assert 'class="connection" data-provider="upstream"' in page
+    client.post(f"/accounts/connections/{conn.pk}/disconnect")
+    page = client.get("/accounts/connections/").content.decode()
+    assert 'class="connection"' not in page
+    assert "/accounts/connections/upstream/connect" in page

@@ -1,4 +1,5 @@
-"""Re-encrypt stored private keys and upstream secrets under the first KEY_ENCRYPTION_KEY."""
+"""Re-encrypt stored private keys, upstream secrets and audit sinks' webhook secrets under the
+first KEY_ENCRYPTION_KEY."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.upstream import app_secret
+from authserver.audit_sinks import delivery
 from authserver.keys import secretbox
 from authserver.models import SigningKey
 from connections import vault
@@ -39,4 +41,9 @@ class Command(BaseCommand):
             # (docs/CONNECTIONS.md, "Encryption at rest").
             upstream = vault.reseal_all()
             upstream += app_secret.seal_all()  # upstream sign-in providers' client secrets
-        self.stdout.write(json.dumps({"reencrypted": done, "upstream_secrets": upstream}))
+            sinks = delivery.reseal_secrets()  # audit sinks' webhook secrets
+        self.stdout.write(
+            json.dumps(
+                {"reencrypted": done, "upstream_secrets": upstream, "audit_sink_secrets": sinks}
+            )
+        )
