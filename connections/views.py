@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from authserver.discovery import metadata
+from authserver.protocol import metadata
 from connections import services, upstream
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 
-from authserver.discovery import metadata
 from authserver.ops import localcache
+from authserver.protocol import metadata
 from enterprise.models import TrustedIdentityProvider
 
 # Enterprise-Managed Authorization (ext-auth, SEP-990): the ID-JAG grant profile.

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
 from authserver import version
-from authserver.discovery import metadata
 from authserver.errors import writer
 from authserver.keys import keyring as keys
+from authserver.protocol import metadata
 from authserver.revocation import published as revocation_list
 from authserver.token_endpoint import registry
 

@@ -155,7 +155,7 @@ def test_id_jag_grant_profile_is_advertised_only_with_an_enabled_trusted_idp(cli
 def test_grant_profile_registered_twice_is_a_configuration_error():
     from django.core.exceptions import ImproperlyConfigured
 
-    from authserver.discovery import metadata
+    from authserver.protocol import metadata
 
     with pytest.raises(ImproperlyConfigured):
         metadata.register_grant_profile(ID_JAG, lambda: True)

@@ -11,8 +11,7 @@ from django.conf import settings
 
 from authserver import models  # models.Grant: the stored authorization code (DOT's model)
 from authserver.errors import InvalidGrant, InvalidRequest
-from authserver.protocol import pkce
-from authserver.resources import scopes
+from authserver.protocol import pkce, scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import families, grant_types, lookups
 from authserver.token_endpoint.binding import Binding

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import AccessToken, RefreshToken
-from authserver.resources import scopes
+from authserver.protocol import scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import families, grant_types, lookups
 from authserver.token_endpoint.binding import Binding
