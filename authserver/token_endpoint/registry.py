@@ -10,7 +10,9 @@ registers what:
 - grants (RFC 6749 §4), by ``grant_type``: the core's, jwt-bearer (RFC 7523) by
   ``enterprise``;
 - token-exchange strategies (RFC 8693): an exchange a strategy claims is answered by it
-  (vending an upstream token, by ``connections``), any other by the core's exchange grant.
+  (vending an upstream token, by ``connections``), any other by the core's exchange grant;
+- RFC 8414 metadata members (CIBA's backchannel endpoint by ``approvals``, the ID-JAG grant
+  profile by ``enterprise``), added to the document authserver.protocol.metadata builds.
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ class ExchangeStrategy(Protocol):
 CLIENT_AUTH_METHODS: dict[str, ClientAuthMethod] = {}
 GRANTS: dict[str, type] = {}
 EXCHANGE_STRATEGIES: dict[str, ExchangeStrategy] = {}
-# RFC 8414 §2 members a feature adds (CIBA's backchannel endpoint, by ``approvals``):
-# name -> function returning the members, called when the document is built.
+# RFC 8414 §2 members features add: name -> function returning them, called each time the
+# document is built (so a member can depend on rows, e.g. an enabled IdP). The core refuses a
+# member it decides itself (protocol.metadata.add_contributions); list members several
+# features add are merged.
 METADATA: dict[str, Callable[[], dict]] = {}
 
 
