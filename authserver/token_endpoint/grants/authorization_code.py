@@ -32,6 +32,7 @@ class ConsumeCode:
     family: UUID
     gate = True
     refused = "authorization code already used"
+    replay = "code_replay"  # RFC 6749 §4.1.2: revoke what the first redemption issued
 
     def apply(self, *, now: datetime) -> None:
         lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
@@ -46,7 +47,7 @@ class ConsumeCode:
         return (
             "UPDATE authserver_grant SET consumed_at = %(claim_now)s "
             "WHERE id = %(claim_pk)s AND consumed_at IS NULL",
-            {"claim_now": now, "claim_pk": self.pk, "replay": "code_replay"},
+            {"claim_now": now, "claim_pk": self.pk},
         )
 
 

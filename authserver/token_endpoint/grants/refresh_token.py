@@ -47,6 +47,7 @@ class RotateRefreshToken:
     live: bool  # not rotated when looked up
     gate = True
     refused = "refresh token already used"
+    replay = "refresh_reuse"  # OAuth 2.1 §4.3.1: reuse revokes the family
 
     def since(self, now: datetime) -> datetime:
         # No family (rows older than families): no sibling, only a live token rotates.
@@ -88,7 +89,6 @@ class RotateRefreshToken:
                 "fam_rt": self.pk,
                 "fam_live": self.live,
                 "fam_grace_since": self.since(now),
-                "replay": "refresh_reuse",
             },
         )
 

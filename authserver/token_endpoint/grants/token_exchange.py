@@ -27,6 +27,7 @@ class AssignFamily:
     pk: int
     family: uuid.UUID
     gate = False  # not single-use: nothing to refuse
+    refused = replay = ""
 
     def apply(self, *, now: datetime) -> None:
         AccessToken.objects.filter(pk=self.pk, token_family__isnull=True).update(
