@@ -12,7 +12,10 @@ registers what:
 - token-exchange strategies (RFC 8693): an exchange a strategy claims is answered by it
   (vending an upstream token, by ``connections``), any other by the core's exchange grant;
 - RFC 8414 metadata members (CIBA's backchannel endpoint by ``approvals``, the ID-JAG grant
-  profile by ``enterprise``), added to the document authserver.protocol.metadata builds.
+  profile by ``enterprise``), added to the document authserver.protocol.metadata builds;
+- token claims contributors: claims a feature adds to every access token (RFC 9068) and to
+  introspection's answer (RFC 7662), e.g. ``authorization_details`` by ``tool_grants``; the
+  contract is :class:`ClaimsContributor`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,23 @@ class ExchangeStrategy(Protocol):
         it grants; raise an ``errors.OAuthError`` to refuse."""
 
 
+class ClaimsContributor(Protocol):
+    """Adds claims to a token: the same ones to the signed JWT (RFC 9068 §2.2, built by
+    authserver.token_endpoint.access_token) and to introspection's answer for it (RFC 7662
+    §2.2), so a resource server reads the same either way.
+
+    It receives the token's facts (``access_token.TokenFacts``: ``sub``, ``aud``,
+    ``client_id``, ``scope``, and the RFC 9396 ``authorization_details`` stored with it, or
+    None), reads nothing else and writes nothing. It returns the claims to add, JSON values
+    ({} for none). It may only add: a core claim (``access_token.CORE_CLAIMS``: iss, sub,
+    aud, exp, iat, nbf, jti, client_id, scope, auth_time, act, cnf and introspection's
+    active, token_type, username), present or not, or a claim another contributor added,
+    refuses the token: nothing is signed or written, introspection answers no claims
+    (fail closed, a bare ``server_error``)."""
+
+    def __call__(self, token: Any) -> dict: ...
+
+
 CLIENT_AUTH_METHODS: dict[str, ClientAuthMethod] = {}
 GRANTS: dict[str, type] = {}
 EXCHANGE_STRATEGIES: dict[str, ExchangeStrategy] = {}
@@ -64,6 +84,7 @@ EXCHANGE_STRATEGIES: dict[str, ExchangeStrategy] = {}
 # member it decides itself (protocol.metadata.add_contributions); list members several
 # features add are merged.
 METADATA: dict[str, Callable[[], dict]] = {}
+CLAIMS_CONTRIBUTORS: dict[str, ClaimsContributor] = {}
 
 
 def _add(table: dict, name: str, value, what: str) -> None:
@@ -90,6 +111,10 @@ def register_exchange_strategy(name: str, strategy: ExchangeStrategy) -> None:
 
 def register_metadata(name: str, members: Callable[[], dict]) -> None:
     _add(METADATA, name, members, "metadata contribution")
+
+
+def register_claims_contributor(name: str, contributor: ClaimsContributor) -> None:
+    _add(CLAIMS_CONTRIBUTORS, name, contributor, "claims contributor")
 
 
 def exchange_strategy(req: Any) -> ExchangeStrategy | None:
