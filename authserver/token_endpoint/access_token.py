@@ -50,7 +50,7 @@ CORE_CLAIMS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenFacts:
     """What a claims contributor is told about one token (immutable values only)."""
 

@@ -101,7 +101,8 @@ def register_grant(cls: type) -> type:
     # One list of grant types (grant_types.py): a grant served must be advertised there.
     if cls.grant_type not in grant_types.SUPPORTED:
         raise ValueError(f"{cls.grant_type!r} is not in grant_types.GRANT_TYPES")
-    GRANTS[cls.grant_type] = cls
+    # A feature cannot take over a grant type another already serves (the core's included).
+    _add(GRANTS, cls.grant_type, cls, "grant")
     return cls
 
 
