@@ -19,12 +19,12 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from accounts import consent as consents
 from accounts import principals
 from accounts.models import Consent
 from accounts.scim import admin as scim_admin  # noqa: F401 - registers the SCIM models
 from accounts.upstream.app_secret import MAX_SECRET
 from authserver.admin_base import LinesField, OperatorAdmin, short_id
+from authserver.authorization import consent as consents
 
 for model in (User, Group, SocialApp, SocialAccount, SocialToken, EmailAddress):
     if admin.site.is_registered(model):
@@ -227,7 +227,8 @@ class EmailAddressAdmin(OperatorAdmin, allauth_account_admin.EmailAddressAdmin):
 @admin.register(Consent)
 class ConsentAdmin(OperatorAdmin):
     """What each person allowed each agent at each MCP server; withdrawing (or deleting) one
-    revokes the tokens of that grant (accounts.consent.withdraw). Created only by the person.
+    revokes the tokens of that grant (authserver.authorization.consent.withdraw). Created only
+    by the person.
     Deleting stays allowed: a person's or client's deletion cascades to their consents."""
 
     list_display = ("user", "client", "resource", "scope", "updated_at")

@@ -16,9 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts import consent, throttle
+from accounts import throttle
 from accounts.models import Consent
 from accounts.upstream.providers import sign_in_choices
+from authserver.authorization import consent
 from authserver.models import AccessToken
 from authserver.ops import client_address
 

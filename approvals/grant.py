@@ -31,6 +31,7 @@ class UseApproval:
     pk: object
     gate: bool = True
     refused: str = "this auth_req_id was used already"
+    replay: str = ""  # continues no token family
 
     def apply(self, *, now: datetime) -> None:
         rows = ApprovalRequest.objects.filter(

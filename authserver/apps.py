@@ -1,4 +1,5 @@
-"""The authserver app: per-process caches cleared on writes, receivers connected at start."""
+"""The authserver app: per-process caches cleared on writes, receivers connected and the core's
+own features (tool grants) registered at start."""
 
 from django.apps import AppConfig
 
@@ -17,6 +18,11 @@ class AuthserverConfig(AppConfig):
         from authserver.ops import localcache
         from authserver.resources import grouppolicy_signals  # noqa: F401 - connects receivers
         from authserver.revocation import service  # noqa: F401 - receives revocation_requested
+        from authserver.token_endpoint import registry
+        from authserver.tool_grants import claims as tool_claims
+
+        # RFC 9396: tool grants add authorization_details to tokens and introspection.
+        registry.register_claims_contributor("tool_grants", tool_claims.contribute)
 
         def forget(sender, **kwargs) -> None:
             # Writes in this process take effect here at once; other processes within

@@ -96,8 +96,8 @@ def seed_code_pool(seeded: Seeded, n: int) -> list[str]:
     authserver.authorization.validators stores them), valid for an hour. Returns request bodies."""
     from urllib.parse import urlencode
 
-    from authserver.authorization import pkce
     from authserver.models import Grant
+    from authserver.protocol import pkce
 
     verifier = secrets.token_urlsafe(48)
     challenge = pkce.s256(verifier)

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
+from authserver import client_secrets as secrets
 from authserver.token_endpoint import grant_types
-from clients import client_secrets as secrets
 
 # Never redirect to these, whatever is registered (RFC 8252 §7.1 private-use schemes are
 # app-specific names such as ``cursor`` or ``com.example.app``; these are not).
@@ -174,7 +174,7 @@ class InitialAccessToken(models.Model):
     """RFC 7591 §3: a bearer token an admin hands out to allow registration.
 
     Issued with ``manage.py issue_initial_access_token`` (the plaintext is printed once);
-    only its HMAC is stored (clients.client_secrets).
+    only its HMAC is stored (authserver.client_secrets).
     """
 
     label = models.CharField(max_length=200, help_text="Who or what it was issued for.")

@@ -46,8 +46,8 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
+from authserver import client_secrets as secrets
 from authserver.ops import client_address, counters
-from clients import client_secrets as secrets
 from clients import modes
 from clients.errors import InvalidToken, RegistrationRateLimited, RegistrationUnavailable
 from clients.models import Client, InitialAccessToken

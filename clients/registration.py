@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from authserver.errors import InvalidClientMetadata, InvalidScope
 from authserver.loopback import is_loopback_host
-from authserver.resources.scopes import parse_scope
+from authserver.protocol.scopes import parse_scope
 from authserver.token_endpoint.grant_types import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,

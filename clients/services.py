@@ -11,7 +11,7 @@ redirect URIs on any host through. We reuse DOT's model fields instead:
 
 RFC 7592 choices:
 
-* The registration access token is stored only as an HMAC (clients.client_secrets) and checked
+* The registration access token is stored only as an HMAC (authserver.client_secrets) and checked
   in constant time. It is returned at registration and rotated on every successful PUT
   (RFC 7592 §3 allows a new one in any response): the PUT response carries the new token
   and the old one stops working, so a leaked token is good for at most one update by
@@ -43,15 +43,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from accounts import consent
 from accounts.models import Consent
 from authserver import audit
-from authserver.discovery.metadata import origin
+from authserver import client_secrets as secrets
+from authserver.authorization import consent
 from authserver.errors import InvalidClientMetadata, InvalidRedirectUri
+from authserver.protocol.metadata import origin
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.params import is_client_id
-from clients import client_secrets as secrets
 from clients import policy, registration
 from clients.errors import InvalidToken
 from clients.models import Client

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from authserver import audit
-from authserver.discovery import metadata
+from authserver.protocol import metadata
 from connections import intended, services, upstream
 from connections.models import Connection, ConnectionPolicy, UpstreamProvider
 

@@ -17,8 +17,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
 from authserver.errors import InvalidGrant, InvalidScope
+from authserver.protocol import scopes as scope_rules
 from authserver.resources import grouppolicy
-from authserver.resources import scopes as scope_rules
 from authserver.token_endpoint import grant_types
 from enterprise import jose, jwks, replay
 from enterprise.models import EnterpriseSubject, TrustedIdentityProvider

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from authserver import audit
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidTarget, OAuthError
+from authserver.protocol import scopes
 from authserver.resources import registry as resources
-from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, register
 from authserver.token_endpoint.params import TokenRequest

@@ -9,7 +9,8 @@ Read-only queries that answer an operator's two questions in one page each:
   grant able to call it.
 
 Cutting access off is not done here: the views call the revocation services
-(authserver.revocation.service, accounts.consent.withdraw, connections.services.disconnect).
+(authserver.revocation.service, authserver.authorization.consent.withdraw,
+connections.services.disconnect).
 Nothing secret is read: token rows give ids, scopes, dates and ``authorization_details``.
 """
 

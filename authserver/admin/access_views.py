@@ -25,10 +25,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from accounts import consent as consents
 from accounts.models import Consent
 from authserver import audit
 from authserver.admin import access_review
+from authserver.authorization import consent as consents
 from authserver.models import AccessToken, RefreshToken, Resource
 from authserver.revocation import service as revocation
 from clients.models import Client

@@ -10,10 +10,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 from authserver import tool_grants
-from authserver.authorization import pkce
 from authserver.errors import InvalidRequest, OAuthError, to_oauthlib
+from authserver.protocol import pkce, scopes
 from authserver.resources import registry as resources
-from authserver.resources import scopes
 
 
 def authorization_resource_values(request) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import Server
 
-from authserver.authorization import binding, pkce
+from authserver.authorization import binding
+from authserver.protocol import pkce
 
 
 class AuthorizationServer(Server):

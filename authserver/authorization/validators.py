@@ -11,7 +11,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 
 from authserver.errors import InvalidScope
-from authserver.resources import scopes
+from authserver.protocol import scopes
 from authserver.token_endpoint.params import is_client_id
 from authserver.token_hash import token_hash
 

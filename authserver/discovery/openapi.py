@@ -21,7 +21,6 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from authserver.discovery import metadata
 from authserver.discovery.openapi_schemas import (
     CLIENT_AUTH_BODY,
     CLIENT_INFORMATION,
@@ -43,6 +42,7 @@ from authserver.discovery.openapi_schemas import (
     UNAVAILABLE,
     error_response,
 )
+from authserver.protocol import metadata
 
 
 def _examples(**named: dict[str, Any]) -> dict[str, Any]:

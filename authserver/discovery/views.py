@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET
 from oauth2_provider.views import OAuthServerMetadataView
 
 from authserver import version
-from authserver.discovery import metadata
 from authserver.errors import writer
 from authserver.keys import keyring as keys
+from authserver.protocol import metadata
 from authserver.revocation import published as revocation_list
 from authserver.token_endpoint import registry
 
@@ -59,8 +59,6 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         service_documentation = settings.CONFIG.service_documentation or absolute(
             "service-documentation"
         )
-        for members in registry.METADATA.values():  # features' members (token_endpoint.registry)
-            base.update(members())
         return metadata.authorization_server_metadata(
             base,
             issuer=settings.ISSUER,
@@ -70,7 +68,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             # REGISTRATION_MODE (clients/modes.py): advertise only the ways that are on.
             registration_endpoint=absolute("clients:register") if settings.CONFIG.dcr_on else "",
             cimd_supported=settings.CONFIG.cimd_on,
-            grant_profiles=metadata.active_grant_profiles(),
+            # Features' members (token_endpoint.registry.register_metadata).
+            contributions=[members() for members in registry.METADATA.values()],
         )
 
     def get(self, request: HttpRequest, *args, issuer_path: str | None = None, **kwargs):

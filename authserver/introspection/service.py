@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 
 from authserver.ops import metrics
+from authserver.token_endpoint import access_token
 from authserver.token_endpoint import sql as statements
 from authserver.token_hash import token_hash
 
@@ -78,6 +79,5 @@ def introspect_row(row: tuple | None, *, audiences: frozenset[str], issuer: str,
         claims["auth_time"] = int(auth_time.timestamp())
     if jkt:
         claims["cnf"] = {"jkt": jkt}
-    if details is not None:
-        claims["authorization_details"] = details  # RFC 9396 §9.2
-    return claims
+    # What features add (registered claims contributors), as the JWT carries it.
+    return access_token.with_contributions(claims, authorization_details=details)

@@ -1,9 +1,9 @@
 """Recompute Resource.canonical after the canonical form learned RFC 3986 §6.2.2
-percent-encoding normalisation and the one-trailing-slash rule (authserver.resources.rules)."""
+percent-encoding normalisation and the one-trailing-slash rule (authserver.protocol.resources)."""
 
 from django.db import migrations
 
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 
 
 def recompute(apps, schema_editor):

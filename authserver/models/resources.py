@@ -81,7 +81,7 @@ class Resource(models.Model):
             canonical = validate_registered_identifier(self.identifier)
         except Exception as exc:
             raise ValidationError({"identifier": str(getattr(exc, "description", exc))}) from exc
-        # authserver.resources.rules: spellings with one canonical form are one MCP server.
+        # authserver.protocol.resources: spellings with one canonical form are one MCP server.
         twin = Resource.objects.filter(canonical=canonical).exclude(pk=self.pk).first()
         if twin is not None:
             raise ValidationError(
@@ -146,7 +146,7 @@ class Scope(models.Model):
 
     def clean(self) -> None:
         # Names of scopes this MCP server defines, never itself (a cycle through others is
-        # harmless: authserver.resources.scopes.with_implied follows each scope once).
+        # harmless: authserver.protocol.scopes.with_implied follows each scope once).
         if not isinstance(self.implies, list) or not all(isinstance(n, str) for n in self.implies):
             raise ValidationError({"implies": "a list of scope names"})
         if self.name in self.implies:

@@ -9,7 +9,6 @@ Advertise only what works: a field is added here when the feature behind it is r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -28,22 +27,51 @@ REVOCATION_AUTH_METHODS = TOKEN_AUTH_METHODS
 INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
-# Grant profiles a feature serves, each with a check whether it is usable right now
-# (filled from the features' AppConfig.ready(); the core never imports a feature).
-GRANT_PROFILES: dict[str, Callable[[], bool]] = {}
+# Members the core decides, present or not: a feature's contribution (token_endpoint.registry
+# ``register_metadata``) may add members, never set or unset one of these.
+CORE_MEMBERS = frozenset(
+    {
+        "issuer",
+        "jwks_uri",
+        "response_types_supported",
+        "response_modes_supported",
+        "code_challenge_methods_supported",
+        "token_endpoint_auth_methods_supported",
+        "token_endpoint_auth_signing_alg_values_supported",
+        "revocation_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_signing_alg_values_supported",
+        "introspection_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_signing_alg_values_supported",
+        "dpop_signing_alg_values_supported",
+        "authorization_details_types_supported",
+        "registration_endpoint",
+        "client_id_metadata_document_supported",
+        "revocation_list_uri",
+        "service_documentation",
+    }
+)
 
 
-def register_grant_profile(profile: str, active: Callable[[], bool]) -> None:
-    """A feature announces a grant profile URI for ``authorization_grant_profiles_supported``;
-    ``active()`` says whether it is on (e.g. at least one trusted IdP is enabled)."""
-    if profile in GRANT_PROFILES:
-        raise ImproperlyConfigured(f"grant profile {profile!r} registered twice")
-    GRANT_PROFILES[profile] = active
+def add_contributions(doc: dict, contributions: list[dict]) -> dict:
+    """Features' members (RFC 8414 §2 allows more), added to the core's document.
 
-
-def active_grant_profiles() -> list[str]:
-    """The registered profiles whose feature is on, sorted."""
-    return sorted(profile for profile, active in GRANT_PROFILES.items() if active())
+    Fail closed: a member the core decides (``CORE_MEMBERS``, or already in the document, such
+    as DOT's endpoints and ``grant_types_supported``) is refused, and so is one scalar member
+    two features both set; a list member several features contribute (e.g.
+    ``authorization_grant_profiles_supported``) is their sorted union."""
+    core = set(doc) | CORE_MEMBERS
+    added: dict = {}
+    for members in contributions:
+        for name, value in members.items():
+            if name in core:
+                raise ImproperlyConfigured(f"a feature may not set the metadata member {name!r}")
+            if name not in added:
+                added[name] = list(value) if isinstance(value, list) else value
+            elif isinstance(value, list) and isinstance(added[name], list):
+                added[name] = sorted(set(added[name]) | set(value))
+            else:
+                raise ImproperlyConfigured(f"metadata member {name!r} contributed twice")
+    return {**doc, **added}
 
 
 def issuer_path(issuer: str) -> str:
@@ -77,10 +105,12 @@ def authorization_server_metadata(
     service_documentation: str,
     revocation_list_uri: str,
     registration_endpoint: str = "",
-    grant_profiles: list[str] | None = None,
     cimd_supported: bool | None = None,
+    contributions: list[dict] | None = None,
 ) -> dict:
-    """Complete DOT's RFC 8414 document. ``issuer`` is exact (RFC 8414 §3.3)."""
+    """Complete DOT's RFC 8414 document. ``issuer`` is exact (RFC 8414 §3.3).
+
+    ``contributions``: the members features registered (``add_contributions``)."""
     doc = dict(base)
     doc["issuer"] = issuer
     doc["jwks_uri"] = jwks_uri
@@ -106,15 +136,11 @@ def authorization_server_metadata(
     if cimd_supported is not None:
         # CIMD draft §5: advertised only while documents are accepted.
         doc["client_id_metadata_document_supported"] = cimd_supported
-    if grant_profiles:
-        # Enterprise-Managed Authorization (ext-auth, 2026-06-18): an AS that accepts ID-JAGs
-        # MUST list urn:ietf:params:oauth:grant-profile:id-jag here. Absent while no
-        # profile is usable, so no IdP or client is told to send what would be refused.
-        doc["authorization_grant_profiles_supported"] = list(grant_profiles)
     # Not registered with IANA: our signed revocation list (README, "Revocation list").
     doc["revocation_list_uri"] = revocation_list_uri
     if service_documentation:
         doc["service_documentation"] = service_documentation
+    doc = add_contributions(doc, contributions or [])
     return dict(sorted(doc.items()))
 
 

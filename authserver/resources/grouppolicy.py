@@ -21,7 +21,7 @@ from authserver import audit
 from authserver.errors import InvalidGrant, writer
 from authserver.models import AccessToken, RefreshToken, Resource, Scope
 from authserver.models.external import client_model, consent_model
-from authserver.resources.scopes import OFFLINE_ACCESS
+from authserver.protocol.scopes import OFFLINE_ACCESS
 from authserver.revocation import service as revocation
 
 

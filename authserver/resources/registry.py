@@ -1,6 +1,6 @@
 """The resource registry: finding the one enabled MCP server a token request is bound to.
 
-The rules for resource identifiers themselves are in authserver.resources.rules.
+The rules for resource identifiers themselves are in authserver.protocol.resources.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from django.db.models import Prefetch
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, Scope
-from authserver.resources.rules import canonicalize, requested_resources
-from authserver.resources.scopes import OFFLINE_ACCESS
+from authserver.protocol.resources import canonicalize, requested_resources
+from authserver.protocol.scopes import OFFLINE_ACCESS
 
 
 def _load_resource(canonical: str):

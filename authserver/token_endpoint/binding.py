@@ -11,12 +11,19 @@ from uuid import UUID
 class Claim(Protocol):
     """A write issuance makes first, with the token rows or not at all. A gating claim takes
     a single-use credential (a code, a refresh token): it locks and re-checks the row, and
-    when the credential is gone nothing is issued (``refused`` says why). ``apply`` is the
-    ORM form (inside a transaction), ``sql`` the ``UPDATE`` that authserver.token_endpoint.
-    writer folds into its single statement."""
+    when the credential is gone nothing is issued (``refused`` says why, to the client).
+    ``apply`` is the ORM form (inside a transaction), ``sql`` the ``UPDATE`` that
+    authserver.token_endpoint.writer folds into its single statement: its parameters are the
+    statement's placeholders and nothing else.
+
+    ``replay`` is what a refusal means for the token family the claim continues
+    (``code_replay``, ``refresh_reuse``): both writers, the PostgreSQL statement's and the
+    ORM transaction's, revoke the family under this reason (RFC 6749 §4.1.2; OAuth 2.1
+    §4.3.1). "" for a claim that continues no family."""
 
     gate: bool
     refused: str
+    replay: str
 
     def apply(self, *, now: datetime) -> None: ...
 

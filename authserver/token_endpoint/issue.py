@@ -117,11 +117,13 @@ def write_one_statement(
     binding: Binding, token, refresh: str | None, snap: Snapshot, *, now: datetime
 ) -> None:
     claim = binding.claim
+    gate = claim if claim is not None and claim.gate else None
     touch = touch_due(binding.client, now=now)
     outcome = writer.write(
         write_params(binding, token, refresh, now=now),
         generation=snap.generation,
-        claim=claim.sql(now=now) if claim is not None and claim.gate else None,
+        claim=gate.sql(now=now) if gate is not None else None,
+        replay=gate.replay if gate is not None else "",
         side=claim.sql(now=now) if claim is not None and not claim.gate else None,
         with_refresh=refresh is not None,
         touch_client=touch,
@@ -188,8 +190,7 @@ def write_in_transaction(
         # after the rollback (RFC 6749 §4.1.2; OAuth 2.1 §4.3.1), then the refusal stands.
         claim = binding.claim
         if claim is not None and claim.gate:
-            reason = claim.sql(now=now)[1].get("replay", "replay")
-            families.refused(binding.family, now=now, reason=reason)
+            families.refused(binding.family, now=now, reason=claim.replay or "replay")
         raise
 
 

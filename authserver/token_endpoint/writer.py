@@ -124,14 +124,16 @@ def write(
     side: tuple[str, dict] | None,
     with_refresh: bool,
     touch_client: bool,
+    replay: str = "",
 ) -> Outcome:
-    """Run the statement; ``claim`` and ``side`` are ``UPDATE`` texts (see grants).
+    """Run the statement; ``claim`` and ``side`` are ``UPDATE`` texts with their parameters
+    (see grants), ``replay`` what a refused ``claim`` means (binding.Claim.replay), the reason
+    the family's revocation is audited under.
 
     Every piece of SQL text here is a constant of this module or of a grant's claim, and
     column names come from the models; values only ever travel as parameters (S608)."""
     params = {**params, "generation": generation}
     claim_params = dict(claim[1]) if claim is not None else {}
-    replay = claim_params.pop("replay", "")  # what a refused claim means, for the audit
     ctes = [
         "gen AS (SELECT 1 AS ok FROM authserver_cachegeneration "
         "WHERE id = 1 AND value = %(generation)s)"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accounts import consent
+from authserver.authorization import consent
 from authserver.models import AccessToken
 from authserver.templatetags.ago import ago
 from tests.factories import make_client, make_resource

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from authserver import client_secrets as secrets
 from authserver.models import Resource, ResourceAccess, Scope
-from clients import client_secrets as secrets
 from clients.models import Client
 
 pytestmark = pytest.mark.django_db

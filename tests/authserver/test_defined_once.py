@@ -14,7 +14,7 @@ from accounts.scim.models import ScimToken
 from authserver.discovery.openapi_schemas import _METADATA_MEMBERS, TOKEN_REQUEST
 from authserver.errors import InvalidRedirectUri, InvalidTarget
 from authserver.models import AccessToken
-from authserver.resources.rules import validate_registered_identifier
+from authserver.protocol.resources import validate_registered_identifier
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.grants import GRANTS, Grant, register
 from authserver.token_hash import token_hash

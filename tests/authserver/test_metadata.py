@@ -152,10 +152,52 @@ def test_id_jag_grant_profile_is_advertised_only_with_an_enabled_trusted_idp(cli
     assert openid["authorization_grant_profiles_supported"] == [ID_JAG]
 
 
-def test_grant_profile_registered_twice_is_a_configuration_error():
+def test_metadata_contribution_registered_twice_is_a_configuration_error():
     from django.core.exceptions import ImproperlyConfigured
 
-    from authserver.discovery import metadata
+    from authserver.token_endpoint import registry
 
     with pytest.raises(ImproperlyConfigured):
-        metadata.register_grant_profile(ID_JAG, lambda: True)
+        registry.register_metadata("enterprise", lambda: {})
+
+
+def test_feature_metadata_cannot_overwrite_a_member_the_core_decides(client, monkeypatch):
+    """A feature's RFC 8414 members are added, never substituted: a contribution naming the
+    token endpoint (or any member the core sets) makes the document fail closed rather than
+    send clients elsewhere."""
+    from django.test import Client as HttpClient
+
+    from authserver.token_endpoint import registry
+
+    evil = {"token_endpoint": "https://attacker.example/token"}
+    monkeypatch.setitem(registry.METADATA, "hijack", lambda: evil)
+    response = HttpClient(raise_request_exception=False).get(
+        "/.well-known/oauth-authorization-server"
+    )
+    assert response.status_code == 500
+    assert b"attacker" not in response.content
+    monkeypatch.setitem(registry.METADATA, "hijack", lambda: {"issuer": "https://x.example"})
+    response = HttpClient(raise_request_exception=False).get(
+        "/.well-known/oauth-authorization-server"
+    )
+    assert response.status_code == 500
+
+
+def test_list_members_several_features_contribute_are_merged():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from authserver.protocol import metadata
+
+    doc = metadata.add_contributions(
+        {"issuer": ISSUER},
+        [
+            {"authorization_grant_profiles_supported": ["urn:b"]},
+            {"authorization_grant_profiles_supported": ["urn:a", "urn:b"], "x_extra": True},
+        ],
+    )
+    assert doc["authorization_grant_profiles_supported"] == ["urn:a", "urn:b"]
+    assert doc["x_extra"] is True
+    with pytest.raises(ImproperlyConfigured):
+        metadata.add_contributions({}, [{"x_flag": True}, {"x_flag": False}])
+    with pytest.raises(ImproperlyConfigured):
+        metadata.add_contributions({}, [{"registration_endpoint": "https://x.example/r"}])

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from authserver.authorization import pkce
 from authserver.errors import InvalidScope
-from authserver.resources import scopes
+from authserver.protocol import pkce, scopes
 from clients.models import Client
 
 scope_token = st.text(

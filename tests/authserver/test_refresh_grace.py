@@ -13,9 +13,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from authserver.models import AccessToken, RefreshToken, Resource
+from authserver.models import AccessToken, AuditEvent, RefreshToken, Resource
 from authserver.models.tokens import TokenFamily
 from authserver.revocation import service as revocation
+from authserver.token_endpoint import lookups
+from authserver.token_endpoint.grants.authorization_code import ConsumeCode
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import exchange, get_code, refresh
 
@@ -143,6 +145,27 @@ def test_second_redemption_of_a_code_revokes_what_the_first_issued(signed_in, ap
     assert exchange(signed_in, app.client_id, code, verifier).json()["error"] == "invalid_grant"
     assert live() == (0, 0)
     assert refresh(signed_in, app.client_id, first["refresh_token"]).status_code == 400
+
+
+def test_code_redeemed_concurrently_is_revoked_under_the_claims_replay_reason(
+    signed_in, app, monkeypatch
+):
+    """The writer's own refusal: a second redemption that read the code unused (as one racing
+    the first does, before it committed) is refused by the claim, and the family is revoked
+    under the claim's ``replay`` attribute, by the PostgreSQL statement and by the SQLite
+    transaction alike."""
+    code, verifier, _ = get_code(signed_in, app.client_id, resource=MCP, scope="offline_access")
+    first = exchange(signed_in, app.client_id, code, verifier).json()
+    read = lookups.find_code
+    monkeypatch.setattr(
+        lookups, "find_code", lambda *a: dataclasses.replace(read(*a), consumed_at=None)
+    )
+    monkeypatch.setattr(ConsumeCode, "replay", "code_replay_seen_by_the_writer")
+    assert exchange(signed_in, app.client_id, code, verifier).json()["error"] == "invalid_grant"
+    assert live() == (0, 0)
+    assert refresh(signed_in, app.client_id, first["refresh_token"]).status_code == 400
+    revoked = AuditEvent.objects.filter(kind="tokens.revoked")
+    assert list(revoked.values_list("actor", flat=True)) == ["code_replay_seen_by_the_writer"]
 
 
 def test_introspection_answers_on_the_embedded_default_instead_of_failing(client, app, tokens):

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authserver.models import Resource
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 from tests.factories import make_client, make_resource
 from tests.oauthflow import claims_of, exchange, get_code, refresh
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authserver.errors import InvalidTarget
-from authserver.resources.rules import (
+from authserver.protocol.resources import (
     canonicalize,
     requested_resources,
     validate_registered_identifier,

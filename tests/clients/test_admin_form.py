@@ -157,7 +157,7 @@ def test_scope_tools_round_trip_through_the_single_line_input():
 
 
 def test_issue_new_secret_shows_it_once_with_no_store_and_the_old_one_stops(staff):
-    from clients import client_secrets as secrets
+    from authserver import client_secrets as secrets
 
     target, old = make_client()
     response = staff.post(

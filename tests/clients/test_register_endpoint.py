@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from clients import client_secrets as secrets
+from authserver import client_secrets as secrets
 from clients.models import Client
 from tests.clients.conftest import MCP_PYTHON_SDK_BODY
 

@@ -10,9 +10,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from accounts import throttle
-from authserver.authorization import pkce
+from authserver import client_secrets as secrets
 from authserver.models import AccessToken, Grant
-from clients import client_secrets as secrets
+from authserver.protocol import pkce
 from tests.conftest import PASSWORD
 from tests.factories import MCP, make_client, make_resource
 from tests.oauthflow import (
@@ -241,7 +241,9 @@ def test_lockout_does_not_reveal_whether_a_user_exists(client, user):
 
 def test_client_secrets_are_compared_in_constant_time():
     stored = secrets.hash_secret("s3cret")
-    with mock.patch("clients.client_secrets.hmac.compare_digest", wraps=hmac.compare_digest) as cmp:
+    with mock.patch(
+        "authserver.client_secrets.hmac.compare_digest", wraps=hmac.compare_digest
+    ) as cmp:
         assert secrets.check_secret("s3cret", stored)
         assert not secrets.check_secret("wrong", stored)
     assert cmp.call_count >= 2
@@ -250,7 +252,7 @@ def test_client_secrets_are_compared_in_constant_time():
 def test_pkce_verifiers_are_compared_in_constant_time():
     verifier, challenge = pkce_pair()
     with mock.patch(
-        "authserver.authorization.pkce.hmac.compare_digest", wraps=hmac.compare_digest
+        "authserver.protocol.pkce.hmac.compare_digest", wraps=hmac.compare_digest
     ) as cmp:
         assert pkce.verify_s256(verifier, challenge)
     assert cmp.called

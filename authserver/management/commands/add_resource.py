@@ -10,7 +10,7 @@ from django.db import transaction
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, Scope
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 
 
 def parse_scope_arg(value: str) -> tuple[str, str]:

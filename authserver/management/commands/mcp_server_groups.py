@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from authserver.errors import InvalidTarget
 from authserver.models import Resource
 from authserver.resources import grouppolicy
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 
 ACTOR = "manage.py mcp_server_groups"
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from authserver.models import AccessToken, Resource
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 from authserver.revocation import service as revocation
 from clients.models import Client
 

@@ -12,8 +12,7 @@ from django.conf import settings
 # models.Grant: the stored authorization code (DOT's model)
 from authserver import models, tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
-from authserver.protocol import pkce
-from authserver.resources import scopes
+from authserver.protocol import pkce, scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import families, grant_types, lookups
 from authserver.token_endpoint.binding import Binding
@@ -34,6 +33,7 @@ class ConsumeCode:
     family: UUID
     gate = True
     refused = "authorization code already used"
+    replay = "code_replay"  # RFC 6749 §4.1.2: revoke what the first redemption issued
 
     def apply(self, *, now: datetime) -> None:
         lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
@@ -48,7 +48,7 @@ class ConsumeCode:
         return (
             "UPDATE authserver_grant SET consumed_at = %(claim_now)s "
             "WHERE id = %(claim_pk)s AND consumed_at IS NULL",
-            {"claim_now": now, "claim_pk": self.pk, "replay": "code_replay"},
+            {"claim_now": now, "claim_pk": self.pk},
         )
 
 

@@ -12,9 +12,9 @@ from authserver import dpop, tool_grants
 from authserver.errors import InvalidGrant, InvalidTarget, UnauthorizedClient
 from authserver.models import Resource, Scope
 from authserver.protocol import metadata
+from authserver.protocol.scopes import OFFLINE_ACCESS
 from authserver.resources import grouppolicy
 from authserver.resources import registry as resources
-from authserver.resources.scopes import OFFLINE_ACCESS
 from authserver.token_endpoint import grant_types, registry
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.hotcache import Snapshot

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
+from authserver.protocol import scopes
 from authserver.resources import registry as resources
-from authserver.resources import scopes
 from authserver.token_endpoint import grant_types
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants.base import Grant, register

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from authserver import tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest
 from authserver.models import AccessToken, RefreshToken
-from authserver.resources import scopes
+from authserver.protocol import scopes
 from authserver.revocation import service as revocation
 from authserver.token_endpoint import families, grant_types, lookups
 from authserver.token_endpoint.binding import Binding
@@ -48,6 +48,7 @@ class RotateRefreshToken:
     live: bool  # not rotated when looked up
     gate = True
     refused = "refresh token already used"
+    replay = "refresh_reuse"  # OAuth 2.1 §4.3.1: reuse revokes the family
 
     def since(self, now: datetime) -> datetime:
         # No family (rows older than families): no sibling, only a live token rotates.
@@ -89,7 +90,6 @@ class RotateRefreshToken:
                 "fam_rt": self.pk,
                 "fam_live": self.live,
                 "fam_grace_since": self.since(now),
-                "replay": "refresh_reuse",
             },
         )
 

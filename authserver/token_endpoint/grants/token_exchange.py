@@ -11,8 +11,8 @@ from datetime import datetime
 from authserver import tool_grants
 from authserver.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget
 from authserver.models import AccessToken, TokenExchangePolicy
+from authserver.protocol import scopes
 from authserver.resources import registry as resources
-from authserver.resources import scopes
 from authserver.token_endpoint.binding import Binding
 from authserver.token_endpoint.grants import subject_token
 from authserver.token_endpoint.grants.base import Grant, register
@@ -27,6 +27,7 @@ class AssignFamily:
     pk: int
     family: uuid.UUID
     gate = False  # not single-use: nothing to refuse
+    refused = replay = ""
 
     def apply(self, *, now: datetime) -> None:
         AccessToken.objects.filter(pk=self.pk, token_family__isnull=True).update(

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, ResourceAccess
-from authserver.resources.rules import canonicalize
+from authserver.protocol.resources import canonicalize
 from authserver.token_endpoint import grant_types
 from clients.models import Client
 from enterprise.jose import RefusedAssertion, keyset_from_json

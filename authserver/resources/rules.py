@@ -1,4 +1,0 @@
-"""Moved to authserver.protocol.resources (below the models that use it); this name stays for
-existing imports."""
-
-from authserver.protocol.resources import *  # noqa: F403
