@@ -14,8 +14,8 @@ from authserver import audit
 from authserver.errors import InvalidTarget
 from authserver.models import Resource
 from authserver.models.external import client_model
-from authserver.protocol.scopes import is_scope_token
 from authserver.protocol.resources import canonicalize
+from authserver.protocol.scopes import is_scope_token
 from authserver.token_endpoint.grant_types import TOKEN_EXCHANGE
 from connections.models import ConnectionPolicy, UpstreamProvider
 

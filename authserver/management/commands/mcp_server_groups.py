@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource
-from authserver.resources import grouppolicy
 from authserver.protocol.resources import canonicalize
+from authserver.resources import grouppolicy
 
 ACTOR = "manage.py mcp_server_groups"
 
