@@ -195,7 +195,7 @@ def _evaluate(q: Question, resource, snap: Snapshot, *, now: datetime) -> ToolDe
 
 
 def _audit(caller: Caller, q: Question, decision: ToolDecision, *, now: datetime) -> None:
-    sample = getattr(settings, "AUTHZEN_PERMIT_AUDIT_SAMPLE", 0.01)
+    sample = settings.AUTHZEN_PERMIT_AUDIT_SAMPLE  # authserver/config.py
     # Sampling permits, not security: the audit trail of denies is complete.
     if decision and not (sample > 0 and random.random() < sample):  # noqa: S311
         return
