@@ -117,8 +117,9 @@ def _endpoint(handler: Callable) -> Callable:
 
 
 def _decide(request: HttpRequest, handler: Callable) -> HttpResponse:
-    """Decide on the generation-checked cache (token_endpoint.hotcache), then confirm with one
-    read that nothing changed; if something did, decide again on current rows. Answers,
+    """Decide on the generation-checked cache (token_endpoint.hotcache), then confirm that
+    nothing changed: with the generation read together with the users (authzen.subjects),
+    else with one read; if something did, decide again on current rows. Answers,
     audit events and metrics are only those of the confirmed decision."""
     try:
         body, problem = _body(request), None
@@ -137,7 +138,8 @@ def _decide(request: HttpRequest, handler: Callable) -> HttpResponse:
             if last or hotcache.is_current(snap):
                 raise
             continue
-        if last or hotcache.is_current(snap):
+        # The generation read with the users confirms the cache; else one read does.
+        if last or caller.confirmed_by_reads() or hotcache.is_current(snap):
             services.record(caller, now=now)
             response = JsonResponse(result)
             response["Cache-Control"] = "no-store"
