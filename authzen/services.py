@@ -111,7 +111,7 @@ def _token_limits(q: Question, resource, *, now: datetime):
     return claims["scope"].split(), claims.get("authorization_details")
 
 
-def _principal_entities(q: Question, user) -> list[dict]:
+def principal_entities(q: Question, user) -> list[dict]:
     """The principal as a Cedar entity: a user with ``email`` and ``groups`` (names)."""
     if user is None:
         return []
@@ -147,12 +147,27 @@ def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) 
         return decision
     if isinstance(policies, str):
         return _deny("cedar_error", policies)
+    try:
+        result = cedarpy.is_authorized(
+            cedar_request(q, resource), policies, principal_entities(q, user)
+        )
+    except Exception as exc:  # fail closed: a policy engine that breaks refuses
+        return _deny("cedar_error", f"Cedar could not decide ({type(exc).__name__})")
+    if result.diagnostics.errors:
+        return _deny("cedar_error", f"Cedar: {result.diagnostics.errors[0][:200]}")
+    if result.decision != cedarpy.Decision.Allow:
+        return _deny("cedar_forbid", "forbidden by the administrator's Cedar policy")
+    return decision
+
+
+def cedar_request(q: Question, resource) -> dict:
+    """The Cedar request for a question (docs/AUTHZEN.md, "The policy", step 6)."""
     principal = (
         {"type": "Client", "id": q.agent}
         if q.subject_type == "client"
         else {"type": "User", "id": q.subject_id}
     )
-    request = {
+    return {
         "principal": principal,
         "action": {"type": "Action", "id": q.tool},
         "resource": {"type": "McpServer", "id": resource.identifier},
@@ -163,15 +178,6 @@ def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) 
             **({"act": dict(q.act)} if q.act else {}),
         },
     }
-    try:
-        result = cedarpy.is_authorized(request, policies, _principal_entities(q, user))
-    except Exception as exc:  # fail closed: a policy engine that breaks refuses
-        return _deny("cedar_error", f"Cedar could not decide ({type(exc).__name__})")
-    if result.diagnostics.errors:
-        return _deny("cedar_error", f"Cedar: {result.diagnostics.errors[0][:200]}")
-    if result.decision != cedarpy.Decision.Allow:
-        return _deny("cedar_forbid", "forbidden by the administrator's Cedar policy")
-    return decision
 
 
 def decide(caller: Caller, q: Question, *, now: datetime, record: bool = True) -> ToolDecision:
