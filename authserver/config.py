@@ -55,6 +55,20 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> i
     return value
 
 
+def _fraction(env: dict[str, str], name: str, default: float) -> float:
+    """A share between 0 and 1 (a sampling rate)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number from 0 to 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails both comparisons and is refused too
+        raise ImproperlyConfigured(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
 def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     return tuple(item.strip() for item in raw.split(",") if item.strip())
@@ -150,6 +164,7 @@ class Config:
     trusted_proxy_count: int  # proxies that append to X-Forwarded-For in front of us
     cimd_enabled: bool
     cimd_allow_loopback: bool  # development: fetch documents from loopback hosts
+    authzen_permit_audit_sample: float  # share of AuthZEN permits audited (every deny is)
     email: EmailConfig = EmailConfig()
 
     @property
@@ -285,6 +300,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         # Development only: documents served from 127.0.0.1 / ::1 / localhost (TLS, but the
         # certificate is not verified on loopback). Never in production (SSRF).
         cimd_allow_loopback=_bool(env, "CIMD_ALLOW_LOOPBACK", False),
+        # docs/AUTHZEN.md, "Observable": every deny is audited, this share of permits.
+        authzen_permit_audit_sample=_fraction(env, "AUTHZEN_PERMIT_AUDIT_SAMPLE", 0.01),
         email=_email(env),
     )
 

@@ -17,6 +17,7 @@ DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 ISSUER = CONFIG.issuer
+AUTHZEN_PERMIT_AUDIT_SAMPLE = CONFIG.authzen_permit_audit_sample  # docs/AUTHZEN.md
 
 INSTALLED_APPS = [
     # django-unfold's theme (its templates before the admin's), then the admin with our site

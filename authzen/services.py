@@ -1,7 +1,8 @@
 """Deciding AuthZEN evaluations: the caller's limits, the subject, the token, the one policy.
 
-Everything is read from current rows at every decision (no cache: a permission removed in
-the admin refuses the next call). The policy itself is ``authserver.policy.decide_tool_call``,
+Decided on the generation-checked cache (token_endpoint.hotcache) for what the admin
+configures, and on current rows for the user (authzen.subjects), so a permission removed in
+the admin refuses the next call. The policy itself is ``authserver.policy.decide_tool_call``,
 the rule the token endpoint applies too; admin-written Cedar policies can only refuse more.
 Every deny, and a sample of permits, is an audit event with its reason; every decision is
 counted (authzen.metrics).
@@ -18,7 +19,6 @@ from datetime import datetime
 
 import cedarpy
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from authserver import audit
@@ -27,7 +27,7 @@ from authserver.models import Resource
 from authserver.policy import ToolDecision, decide_tool_call
 from authserver.token_endpoint import client_auth
 from authserver.token_endpoint.hotcache import Snapshot
-from authzen import metrics
+from authzen import metrics, subjects
 from authzen.mapping import Question
 from authzen.models import CedarPolicy
 
@@ -41,12 +41,21 @@ class Caller:
 
     ``snap`` is the generation-checked cache this request decides on; ``records`` the
     decisions to audit and count once the view confirmed the cache was current (a request
-    decided again on fresh rows records only its final answers)."""
+    decided again on fresh rows records only its final answers); ``generations`` those read
+    with the users (authzen.subjects), ``users`` the users this request read."""
 
     client_id: str
     servers: frozenset[str]
     snap: Snapshot = field(default_factory=lambda: Snapshot(None))
     records: list = field(default_factory=list)
+    generations: list = field(default_factory=list)
+    users: dict = field(default_factory=dict)
+
+    def confirmed_by_reads(self) -> bool:
+        """Whether the generation read with the users shows the cache this request decided
+        on was current (then no further read is needed to confirm it)."""
+        wanted = self.snap.generation
+        return bool(self.generations) and all(g == wanted for g in self.generations)
 
 
 class NotYours(Exception):
@@ -65,17 +74,23 @@ def _deny(code: str, reason: str) -> ToolDecision:
     return ToolDecision(False, code, reason)
 
 
-def _subject(q: Question, snap: Snapshot):
+def _subject(q: Question, caller: Caller):
     """The user (None for a client subject) and the acting client, or a refusal. Users are
     read fresh (no generation watches them): a deactivation refuses the next decision."""
-    agent = client_auth.load_client(snap, q.agent)
+    agent = client_auth.load_client(caller.snap, q.agent)
     if agent is None:
         return None, None, _deny("unknown_client", "no such client (agent)")
     if q.subject_type == "client":
         return None, agent, None
     if not q.subject_id.isdigit() or len(q.subject_id) > 18:
         return None, agent, _deny("unknown_subject", "no such user")
-    user = get_user_model().objects.filter(pk=int(q.subject_id)).first()
+    pk = int(q.subject_id)
+    if pk not in caller.users:
+        cached = caller.snap.generation is not None
+        caller.users[pk], generation = subjects.load_user(pk, cached=cached)
+        if generation is not subjects.NO_ROW:
+            caller.generations.append(generation)
+    user = caller.users[pk]
     if user is None:
         return None, agent, _deny("unknown_subject", "no such user")
     return user, agent, None
@@ -96,11 +111,11 @@ def _token_limits(q: Question, resource, *, now: datetime):
     return claims["scope"].split(), claims.get("authorization_details")
 
 
-def _principal_entities(q: Question, user) -> list[dict]:
+def principal_entities(q: Question, user) -> list[dict]:
     """The principal as a Cedar entity: a user with ``email`` and ``groups`` (names)."""
     if user is None:
         return []
-    groups = sorted(user.groups.values_list("name", flat=True))
+    groups = sorted(group.name for group in user.groups.all())  # prefetched
     attrs = {"email": user.email or "", "groups": groups}
     return [{"uid": {"type": "User", "id": q.subject_id}, "attrs": attrs, "parents": []}]
 
@@ -110,17 +125,49 @@ def _cedar_sources(resource) -> list[str]:
     return list(rows.order_by("pk").values_list("source", flat=True))
 
 
+def cedar_policy_set(resource) -> cedarpy.PolicySet | str | None:
+    """The enabled policies for ``resource`` with the base permit, parsed once (parsing is
+    most of an evaluation's cost); None when there are none; the parse error's words when
+    they do not parse (validated on save, so only if the engine changed its mind)."""
+    sources = _cedar_sources(resource)
+    if not sources:
+        return None
+    try:
+        return cedarpy.PolicySet.from_str("\n".join([BASE_PERMIT, *sources]))
+    except Exception as exc:  # cedarpy raises ValueError subclasses from Rust
+        return f"Cedar: {str(exc)[:200]}"
+
+
 def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) -> ToolDecision:
     # Cached under the generation: a trigger renews it on any change (migration 0002).
-    sources = snap.get(("pdp-cedar", resource.pk), lambda: _cedar_sources(resource))
-    if not sources:
+    policies = snap.get(
+        ("pdp-cedar", resource.pk), lambda: cedar_policy_set(resource), cache_none=True
+    )
+    if policies is None:
         return decision
+    if isinstance(policies, str):
+        return _deny("cedar_error", policies)
+    try:
+        result = cedarpy.is_authorized(
+            cedar_request(q, resource), policies, principal_entities(q, user)
+        )
+    except Exception as exc:  # fail closed: a policy engine that breaks refuses
+        return _deny("cedar_error", f"Cedar could not decide ({type(exc).__name__})")
+    if result.diagnostics.errors:
+        return _deny("cedar_error", f"Cedar: {result.diagnostics.errors[0][:200]}")
+    if result.decision != cedarpy.Decision.Allow:
+        return _deny("cedar_forbid", "forbidden by the administrator's Cedar policy")
+    return decision
+
+
+def cedar_request(q: Question, resource) -> dict:
+    """The Cedar request for a question (docs/AUTHZEN.md, "The policy", step 6)."""
     principal = (
         {"type": "Client", "id": q.agent}
         if q.subject_type == "client"
         else {"type": "User", "id": q.subject_id}
     )
-    request = {
+    return {
         "principal": principal,
         "action": {"type": "Action", "id": q.tool},
         "resource": {"type": "McpServer", "id": resource.identifier},
@@ -131,16 +178,6 @@ def _cedar(q: Question, resource, user, decision: ToolDecision, snap: Snapshot) 
             **({"act": dict(q.act)} if q.act else {}),
         },
     }
-    try:
-        policies = "\n".join([BASE_PERMIT, *sources])
-        result = cedarpy.is_authorized(request, policies, _principal_entities(q, user))
-    except Exception as exc:  # fail closed: a policy engine that breaks refuses
-        return _deny("cedar_error", f"Cedar could not decide ({type(exc).__name__})")
-    if result.diagnostics.errors:
-        return _deny("cedar_error", f"Cedar: {result.diagnostics.errors[0][:200]}")
-    if result.decision != cedarpy.Decision.Allow:
-        return _deny("cedar_forbid", "forbidden by the administrator's Cedar policy")
-    return decision
 
 
 def decide(caller: Caller, q: Question, *, now: datetime, record: bool = True) -> ToolDecision:
@@ -154,7 +191,7 @@ def decide(caller: Caller, q: Question, *, now: datetime, record: bool = True) -
         ("pdp-resource", q.server),
         lambda: Resource.objects.filter(identifier=q.server).prefetch_related("scopes").first(),
     )
-    decision = _evaluate(q, resource, snap, now=now)
+    decision = _evaluate(q, resource, caller, now=now)
     if record:
         caller.records.append((q, decision, time.perf_counter() - started))
     return decision
@@ -169,8 +206,9 @@ def record(caller: Caller, *, now: datetime) -> None:
     caller.records.clear()
 
 
-def _evaluate(q: Question, resource, snap: Snapshot, *, now: datetime) -> ToolDecision:
-    user, agent, refusal = _subject(q, snap)
+def _evaluate(q: Question, resource, caller: Caller, *, now: datetime) -> ToolDecision:
+    snap = caller.snap
+    user, agent, refusal = _subject(q, caller)
     if refusal is not None:
         return refusal
     scopes = ceiling = None
@@ -195,7 +233,7 @@ def _evaluate(q: Question, resource, snap: Snapshot, *, now: datetime) -> ToolDe
 
 
 def _audit(caller: Caller, q: Question, decision: ToolDecision, *, now: datetime) -> None:
-    sample = getattr(settings, "AUTHZEN_PERMIT_AUDIT_SAMPLE", 0.01)
+    sample = settings.AUTHZEN_PERMIT_AUDIT_SAMPLE  # authserver/config.py
     # Sampling permits, not security: the audit trail of denies is complete.
     if decision and not (sample > 0 and random.random() < sample):  # noqa: S311
         return

@@ -1,8 +1,10 @@
 """The AuthZEN 1.0 HTTPS JSON binding (§11.1): thin views over mapping, services and search.
 
 A caller (PEP: an MCP server or gateway) authenticates as a confidential client of ours on
-the one client-authentication path /introspect uses (``client_secret_basic``), and may ask
-only about the MCP servers it protects (those naming it as their introspection client).
+the one client-authentication path /introspect uses: ``client_secret_basic`` in the header,
+or ``private_key_jwt`` (RFC 7523 §2.2) with ``client_assertion_type`` and ``client_assertion``
+as top-level members of the JSON body. It may ask only about the MCP servers it protects
+(those naming it as their introspection client).
 Errors go through the one error writer: 400, 401, 403 (§11.1.2) with an OAuth-style body.
 """
 
@@ -40,15 +42,38 @@ class PayloadTooLarge(InvalidRequest):
     status = 413
 
 
-def _caller(request: HttpRequest, snap: hotcache.Snapshot) -> services.Caller:
-    """The authenticated PEP; InvalidClient (401) otherwise."""
+# RFC 7521 §4.2's parameters, carried as top-level members of the JSON body (the body of an
+# AuthZEN request is JSON, not a form); AuthZEN 1.0 §7.1.1's defaults never read them.
+CREDENTIAL_MEMBERS = ("client_assertion_type", "client_assertion", "client_id")
+
+
+def _credentials(body: dict | None) -> MappingProxyType:
+    """The client-authentication parameters the body carries, each a string (RFC 6749
+    Appendix A syntax: no control character), for the one client-authentication path."""
+    found = {}
+    for name in CREDENTIAL_MEMBERS:
+        if body is None or name not in body:
+            continue
+        value = body[name]
+        if not isinstance(value, str) or len(value) > params.MAX_BODY_BYTES:
+            raise InvalidRequest(f"{name} must be a string")
+        params.check_parameter(name, value)
+        found[name] = value
+    return MappingProxyType(found)
+
+
+def _caller(
+    request: HttpRequest, snap: hotcache.Snapshot, body: dict | None, verified: set
+) -> services.Caller:
+    """The authenticated PEP; InvalidClient (401) otherwise. ``verified`` is kept across the
+    request's retries: a client assertion's jti is spent once (RFC 7523 §3 item 7)."""
     req = params.TokenRequest(
-        params=MappingProxyType({}),
+        params=_credentials(body),
         resources=(),
         authorization=request.META.get("HTTP_AUTHORIZATION", ""),
         ip=client_ip(request),
     )
-    client, failure = introspecting_client(req, snap, set())
+    client, failure = introspecting_client(req, snap, verified)
     if client is None:
         if failure is not None and hotcache.is_current(snap):
             # Audited and slowed down as at /token and /introspect, once the refusal is final.
@@ -92,22 +117,29 @@ def _endpoint(handler: Callable) -> Callable:
 
 
 def _decide(request: HttpRequest, handler: Callable) -> HttpResponse:
-    """Decide on the generation-checked cache (token_endpoint.hotcache), then confirm with one
-    read that nothing changed; if something did, decide again on current rows. Answers,
+    """Decide on the generation-checked cache (token_endpoint.hotcache), then confirm that
+    nothing changed: with the generation read together with the users (authzen.subjects),
+    else with one read; if something did, decide again on current rows. Answers,
     audit events and metrics are only those of the confirmed decision."""
-    body = None
+    try:
+        body, problem = _body(request), None
+    except OAuthError as exc:  # reported once the caller authenticated (with the header)
+        body, problem = None, exc
     now = timezone.now()
+    verified: set = set()
     for last in (False, True):
         snap = hotcache.Snapshot(None) if last else hotcache.snapshot()
         try:
-            caller = _caller(request, snap)  # authenticated before the body is read
-            body = _body(request) if body is None else body
+            caller = _caller(request, snap, body, verified)
+            if problem is not None:
+                raise problem
             result = handler(caller, body, now=now)
         except (OAuthError, services.NotYours):
             if last or hotcache.is_current(snap):
                 raise
             continue
-        if last or hotcache.is_current(snap):
+        # The generation read with the users confirms the cache; else one read does.
+        if last or caller.confirmed_by_reads() or hotcache.is_current(snap):
             services.record(caller, now=now)
             response = JsonResponse(result)
             response["Cache-Control"] = "no-store"

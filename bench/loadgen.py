@@ -37,6 +37,7 @@ class Case:
     pool: list[str] | None = None
     pool_client_id: str = ""
     expect: tuple[int, ...] = (200,)
+    rate: int = 0  # requests per second offered in all (lua/paced.lua); 0: as fast as it goes
 
 
 @dataclass
@@ -106,6 +107,7 @@ class LoadGenerator:
         with tempfile.TemporaryDirectory(prefix="authserver-bench-wrk-") as tmp:
             script = Path(tmp) / "case.lua"
             name = "refresh.lua" if case.pool is not None else "request.lua"
+            name = "paced.lua" if case.rate else name
             script.write_text((LUA / name).read_text() + "\n" + (LUA / "report.lua").read_text())
             cmd = ["wrk", "-t", str(self.threads), "-c", str(self.connections)]
             cmd += ["-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", str(script)]
@@ -120,6 +122,7 @@ class LoadGenerator:
                 body = Path(tmp) / "body"
                 body.write_bytes(case.body)
                 cmd += [case.method, str(body) if case.body else ""]
+                cmd += [str(case.rate), str(self.threads)] if case.rate else []
             out = _run_wrk_process(cmd, timeout=duration + 60)
         line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
         if line is None:
@@ -175,7 +178,9 @@ class LoadGenerator:
                 head.append(f"Content-Length: {len(body)}")
             return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
-        async def worker() -> None:
+        async def worker(index: int) -> None:
+            interval = self.connections / case.rate if case.rate else 0.0
+            next_at = time.perf_counter() + interval * index / self.connections
             try:
                 reader, writer = await asyncio.open_connection(host, int(port))
             except OSError:
@@ -183,6 +188,9 @@ class LoadGenerator:
                 return
             try:
                 while time.perf_counter() < deadline:
+                    if interval:  # paced: this connection's share of case.rate
+                        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                        next_at += interval
                     request = next_request()
                     if request is None:
                         return
@@ -201,7 +209,7 @@ class LoadGenerator:
                 writer.close()
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(self.connections)))
+        await asyncio.gather(*(worker(i) for i in range(self.connections)))
         elapsed = time.perf_counter() - started
         latencies.sort()
 

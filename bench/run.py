@@ -52,6 +52,8 @@ REGISTRATION = {
     "token_endpoint_auth_method": "none",
     "scope": "tools:read offline_access",
 }
+# docs/AUTHZEN.md, "Speed": decisions p99 under 5 ms at this rate (case h500, floor500).
+DECISION_RATE = 500
 # Bench-only values; never use them anywhere else.
 BENCH_SECRETS = {
     "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
@@ -232,6 +234,10 @@ class Bench:
             Case("h", "(h) AuthZEN access evaluation (user via agent, tool)",
                  "/access/v1/evaluation", "POST", self.decision_body(),
                  {"Content-Type": "application/json", "Authorization": rs["Authorization"]}),
+            Case("h500", "(h500) AuthZEN access evaluation paced at 500/s",
+                 "/access/v1/evaluation", "POST", self.decision_body(),
+                 {"Content-Type": "application/json", "Authorization": rs["Authorization"]},
+                 rate=DECISION_RATE),
             # Last: every registration renews the cache generation, also the ones still in
             # flight when wrk stops, which would otherwise land in the next case.
             Case("f", "(f) POST /register", "/register", "POST",
@@ -245,6 +251,8 @@ class Bench:
             cases = [(self.port, c) for c in ours]
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
+            (self.floor_port, Case("floor500", "floor: bare Django JSON view paced at 500/s",
+                                   "/floor", rate=DECISION_RATE)),
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
             (self.floor_port, Case("floor_sig_raw", "floor + one ES256 signature, one JWS path",
                                    "/floor-sign-raw")),

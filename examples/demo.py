@@ -1,7 +1,9 @@
 """``make demo``: our authorization server and a protected demo MCP server, side by side.
 
 1. Prepares the embedded default like ``make run`` (migrate, bootstrap) and registers the demo
-   MCP server as a resource (``manage.py add_resource``, idempotent).
+   MCP server as a resource (``manage.py add_resource``, idempotent), with a confidential
+   client of its own (a new secret each start) as its introspection client, with which it
+   asks our AuthZEN decision point about every tool call (docs/AUTHZEN.md).
 2. Starts ``manage.py serve`` (http://127.0.0.1:8000) and ``python -m examples.demo_mcp_server``
    (http://127.0.0.1:8001/mcp, or DEMO_PORT; ``ISSUER`` moves our server), waits until both
    answer, and prints what to point an MCP client at.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,11 +31,21 @@ PORT = int(os.environ.get("DEMO_PORT", "8001"))
 RESOURCE = f"http://127.0.0.1:{PORT}/mcp"
 
 
-def manage(*args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)  # noqa: S603
+PEP_NAME = "Demo MCP server (live decisions)"
 
 
-def register_resource() -> None:
+def manage(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603
+        [PYTHON, "manage.py", *args], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    sys.stderr.write(done.stderr)
+    return done.stdout
+
+
+def register_resource() -> dict[str, str]:
+    """The demo MCP server as a resource, and its client for live decisions: the variables
+    that make the demo server ask the decision point (DEMO_PDP_CLIENT_ID/SECRET)."""
+    pep = json.loads(manage("add_client", "--name", PEP_NAME, "--confidential", "--rotate-secret"))
     manage(
         "add_resource",
         RESOURCE,
@@ -48,7 +61,10 @@ def register_resource() -> None:
         "notes:read=list_notes,whoami",
         "--tools",
         "notes:write=add_note",
+        "--introspection-client",
+        pep["client_id"],
     )
+    return {"DEMO_PDP_CLIENT_ID": pep["client_id"], "DEMO_PDP_CLIENT_SECRET": pep["client_secret"]}
 
 
 def wait_until_up(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
@@ -79,6 +95,12 @@ def banner() -> str:
    npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above, Connect)
  Sign in as the admin user (its password was printed once by `bootstrap` on the
  first start; ADMIN_PASSWORD sets it) or any user created in the admin.
+
+ Live decisions (docs/AUTHZEN.md): every tool call is also asked of this server.
+ Call list_notes, then in the admin: Tool policies > Add: MCP server "Demo notes",
+ effect deny, a group you are in (or none: everyone), tools ["list_notes"], Save.
+ The next list_notes call is refused within a second, with the same token; delete
+ the rule and it is allowed again.
  More clients: examples/README.md.       Ctrl-C stops both servers.
 ================================================================================
 """
@@ -98,8 +120,8 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 def main() -> int:
     manage("migrate", "--noinput")
-    manage("bootstrap")
-    register_resource()
+    print(manage("bootstrap"), end="", flush=True)  # the admin password, on the first start
+    pdp_env = register_resource()
 
     def interrupt(signum, frame) -> None:
         raise KeyboardInterrupt
@@ -124,6 +146,7 @@ def main() -> int:
                 RESOURCE,
             ],
             cwd=ROOT,
+            env={**os.environ, **pdp_env},
         ),
     ]
     try:

@@ -58,8 +58,9 @@ def _held_scopes(resource, client, user, scopes: Iterable[str] | None, snap: Sna
     restricted = snap.get(("group-restricted", resource.pk), lambda: group_restricted(resource.pk))
     if not restricted:
         return set(wanted)
+    rules = snap.get(("group-rules", resource.pk), lambda: grouppolicy.group_rules(resource))
     try:
-        return grouppolicy.allowed_scopes(user, resource, wanted)
+        return grouppolicy.allowed_scopes(user, resource, wanted, rules=rules)
     except grouppolicy.PolicyRefused as refused:
         return _deny("group_policy", refused.reason)
 

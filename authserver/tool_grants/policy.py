@@ -81,4 +81,5 @@ def _most_specific(rules: list[ToolPolicy]) -> list[ToolPolicy]:
 def _group_ids(user) -> set[int]:
     if user is None:
         return set()  # client credentials: no user, no group
-    return set(user.groups.values_list("pk", flat=True))
+    # .all(): a user loaded with its groups (prefetched, the live decision) costs no query.
+    return {group.pk for group in user.groups.all()}

@@ -24,6 +24,7 @@ from accounts.models import Consent
 from authserver import audit
 from authserver.keys import keyring as keys
 from authserver.models import AccessToken, AuditSink, RefreshToken
+from authzen.models import CedarPolicy
 from tests.conftest import PASSWORD
 from tests.factories import MCP, OTHER_MCP, make_client, make_resource
 
@@ -228,6 +229,7 @@ def test_admin_change_pages_and_reviews_fit(sized_page, live_server, world, make
         "tool-review": f"/admin/review/tool/?resource={world['notes'].pk}&tool=read_note",
         "audit-stream": "/admin/audit/stream/",
         "admin-audit-sink": f"/admin/authserver/auditsink/{world['sink'].pk}/change/",
+        "cedar-test": "/admin/authzen/cedarpolicy/test/",
     }
     for name, path in pages.items():
         page.goto(f"{live_server.url}{path}")
@@ -239,6 +241,32 @@ def test_admin_change_pages_and_reviews_fit(sized_page, live_server, world, make
                 assert found["clipped"] == [], f"{name}: clipped {found['clipped']}"
                 if page.viewport_name == "desktop":
                     assert found["outside"] == [], f"{name}: hidden {found['outside']}"
+
+
+def test_cedar_test_form_answers_and_fits(sized_page, live_server, world, make_user, screenshot):
+    """The Cedar policy page's "Test a request": a refusal, the policy that refused, on a
+    laptop and a phone without sideways scrolling."""
+    CedarPolicy.objects.create(
+        name="no notes for agents on a rather long policy name",
+        resource=world["notes"],
+        source="forbid(principal, action, resource);",
+    )
+    page = sized_page
+    make_user("root", superuser=True)
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/authzen/cedarpolicy/")
+    page.get_by_role("link", name="Test a request").click()
+    page.fill("#id_user", world["alice"].username)
+    page.fill("#id_agent", world["agent"].client_id)
+    page.select_option("#id_server", str(world["notes"].pk))
+    page.fill("#id_tool", "read_note")
+    page.fill("#id_arguments", '{"id": "a-rather-long-note-identifier-0123456789"}')
+    page.get_by_role("button", name="Decide").click()
+    page.wait_for_load_state()
+    result = page.locator("#cedar-test-result")
+    assert "Deny" in result.inner_text()
+    screenshot(page, f"cedar-test-result-{page.viewport_name}")
+    assert_no_page_overflow(page, "cedar-test-result")
 
 
 def test_access_review_answers_what_a_persons_agents_reach(page, live_server, world, make_user):

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from authserver.errors import InvalidTarget
 from authserver.models import Resource, Scope
+from authserver.models.external import client_model
 from authserver.protocol.resources import canonicalize
 
 
@@ -40,6 +41,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--lifetime", type=int, default=None, help="access token seconds")
         parser.add_argument("--disable", action="store_true")
+        parser.add_argument(
+            "--introspection-client",
+            metavar="CLIENT_ID",
+            help="the confidential client the server authenticates as at /introspect and at "
+            "the AuthZEN decision point (docs/AUTHZEN.md)",
+        )
 
     def handle(self, *args, **opts) -> None:
         scopes = dict(parse_scope_arg(v) for v in opts["scope"])
@@ -55,6 +62,12 @@ class Command(BaseCommand):
         except InvalidTarget as exc:
             raise CommandError(exc.description) from None
 
+        pep = None
+        if opts["introspection_client"]:
+            pep = client_model().objects.filter(client_id=opts["introspection_client"]).first()
+            if pep is None or pep.is_public:
+                raise CommandError("--introspection-client must name a confidential client")
+
         with transaction.atomic():
             resource = Resource.objects.filter(canonical=canonical).first() or Resource()
             created = resource.pk is None
@@ -63,6 +76,8 @@ class Command(BaseCommand):
             resource.enabled = not opts["disable"]
             if opts["lifetime"] is not None:
                 resource.access_token_lifetime = opts["lifetime"]
+            if pep is not None:
+                resource.introspection_client = pep
             try:
                 resource.full_clean(exclude=["canonical"])
             except ValidationError as exc:
