@@ -58,10 +58,12 @@ $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e .
 	touch $@
 
+# Migrations run quietly (errors still print); after "Serving", a box says where the admin is
+# and where its first password was saved (var/first-admin-password, 0600; never printed).
 run: $(RUN_STAMP)
-	$(PYTHON) manage.py migrate --noinput
-	$(PYTHON) manage.py bootstrap
-	$(PYTHON) manage.py serve
+	@$(PYTHON) manage.py migrate --noinput --verbosity 0
+	@$(PYTHON) manage.py bootstrap
+	@$(PYTHON) manage.py serve
 
 # The demo (examples/): our server as `make run` on 127.0.0.1:8000, plus a demo MCP server
 # protected by it on 127.0.0.1:8001/mcp (DEMO_PORT), registered as a resource. Ctrl-C stops both.

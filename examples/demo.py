@@ -77,8 +77,8 @@ def banner() -> str:
  Point an MCP client at {RESOURCE}, e.g.
    claude mcp add --transport http demo-notes {RESOURCE}
    npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above, Connect)
- Sign in as the admin user (its password was printed once by `bootstrap` on the
- first start; ADMIN_PASSWORD sets it) or any user created in the admin.
+ Sign in as the admin user (its first password is in var/first-admin-password;
+ ADMIN_PASSWORD sets it) or any user created in the admin.
  More clients: examples/README.md.       Ctrl-C stops both servers.
 ================================================================================
 """
