@@ -121,6 +121,7 @@ def test_quick_start_runs_as_written_on_a_fresh_clone(tmp_path):
         DEMO_PORT=str(mcp),
         ADMIN_PASSWORD=ADMIN_PASSWORD,
         BROWSER=f"{sys.executable} {clone / 'tests' / 'quickstart_browser.py'} %s",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),  # bin/mcp-connect saves its registration
     )
     ready = [f"{issuer}/healthz", mcp_url]
     background: list[subprocess.Popen] = []
