@@ -65,6 +65,15 @@ run: $(RUN_STAMP)
 	@$(PYTHON) manage.py bootstrap
 	@$(PYTHON) manage.py serve
 
+# The demo MCP server's own venv (bin/demo-mcp-server): only what it needs, pinned with hashes
+# (examples/demo_mcp_server/requirements.txt, written by bin/lock --demo), not the dev toolset.
+DEMO_VENV := .venv-demo
+$(DEMO_VENV)/.installed: examples/demo_mcp_server/requirements.txt
+	test -x $(DEMO_VENV)/bin/python || $(PY) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q --require-hashes --no-deps \
+		-r examples/demo_mcp_server/requirements.txt
+	touch $@
+
 # The demo (examples/): our server as `make run` on 127.0.0.1:8000, plus a demo MCP server
 # protected by it on 127.0.0.1:8001/mcp (DEMO_PORT), registered as a resource. Ctrl-C stops both.
 .PHONY: demo
