@@ -1,6 +1,8 @@
 # Developer and CI entry points. Recipes are indented with tabs.
 #   make venv   create .venv and install the project with the dev extras
 #   make test   run pytest against throwaway PostgreSQL + Redis (tests/services.py)
+#   make test-quick   the same without the Chromium, Node.js and promtool tests (no npm, no apt
+#               for chromium or prometheus; PostgreSQL and Redis are still needed)
 #   make lint   ruff check + ruff format --check
 #   make run    the server on http://127.0.0.1:8000 (bin/manage runs management commands)
 #   make sbom   CycloneDX SBOMs of the Python and npm dependencies in var/ci/ (CI runs it)
@@ -17,7 +19,7 @@ PYTEST_ARGS ?=
 TEST_ENV := SECRET_KEY=test-only-secret-key-0123456789abcdefghijklmnop \
 	KEY_ENCRYPTION_KEY=test-only-key-encryption-key-0123456789abcdef
 
-.PHONY: venv test lint run sbom
+.PHONY: venv test test-quick lint run sbom
 
 venv: $(DEV_STAMP)
 
@@ -42,6 +44,12 @@ test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node
 	sh tests/ensure_chromium.sh
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The suite minus the tests marked browser, node or promtool (tests/conftest.py marks them):
+# nothing to install beyond .venv, and the slowest tests left out.
+QUICK_MARKERS := not browser and not node and not promtool
+test-quick: $(DEV_STAMP)
+	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest -m "$(QUICK_MARKERS)" $(PYTEST_ARGS)
 
 # The real upstream OAuth provider of the connection tests (docs/CONNECTIONS.md), from npm.
 tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
