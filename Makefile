@@ -69,6 +69,7 @@ $(RUN_STAMP): pyproject.toml
 # Migrations run quietly (errors still print); after "Serving", a box says where the admin is
 # and where its first password was saved (var/first-admin-password, 0600; never printed).
 run: $(RUN_STAMP)
+	@echo "Preparing the database (migrations run quietly; errors still show)..."
 	@$(PYTHON) manage.py migrate --noinput --verbosity 0
 	@$(PYTHON) manage.py bootstrap
 	@$(PYTHON) manage.py serve

@@ -97,7 +97,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    manage("migrate", "--noinput")
+    manage("migrate", "--noinput", "--verbosity", "0")
     manage("bootstrap")
     register_resource()
 
