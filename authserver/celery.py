@@ -25,3 +25,6 @@ def _use_django_logging(loglevel=None, **kwargs) -> None:
     dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)
+        # Its one "celery@host ready." line stays: operators (and tests/support/deploy.py)
+        # wait for it.
+        logging.getLogger("celery.apps.worker").setLevel(min(logging.INFO, int(loglevel)))
