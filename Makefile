@@ -1,6 +1,8 @@
 # Developer and CI entry points. Recipes are indented with tabs.
 #   make venv   create .venv and install the project with the dev extras
 #   make test   run pytest against throwaway PostgreSQL + Redis (tests/services.py)
+#   make test-quick   the same without the Chromium, Node.js and promtool tests (no npm, no apt
+#               for chromium or prometheus; PostgreSQL and Redis are still needed)
 #   make lint   ruff check + ruff format --check
 #   make run    the server on http://127.0.0.1:8000 (bin/manage runs management commands)
 #   make sbom   CycloneDX SBOMs of the Python and npm dependencies in var/ci/ (CI runs it)
@@ -17,7 +19,7 @@ PYTEST_ARGS ?=
 TEST_ENV := SECRET_KEY=test-only-secret-key-0123456789abcdefghijklmnop \
 	KEY_ENCRYPTION_KEY=test-only-key-encryption-key-0123456789abcdef
 
-.PHONY: venv test lint run sbom
+.PHONY: venv test test-quick lint run sbom
 
 venv: $(DEV_STAMP)
 
@@ -43,6 +45,12 @@ test: $(DEV_STAMP) $(TS_SDK)/node_modules/.package-lock.json tests/upstream/node
 	sh tests/ensure_promtool.sh
 	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# The suite minus the tests marked browser, node or promtool (tests/conftest.py marks them):
+# nothing to install beyond .venv, and the slowest tests left out.
+QUICK_MARKERS := not browser and not node and not promtool
+test-quick: $(DEV_STAMP)
+	$(TEST_ENV) $(PYTHON) tests/services.py -- $(PYTHON) -m pytest -m "$(QUICK_MARKERS)" $(PYTEST_ARGS)
+
 # The real upstream OAuth provider of the connection tests (docs/CONNECTIONS.md), from npm.
 tests/upstream/node_modules/.package-lock.json: tests/upstream/package-lock.json
 	cd tests/upstream && npm ci --no-audit --no-fund --silent
@@ -58,10 +66,22 @@ $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e .
 	touch $@
 
+# Migrations run quietly (errors still print); after "Serving", a box says where the admin is
+# and where its first password was saved (var/first-admin-password, 0600; never printed).
 run: $(RUN_STAMP)
-	$(PYTHON) manage.py migrate --noinput
-	$(PYTHON) manage.py bootstrap
-	$(PYTHON) manage.py serve
+	@echo "Preparing the database (migrations run quietly; errors still show)..."
+	@$(PYTHON) manage.py migrate --noinput --verbosity 0
+	@$(PYTHON) manage.py bootstrap
+	@$(PYTHON) manage.py serve
+
+# The demo MCP server's own venv (bin/demo-mcp-server): only what it needs, pinned with hashes
+# (examples/demo_mcp_server/requirements.txt, written by bin/lock --demo), not the dev toolset.
+DEMO_VENV := .venv-demo
+$(DEMO_VENV)/.installed: examples/demo_mcp_server/requirements.txt
+	test -x $(DEMO_VENV)/bin/python || $(PY) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q --require-hashes --no-deps \
+		-r examples/demo_mcp_server/requirements.txt
+	touch $@
 
 # The demo (examples/): our server as `make run` on 127.0.0.1:8000, plus a demo MCP server
 # protected by it on 127.0.0.1:8001/mcp (DEMO_PORT), registered as a resource. Ctrl-C stops both.

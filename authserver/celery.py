@@ -13,11 +13,18 @@ app.autodiscover_tasks()
 
 
 @setup_logging.connect
-def _use_django_logging(**kwargs) -> None:
+def _use_django_logging(loglevel=None, **kwargs) -> None:
     """The worker logs through Django's LOGGING (authserver.settings): the same redaction
-    filter and format as the web process, instead of Celery's own unfiltered handlers."""
+    filter and format as the web process, instead of Celery's own unfiltered handlers; at
+    the worker's ``--loglevel`` when one is given (``make run``'s embedded worker: WARNING)."""
+    import logging
     from logging.config import dictConfig
 
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+        # Its one "celery@host ready." line stays: operators (and tests/support/deploy.py)
+        # wait for it.
+        logging.getLogger("celery.apps.worker").setLevel(min(logging.INFO, int(loglevel)))

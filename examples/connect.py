@@ -6,16 +6,28 @@ allow it (PKCE), receives the code on a loopback port (RFC 8252 §7.3), exchange
 bound to the MCP server (RFC 8707), then lists the server's tools and calls the first one
 that takes no arguments. Tokens are kept in memory only: every run signs in again.
 
+Its registration is kept, as real clients keep theirs: per MCP server in
+``~/.config/mcp-connect/clients.json`` (``$XDG_CONFIG_HOME``; the file 0600, its folder 0700),
+so the next run reuses it instead of registering another client (the loopback port may change:
+RFC 8252 §7.3 lets it). ``--register-again`` forgets it first.
+
 The browser is Python's ``webbrowser`` module, so the ``BROWSER`` environment variable picks it.
+Where none can be opened (no ``DISPLAY`` and no ``BROWSER``, or the browser fails), it says so
+and you open the printed URL yourself.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.server
+import json
+import os
 import queue
+import sys
 import threading
 import webbrowser
+from pathlib import Path
+from typing import TextIO
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -34,12 +46,43 @@ from mcp.shared.auth import (
 PAGE = b"<!doctype html><title>Connected</title><p>Done: you can close this tab.</p>"
 
 
-class Memory:
-    """The SDK's TokenStorage protocol, in memory (a real client persists these)."""
+def registrations_file() -> Path:
+    """Where registrations are kept: ``$XDG_CONFIG_HOME/mcp-connect/clients.json``."""
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "mcp-connect" / "clients.json"
 
-    def __init__(self) -> None:
+
+class Storage:
+    """The SDK's TokenStorage protocol: tokens in memory, the registration per MCP server in
+    :func:`registrations_file` (it holds no secret: a public client, but private anyway)."""
+
+    def __init__(self, mcp_url: str, path: Path) -> None:
+        self.mcp_url, self.path = mcp_url, path
         self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
+        self.saved = self._load().get(mcp_url)
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def forget(self) -> None:
+        self.saved = None
+        kept = self._load()
+        if kept.pop(self.mcp_url, None) is not None:
+            self._write(kept)
+
+    def _write(self, data: dict[str, dict]) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.parent.chmod(0o700)
+        partial = self.path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2)
+        os.replace(partial, self.path)  # readers see the old file or the new, never half
 
     async def get_tokens(self) -> OAuthToken | None:
         return self.tokens
@@ -48,10 +91,31 @@ class Memory:
         self.tokens = tokens
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
+        if self.saved is None:
+            return None
+        try:
+            return OAuthClientInformationFull.model_validate(self.saved)
+        except ValueError:
+            return None
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
+        self.saved = client_info.model_dump(mode="json", exclude_none=True)
+        self._write({**self._load(), self.mcp_url: self.saved})
+
+
+def can_open_a_browser() -> bool:
+    """False where ``webbrowser`` could only start a text browser in this terminal or nothing:
+    Linux/BSD without a display and without ``BROWSER``."""
+    if os.environ.get("BROWSER") or sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_in_browser(url: str) -> bool:
+    try:
+        return can_open_a_browser() and webbrowser.open(url)
+    except webbrowser.Error:
+        return False
 
 
 class LoopbackCallback:
@@ -89,13 +153,39 @@ class LoopbackCallback:
         self.server.server_close()
 
 
-async def connect(mcp_url: str, *, timeout: float) -> list[str]:
+async def connect(
+    mcp_url: str,
+    *,
+    timeout: float,
+    register_again: bool = False,
+    out: TextIO = sys.stdout,
+) -> list[str]:
     callback = LoopbackCallback()
+    storage = Storage(mcp_url, registrations_file())
+    if register_again:
+        storage.forget()
+    if storage.saved is not None:
+        print(
+            f"Using the client registered earlier ({storage.saved.get('client_id')}), "
+            f"saved in {storage.path}",
+            file=out,
+            flush=True,
+        )
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
 
     async def open_browser(url: str) -> None:
-        print(f"Opening your browser to sign in and allow access:\n  {url}", flush=True)
+        say(f"Sign in and allow access at:\n  {url}")
         # In a thread: a BROWSER command that runs in the foreground must not stall the loop.
-        await anyio.to_thread.run_sync(webbrowser.open, url)
+        if await anyio.to_thread.run_sync(open_in_browser, url):
+            say("(opened in your browser)")
+        else:
+            say(
+                "No browser could be opened here (no DISPLAY or BROWSER, or it failed): open "
+                "the URL above in a browser on this machine; it answers to "
+                f"{callback.uri}. Waiting up to {timeout:.0f} s."
+            )
 
     async def wait_for_redirect() -> AuthorizationCodeResult:
         query = await anyio.to_thread.run_sync(callback.wait, timeout)
@@ -112,10 +202,11 @@ async def connect(mcp_url: str, *, timeout: float) -> list[str]:
             redirect_uris=[callback.uri],
             token_endpoint_auth_method="none",  # noqa: S106 - a public client
         ),
-        storage=Memory(),
+        storage=storage,
         redirect_handler=open_browser,
         callback_handler=wait_for_redirect,
     )
+    reused = storage.saved is not None
     try:
         async with (
             httpx2.AsyncClient(auth=provider, timeout=30) as http,
@@ -123,12 +214,16 @@ async def connect(mcp_url: str, *, timeout: float) -> list[str]:
         ):
             tools = (await mcp.list_tools()).tools
             names = [tool.name for tool in tools]
-            print(f"Connected to {mcp_url}. Tools: {', '.join(names) or '(none)'}")
+            say(f"Connected to {mcp_url}. Tools: {', '.join(names) or '(none)'}")
             no_arguments = [t for t in tools if not (t.input_schema or {}).get("required")]
             if no_arguments:
                 result = await mcp.call_tool(no_arguments[0].name, {})
-                print(f"{no_arguments[0].name} -> {'error' if result.is_error else 'ok'}")
+                say(f"{no_arguments[0].name} -> {'error' if result.is_error else 'ok'}")
             return names
+    except Exception:
+        if reused:  # e.g. the client was deleted on the server since
+            say("The saved registration may be gone: run again with --register-again.")
+        raise
     finally:
         callback.close()
 
@@ -137,8 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bin/mcp-connect", description=__doc__.split("\n")[0])
     parser.add_argument("mcp_url", help="the MCP server's URL, e.g. http://127.0.0.1:8001/mcp")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for you")
+    parser.add_argument(
+        "--register-again",
+        action="store_true",
+        help=f"forget this MCP server's saved registration ({registrations_file()}) first",
+    )
     args = parser.parse_args(argv)
-    anyio.run(lambda: connect(args.mcp_url, timeout=args.timeout))
+    anyio.run(
+        lambda: connect(args.mcp_url, timeout=args.timeout, register_again=args.register_again)
+    )
     return 0
 
 

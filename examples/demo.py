@@ -93,8 +93,8 @@ def banner() -> str:
  Point an MCP client at {RESOURCE}, e.g.
    claude mcp add --transport http demo-notes {RESOURCE}
    npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above, Connect)
- Sign in as the admin user (its password was printed once by `bootstrap` on the
- first start; ADMIN_PASSWORD sets it) or any user created in the admin.
+ Sign in as the admin user (its first password is in var/first-admin-password;
+ ADMIN_PASSWORD sets it) or any user created in the admin.
 
  Live decisions (docs/AUTHZEN.md): every tool call is also asked of this server.
  Call list_notes, then in the admin: Tool policies > Add: MCP server "Demo notes",
@@ -119,8 +119,8 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    manage("migrate", "--noinput")
-    print(manage("bootstrap"), end="", flush=True)  # the admin password, on the first start
+    manage("migrate", "--noinput", "--verbosity", "0")
+    manage("bootstrap")
     pdp_env = register_resource()
 
     def interrupt(signum, frame) -> None:

@@ -77,3 +77,24 @@ def _fresh_cache():
 
     cache.clear()
     localcache.clear()  # per-process caches must not outlive a rolled-back test either
+
+
+# Tests that need what only `make test` installs, marked here by the fixtures or files they use
+# so that `make test-quick` (-m "not browser and not node and not promtool") can leave them out:
+# Chromium through Playwright, Node.js with the npm projects, Debian's promtool.
+BROWSER_FIXTURES = {"page", "browser", "context", "sized_page"}
+NODE_FIXTURES = {"upstream", "upstream_idp", "idp_installed"}
+NODE_FILES = {"test_typescript_sdk.py", "test_conformance.py"}
+NODE_TESTS = {"test_make_sbom_writes_cyclonedx_of_python_and_npm_dependencies"}  # npm sbom
+PROMTOOL_FILES = {"test_monitoring.py"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        fixtures, filename = set(getattr(item, "fixturenames", ())), item.path.name
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & NODE_FIXTURES or filename in NODE_FILES or item.name in NODE_TESTS:
+            item.add_marker(pytest.mark.node)
+        if filename in PROMTOOL_FILES:
+            item.add_marker(pytest.mark.promtool)

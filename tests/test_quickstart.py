@@ -65,16 +65,22 @@ def lend_venv(clone: Path) -> None:
     ``.venv/bin/python`` is a venv of its own; its ``lib`` is ours. The install stamps are
     fresh, so make installs nothing; the clone's own code comes first on ``sys.path``.
     """
-    ours, theirs = ROOT / ".venv", clone / ".venv"
-    (theirs / "bin").mkdir(parents=True)
-    shutil.copy(ours / "pyvenv.cfg", theirs / "pyvenv.cfg")
-    (theirs / "lib").symlink_to(ours / "lib")
-    for entry in (ours / "bin").iterdir():
-        (theirs / "bin" / entry.name).symlink_to(entry)
-    later = time.time() + 5
-    for stamp in (".installed", ".installed-dev"):
-        (theirs / stamp).touch()
-        os.utime(theirs / stamp, (later, later))
+    ours = ROOT / ".venv"
+    # .venv-demo (bin/demo-mcp-server's own) borrows ours too, which holds all it needs.
+    for venv, stamps in (
+        (".venv", (".installed", ".installed-dev")),
+        (".venv-demo", (".installed",)),
+    ):
+        theirs = clone / venv
+        (theirs / "bin").mkdir(parents=True)
+        shutil.copy(ours / "pyvenv.cfg", theirs / "pyvenv.cfg")
+        (theirs / "lib").symlink_to(ours / "lib")
+        for entry in (ours / "bin").iterdir():
+            (theirs / "bin" / entry.name).symlink_to(entry)
+        later = time.time() + 5
+        for stamp in stamps:
+            (theirs / stamp).touch()
+            os.utime(theirs / stamp, (later, later))
 
 
 def wait_until_answering(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -121,6 +127,7 @@ def test_quick_start_runs_as_written_on_a_fresh_clone(tmp_path):
         DEMO_PORT=str(mcp),
         ADMIN_PASSWORD=ADMIN_PASSWORD,
         BROWSER=f"{sys.executable} {clone / 'tests' / 'quickstart_browser.py'} %s",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),  # bin/mcp-connect saves its registration
     )
     ready = [f"{issuer}/healthz", mcp_url]
     background: list[subprocess.Popen] = []

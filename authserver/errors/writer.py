@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from oauth2_provider.http import OAuth2ResponseRedirect
 
 from authserver.errors.codes import MethodNotAllowed, NotFound, OAuthError, TemporarilyUnavailable
@@ -31,6 +32,7 @@ UNAVAILABLE_PAGE = "<h1>Temporarily unavailable</h1><p>Please try again in a mom
 
 
 ACCESS_DENIED_PAGE = "authserver/access_denied.html"
+SERVER_ERROR_TEMPLATE = "500.html"
 SERVER_ERROR_PAGE = (
     "<!doctype html><title>Server error</title>"
     "<h1>Something went wrong</h1><p>Please try again in a moment.</p>"
@@ -150,6 +152,13 @@ def access_denied_page(request: HttpRequest, *, reason: str, back_url: str) -> H
 
 
 def server_error_page(request: HttpRequest) -> HttpResponse:
-    """A 500 page for people: no detail, no template that could fail in turn."""
-    response = HttpResponse(SERVER_ERROR_PAGE, status=500, content_type="text/html")
+    """A 500 page for people: no detail. ``500.html`` (the sign-in screens' look) is rendered
+    without the request, as Django's own handler500 does, so nothing of it can show; should
+    even that fail, a bare page without a template."""
+    try:
+        body = loader.get_template(SERVER_ERROR_TEMPLATE).render()
+    except Exception:  # the page of last resort must not raise in turn
+        logger.exception("%s could not be rendered", SERVER_ERROR_TEMPLATE)
+        body = SERVER_ERROR_PAGE
+    response = HttpResponse(body, status=500, content_type="text/html")
     return _tagged(response, "server_error")

@@ -7,15 +7,17 @@ as separate processes instead (see deploy/).
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from authserver import version
+from authserver import firstrun, version
 
 
 def default_bind(issuer: str) -> str:
@@ -25,6 +27,36 @@ def default_bind(issuer: str) -> str:
     if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
         return f"{parts.hostname}:{parts.port or 80}"
     return "127.0.0.1:8000"
+
+
+def answering(bind: str, web: subprocess.Popen, *, timeout: float) -> bool:
+    """Wait until ``bind`` accepts a connection (or ``web`` exits, or ``timeout`` passes)."""
+    host, _, port = bind.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def first_hour_box() -> str:
+    """Admin URL, the first admin and where its first password is (authserver.firstrun)."""
+    admin = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk")
+    first = admin.first()
+    if first is None:
+        return "No admin user yet: bin/manage createsuperuser"
+    username = first.get_username()
+    password_file = (
+        firstrun.first_password_file(settings.CONFIG.var_dir, username)
+        if settings.CONFIG.embedded
+        else None
+    )
+    return firstrun.admin_box(
+        issuer=settings.ISSUER, username=username, password_file=password_file
+    )
 
 
 class Command(BaseCommand):
@@ -83,10 +115,13 @@ class Command(BaseCommand):
                 "python:authserver.ops.gunicorn_embedded",
             ]
         )
+        # After gunicorn's start-up lines, so the box is the last thing on a fresh terminal.
+        answering(options["bind"], procs["web"], timeout=30)
         self.stdout.write(
             f"Serving {settings.ISSUER} on {options['bind']} "
             f"(mcp-authserver {version.current()}; Ctrl-C stops)"
         )
+        self.stdout.write(first_hour_box())
 
         stopping = False
 
