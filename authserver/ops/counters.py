@@ -13,6 +13,11 @@ cache the product runs on; the window starts at the first hit and is never exten
   which serialises threads and processes alike; the value carries its own expiry time.
 * **The local-memory cache** (tests, a single process): its ``incr`` holds the cache's lock.
 
+``hit_named_window(key, window=..., now=...)`` is ``hit`` for a key that names its own fixed
+window (``...:<now // window>``), so the key's expiry only frees memory and never decides a
+count: on Redis a bare ``INCR`` (one command, no MULTI: half the CPU of ``hit`` on the hot
+path of the token endpoint), with ``EXPIRE`` once, by whoever created the key.
+
 ``add_once(key, value, timeout)`` is ``cache.add`` made atomic the same way (Redis's
 ``SET NX``; the file cache under the same lock).
 
@@ -84,6 +89,21 @@ def hit(key: str, *, window: int, now: float) -> int:
             backend.set(key, 1, window)
             return 1
     raise ImproperlyConfigured(f"no atomic counter for the cache backend {type(backend)!r}")
+
+
+def hit_named_window(key: str, *, window: int, now: float) -> int:
+    """Count one event under ``key``, a key unique to one fixed window; the new count. Kept
+    for two windows (a crash between INCR and EXPIRE leaves one stale key, never a wrong
+    count: the next window has a new key)."""
+    backend = _backend()
+    if isinstance(backend, RedisCache):
+        raw = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(raw, write=True)
+        count = int(client.incr(raw))
+        if count == 1:  # this call created the key
+            client.expire(raw, 2 * window)
+        return count
+    return hit(key, window=2 * window, now=now)
 
 
 def add_once(key: str, value, timeout: int) -> bool:
