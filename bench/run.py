@@ -251,6 +251,10 @@ class Bench:
             (self.floor_port, Case("floor_sig", "floor + one ES256 signature", "/floor-sign")),
             (self.floor_port, Case("floor_sig_raw", "floor + one ES256 signature, one JWS path",
                                    "/floor-sign-raw")),
+            # (f)'s reference: parse JSON, one INSERT of a row with a hashed secret.
+            (self.floor_port, Case("floor_reg", "floor: JSON + one INSERT (registration)",
+                                   "/floor-register", "POST", json.dumps(REGISTRATION).encode(),
+                                   {"Content-Type": "application/json"}, expect=(201,))),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
