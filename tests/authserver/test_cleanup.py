@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
 from authserver.models.tokens import TokenFamily
+from authserver.ops import cleanup
 from authserver.ops.cleanup import purge_expired
 from authserver.tasks import clear_expired_tokens
 from tests.factories import MCP, make_client, make_resource
@@ -210,3 +212,18 @@ def test_small_batches_keep_live_rows_the_reuse_window_and_needed_family_rows(cl
     assert set(AccessToken.objects.values_list("pk", flat=True)) == keep_access
     assert set(RefreshToken.objects.values_list("pk", flat=True)) == keep_refresh
     assert set(TokenFamily.objects.values_list("pk", flat=True)) == keep_families
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1.0])  # batches growing, and shrinking
+def test_every_dead_row_goes_however_the_batch_size_adapts(flows, monkeypatch, seconds):
+    """The windows resize after every batch; none may be skipped or cut short."""
+    monkeypatch.setattr(cleanup, "FIRST_BATCH", 2)
+    monkeypatch.setattr(cleanup, "MIN_BATCH", 1)
+    ticks = itertools.count(0.0, seconds)  # each batch "takes" this long
+    monkeypatch.setattr(cleanup, "clock", lambda: next(ticks))
+    now = timezone.now()
+    app = RefreshToken.objects.first().application
+    gone = _expired_access_tokens(app, 40, now=now)
+    keep = set(AccessToken.objects.exclude(pk__in=gone).values_list("pk", flat=True))
+    assert purge_expired(now=now, batch_size=16)["access_tokens"] == 40
+    assert set(AccessToken.objects.values_list("pk", flat=True)) == keep
