@@ -10,9 +10,11 @@ the DPoP replay cache and the grant, so a refused request writes nothing.
   ``CLIENT_TOKEN_RATE_LIMIT`` (600 a minute by default); 0 means no limit.
 * **The window**: fixed, aligned to the minute (``now // WINDOW``); one key per client and
   window, counted atomically in the shared cache (authserver.ops.counters.hit_named_window:
-  one ``INCR`` on Redis; the embedded file cache under its lock), so every worker
-  and process spends one budget. A fixed window admits at most twice the limit across a
-  window boundary; a sliding window would cost a second key or a sorted set per request.
+  one ``INCRBY`` on Redis; the embedded file cache under its lock), so every worker
+  and process spends one budget, taking slots a hundredth of the limit at a time
+  (``CHUNK_SHARE``: one round trip per chunk). A fixed window admits at most twice the
+  limit across a window boundary; a sliding window would cost a second key or a sorted set
+  per request.
 * **The answer**: 429 (RFC 6585 §4) with ``Retry-After`` (the seconds left in the window)
   and an RFC 6749 §5.2 body whose ``error`` is ``temporarily_unavailable``, as for the
   client-authentication slow-down (client_throttle.py). RFC 6749 §5.2 has no code for
@@ -27,6 +29,7 @@ the DPoP replay cache and the grant, so a refused request writes nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -39,6 +42,14 @@ from authserver.ops import counters
 log = logging.getLogger("authserver.token_endpoint.issuance_limit")
 WINDOW = 60  # seconds
 COUNTED = "issuance-limit-counted"  # marks a request counted, across the pipeline's retries
+# A process takes slots from the shared count a hundredth of the limit at a time (one round
+# trip per chunk, not per request): exact for limits under 200, and for larger ones at most
+# a hundredth of the limit per process is left unused when a window ends; never more than
+# the limit is admitted.
+CHUNK_SHARE = 100
+MAX_RESERVED = 10_000
+_reserved: dict[str, int] = {}  # window key -> slots this process reserved and not yet used
+_reserved_lock = threading.Lock()
 RATE_LIMITED = Counter(
     "authserver_client_rate_limited_total",
     "Token requests refused by their client's issuance limit",
@@ -80,15 +91,21 @@ def count_request(client, *, once: set | None = None, now: float | None = None) 
     now = time.time() if now is None else now
     window = int(now // WINDOW)
     key = f"client-issuance:{client.pk}:{window}"
+    if _take_reserved(key):
+        return  # a slot this process reserved earlier in this window: no round trip
+    chunk = max(1, limit // CHUNK_SHARE)
     try:
-        count = counters.hit_named_window(key, window=WINDOW, now=now)
+        total = counters.hit_named_window(key, window=WINDOW, now=now, amount=chunk)
     except Exception:
         log.warning("token issuance limit unavailable (cache down)")
         return
-    if count <= limit:
+    first = total - chunk  # this process now holds slots first + 1 .. total of the window
+    granted = max(0, min(chunk, limit - first))
+    if granted:
+        _reserve(key, granted - 1)  # one for this request, the rest for the next ones
         return
     RATE_LIMITED.inc()
-    if count == limit + 1:  # the window's first refusal: audited once, not per request
+    if first < limit + chunk:  # the window's first refusal: audited once, not per request
         log.warning("client %s over its token limit of %d a minute", client.client_id, limit)
         audit.record(
             "client.rate_limited",
@@ -97,3 +114,21 @@ def count_request(client, *, once: set | None = None, now: float | None = None) 
         )
     retry_after = max(1, int((window + 1) * WINDOW - now + 0.999))
     raise IssuanceRateLimited(retry_after=retry_after, client_id=client.client_id, limit=limit)
+
+
+def _take_reserved(key: str) -> bool:
+    with _reserved_lock:
+        left = _reserved.get(key, 0)
+        if left <= 0:
+            return False
+        _reserved[key] = left - 1
+        return True
+
+
+def _reserve(key: str, slots: int) -> None:
+    if slots <= 0:
+        return
+    with _reserved_lock:
+        if len(_reserved) >= MAX_RESERVED:  # old windows' keys: dropping them only under-admits
+            _reserved.clear()
+        _reserved[key] = _reserved.get(key, 0) + slots

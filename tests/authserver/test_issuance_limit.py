@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from authserver.models import AccessToken, AuditEvent
+from authserver.ops import counters
 from authserver.token_endpoint import issuance_limit
 from authserver.token_endpoint.grants import GRANTS
 from tests.factories import MCP, make_client
@@ -175,3 +176,22 @@ def test_the_limit_is_shared_with_another_process_through_redis(client, resource
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "2"
     assert cc(client, creds).status_code == 429  # 3 here + 2 there: the budget of 5 is spent
+
+
+def test_a_process_takes_slots_in_chunks_and_never_admits_more_than_the_limit(monkeypatch):
+    """A limit of 300 is taken 3 slots a round trip: 100 round trips for 300 requests, then
+    the 301st is refused."""
+    calls = []
+    real = counters.hit_named_window
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["amount"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counters, "hit_named_window", counted)
+    machine = types.SimpleNamespace(pk=987_654, client_id="chunked", token_rate_limit=300)
+    for _ in range(300):
+        issuance_limit.count_request(machine, now=NOW)
+    with pytest.raises(issuance_limit.IssuanceRateLimited):
+        issuance_limit.count_request(machine, now=NOW)
+    assert calls == [3] * 101
