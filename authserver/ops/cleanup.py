@@ -131,7 +131,7 @@ def _purge(
     return deleted
 
 
-def purge_expired(*, now: datetime, batch_size: int = 2000) -> dict[str, int]:
+def purge_expired(*, now: datetime, batch_size: int = 1000) -> dict[str, int]:
     """Delete what can no longer be used; rows deleted per kind. ``batch_size`` bounds the
     rows of one batch (the adaptive size stays below it)."""
     counts = {
