@@ -158,6 +158,7 @@ class Config:
     # Client registration policy (clients/policy.py, RFC 7591 / CIMD).
     registration_mode: str  # REGISTRATION_MODES (RFC 7591 §3, CIMD)
     registration_rate_limit: int  # POST /register per client IP per hour; 0 disables
+    client_token_rate_limit: int  # token requests per client per minute; 0 disables
     max_dynamic_clients: int  # self-registered (DCR + CIMD) clients; 0 disables the cap
     dynamic_client_unused_days: int  # never used this long after registering: removed
     dynamic_client_idle_days: int  # not used for this long: removed
@@ -292,6 +293,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         ),
         registration_mode=registration_mode,
         registration_rate_limit=_int(env, "REGISTRATION_RATE_LIMIT", 20, minimum=0),
+        # Generous: ten a second, sustained, per client (token_endpoint/issuance_limit.py).
+        client_token_rate_limit=_int(env, "CLIENT_TOKEN_RATE_LIMIT", 600, minimum=0),
         max_dynamic_clients=_int(env, "MAX_DYNAMIC_CLIENTS", 10000, minimum=0),
         dynamic_client_unused_days=_int(env, "DYNAMIC_CLIENT_UNUSED_DAYS", 1),
         dynamic_client_idle_days=_int(env, "DYNAMIC_CLIENT_IDLE_DAYS", 90),

@@ -260,6 +260,7 @@ def explain_token_endpoint(seeded, host: str) -> list[dict]:
 
 def run_cleanup() -> dict:
     """authserver.tasks.clear_expired_tokens in-process, with per-statement timings."""
+    from authserver.ops import cleanup
     from authserver.tasks import clear_expired_tokens
     from django.db import connection
 
@@ -274,12 +275,27 @@ def run_cleanup() -> dict:
             table = next((w for w in sql.split() if w.startswith('"authserver_')), "")
             stats[f"{verb} {table.split('.')[0]}"].append(time.perf_counter() - started)
 
+    # A batch is one transaction (authserver.ops.cleanup): its row locks last as long as it.
+    batches: list[float] = []
+    observe = cleanup.BatchSize.observe
+
+    def timed_observe(size, seconds: float) -> None:
+        batches.append(seconds)
+        observe(size, seconds)
+
     started = time.perf_counter()
-    with connection.execute_wrapper(timed_execute):
-        clear_expired_tokens()
+    cleanup.BatchSize.observe = timed_observe
+    try:
+        with connection.execute_wrapper(timed_execute):
+            clear_expired_tokens()
+    finally:
+        cleanup.BatchSize.observe = observe
     elapsed = time.perf_counter() - started
     return {
         "seconds": round(elapsed, 2),
+        "max_statement_s": round(max((max(v) for v in stats.values()), default=0.0), 3),
+        "max_batch_s": round(max(batches, default=0.0), 3),
+        "batches": len(batches),
         "statements": {
             k: {"count": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 3)}
             for k, v in sorted(stats.items(), key=lambda kv: -sum(kv[1]))

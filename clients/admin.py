@@ -120,6 +120,7 @@ class ClientAdmin(OperatorAdmin, dot_admin.ApplicationAdmin):
             },
         ),
         ("Trust", {"fields": ("verified", "is_active", "skip_authorization", "user")}),
+        ("Limits", {"fields": ("token_rate_limit",)}),
         (
             "Client metadata (RFC 7591 §2)",
             {

@@ -92,6 +92,12 @@ class Client(AbstractApplication):
     )
     is_active = models.BooleanField(default=True, help_text="Disabled clients get no tokens.")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    token_rate_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Token requests per minute for this client (429 beyond). Empty: the "
+        "server's CLIENT_TOKEN_RATE_LIMIT; 0: no limit.",
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"

@@ -13,6 +13,11 @@ cache the product runs on; the window starts at the first hit and is never exten
   which serialises threads and processes alike; the value carries its own expiry time.
 * **The local-memory cache** (tests, a single process): its ``incr`` holds the cache's lock.
 
+``hit_named_window(key, window=..., now=...)`` is ``hit`` for a key that names its own fixed
+window (``...:<now // window>``), so the key's expiry only frees memory and never decides a
+count: on Redis a bare ``INCRBY`` (one command, no MULTI: half the CPU of ``hit`` on the
+hot path of the token endpoint), with ``EXPIRE`` once, by whoever created the key.
+
 ``add_once(key, value, timeout)`` is ``cache.add`` made atomic the same way (Redis's
 ``SET NX``; the file cache under the same lock).
 
@@ -57,33 +62,49 @@ def _file_lock(backend: FileBasedCache):
         os.close(fd)  # closing releases the lock
 
 
-def hit(key: str, *, window: int, now: float) -> int:
-    """Count one event under ``key`` for ``window`` seconds from the first; the new count."""
+def hit(key: str, *, window: int, now: float, amount: int = 1) -> int:
+    """Count ``amount`` events under ``key`` for ``window`` seconds from the first; the new
+    count."""
     backend = _backend()
     if isinstance(backend, RedisCache):
         raw = backend.make_and_validate_key(key)
         client = backend._cache.get_client(raw, write=True)
         pipe = client.pipeline(transaction=True)
         pipe.set(raw, 0, ex=window, nx=True)
-        pipe.incr(raw)
+        pipe.incrby(raw, amount)
         return int(pipe.execute()[1])
     if isinstance(backend, FileBasedCache):
         with _file_lock(backend):
             value = backend.get(key)
             if isinstance(value, (tuple, list)) and value[1] > now:
-                count, expires = int(value[0]) + 1, float(value[1])
+                count, expires = int(value[0]) + amount, float(value[1])
             else:
-                count, expires = 1, now + window
+                count, expires = amount, now + window
             backend.set(key, (count, expires), timeout=max(1, int(expires - now) + 1))
             return count
     if isinstance(backend, LocMemCache):
         backend.add(key, 0, window)
         try:
-            return backend.incr(key)
+            return backend.incr(key, amount)
         except ValueError:  # expired between add and incr
-            backend.set(key, 1, window)
-            return 1
+            backend.set(key, amount, window)
+            return amount
     raise ImproperlyConfigured(f"no atomic counter for the cache backend {type(backend)!r}")
+
+
+def hit_named_window(key: str, *, window: int, now: float, amount: int = 1) -> int:
+    """Count ``amount`` events under ``key``, a key unique to one fixed window; the new
+    count. Kept for two windows (a crash between INCRBY and EXPIRE leaves one stale key,
+    never a wrong count: the next window has a new key)."""
+    backend = _backend()
+    if isinstance(backend, RedisCache):
+        raw = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(raw, write=True)
+        count = int(client.incrby(raw, amount))
+        if count == amount:  # this call created the key
+            client.expire(raw, 2 * window)
+        return count
+    return hit(key, window=2 * window, now=now, amount=amount)
 
 
 def add_once(key: str, value, timeout: int) -> bool:

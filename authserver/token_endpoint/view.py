@@ -29,6 +29,7 @@ from authserver.errors.middleware import as_oauth_error
 from authserver.token_endpoint import client_auth, grant_types, hotcache, issue, params, registry
 from authserver.token_endpoint.grants import GRANTS
 from authserver.token_endpoint.grants.base import token_endpoint_url
+from authserver.token_endpoint.issuance_limit import count_request
 
 MAX_ATTEMPTS = 3
 ALLOWED_METHODS = ("POST", "OPTIONS")
@@ -60,6 +61,7 @@ def token_response(req: params.TokenRequest) -> issue.Issued | registry.Answer:
         strategy = None
         try:
             client = client_auth.authenticate(req, snap, verified=verified)
+            count_request(client, once=verified)  # the client's limit, before any write
             # After the client authenticated: an unauthenticated request records no jti.
             req = check_dpop_proof(req)
             grant = grant_class(snap)

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from bench.floor import views
+from bench.floor import register, views
 
 urlpatterns = [
     path("floor", views.floor),
     path("floor-sign", views.floor_sign),
     path("floor-sign-raw", views.floor_sign_raw),
+    path("floor-register", register.floor_register),
 ]

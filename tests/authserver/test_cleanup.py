@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from authserver.models import AccessToken, Grant, RefreshToken
+from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
 from authserver.models.tokens import TokenFamily
+from authserver.ops import cleanup
 from authserver.ops.cleanup import purge_expired
 from authserver.tasks import clear_expired_tokens
 from tests.factories import MCP, make_client, make_resource
@@ -119,3 +122,108 @@ def test_token_family_rows_go_a_day_after_their_absolute_lifetime(db):
     assert purge_expired(now=now)["token_families"] == 1
     assert not TokenFamily.objects.filter(pk=over.pk).exists()
     assert TokenFamily.objects.filter(pk__in=[margin.pk, live.pk]).count() == 2
+
+
+def _expired_access_tokens(app, count: int, *, now) -> list[int]:
+    """Machine tokens (no refresh token) that expired an hour ago."""
+    rows = [
+        AccessToken(
+            application=app,
+            expires=now - timedelta(hours=1),
+            scope="tools:read",
+            jti=f"gone-{uuid.uuid4().hex}",
+            token_checksum=_checksum(uuid.uuid4().hex),
+        )
+        for _ in range(count)
+    ]
+    return [row.pk for row in AccessToken.objects.bulk_create(rows)]
+
+
+def _rows_written(sink: list):
+    """Records (statement, rows it wrote) for every DELETE and UPDATE."""
+
+    def record(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.lstrip().split()[0] in {"DELETE", "UPDATE"}:
+            sink.append((sql[:120], context["cursor"].rowcount))
+        return result
+
+    return record
+
+
+def test_purge_is_batched_no_statement_writes_more_rows_than_a_batch(flows, user):
+    """A million expired rows were once purged with statements over all of them at once (a
+    2.3 s UPDATE of every access token minted from a dead refresh token; one DELETE of every
+    expired DPoP proof): every statement now writes at most ``batch_size`` rows."""
+    now = timezone.now()
+    app = RefreshToken.objects.first().application
+    gone = _expired_access_tokens(app, 21, now=now)
+    # Six dead families (past their absolute lifetime), each with an access token minted
+    # from its refresh token.
+    for access_pk, minted_pk in zip(gone[:6], gone[6:12], strict=True):
+        rt = RefreshToken.objects.create(
+            user=user,
+            application=app,
+            access_token_id=access_pk,
+            token_family=uuid.uuid4(),
+            absolute_expires=now - timedelta(days=1),
+            token_checksum=_checksum(uuid.uuid4().hex),
+        )
+        AccessToken.objects.filter(pk=minted_pk).update(source_refresh_token=rt)
+    DPoPProofJti.objects.bulk_create(
+        DPoPProofJti(jti=f"proof-{i}", expires_at=now - timedelta(minutes=1)) for i in range(6)
+    )
+    sink: list = []
+    with connection.execute_wrapper(_rows_written(sink)):
+        counts = purge_expired(now=now, batch_size=4)
+    assert counts["refresh_tokens"] == 6
+    assert counts["access_tokens"] == 21
+    assert counts["dpop_proofs"] == 6
+    too_large = [(sql, rows) for sql, rows in sink if rows > 4]
+    assert too_large == []
+    assert sum(1 for sql, _ in sink if sql.startswith('DELETE FROM "authserver_access')) >= 6
+
+
+def test_small_batches_keep_live_rows_the_reuse_window_and_needed_family_rows(client, flows):
+    """Batches go on from the last id: live rows before, between and after the dead ones are
+    read, kept, and never deleted, however small the batch."""
+    now = timezone.now()
+    app = RefreshToken.objects.first().application
+    _expired_access_tokens(app, 5, now=now)
+    # A rotated-out refresh token in a live family (reuse detection needs it), then more dead
+    # rows after it in id order.
+    rotated = refresh(client, app.client_id, flows[0]["refresh_token"])
+    assert rotated.status_code == 200
+    old = RefreshToken.objects.get(token_checksum=_checksum(flows[0]["refresh_token"]))
+    _expired_access_tokens(app, 5, now=now)
+    live_family = TokenFamily.objects.create(id=uuid.uuid4(), expires_at=now + timedelta(1))
+    keep_access = set(
+        AccessToken.objects.exclude(jti__startswith="gone-").values_list("pk", flat=True)
+    )
+    keep_refresh = set(RefreshToken.objects.values_list("pk", flat=True))
+    keep_families = set(TokenFamily.objects.values_list("pk", flat=True))
+    assert old.pk in keep_refresh
+    assert live_family.pk in keep_families
+
+    counts = purge_expired(now=now, batch_size=1)
+
+    assert counts["access_tokens"] == 10
+    assert counts["refresh_tokens"] == counts["token_families"] == 0
+    assert set(AccessToken.objects.values_list("pk", flat=True)) == keep_access
+    assert set(RefreshToken.objects.values_list("pk", flat=True)) == keep_refresh
+    assert set(TokenFamily.objects.values_list("pk", flat=True)) == keep_families
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1.0])  # batches growing, and shrinking
+def test_every_dead_row_goes_however_the_batch_size_adapts(flows, monkeypatch, seconds):
+    """The windows resize after every batch; none may be skipped or cut short."""
+    monkeypatch.setattr(cleanup, "FIRST_BATCH", 2)
+    monkeypatch.setattr(cleanup, "MIN_BATCH", 1)
+    ticks = itertools.count(0.0, seconds)  # each batch "takes" this long
+    monkeypatch.setattr(cleanup, "clock", lambda: next(ticks))
+    now = timezone.now()
+    app = RefreshToken.objects.first().application
+    gone = _expired_access_tokens(app, 40, now=now)
+    keep = set(AccessToken.objects.exclude(pk__in=gone).values_list("pk", flat=True))
+    assert purge_expired(now=now, batch_size=16)["access_tokens"] == 40
+    assert set(AccessToken.objects.values_list("pk", flat=True)) == keep
