@@ -65,10 +65,29 @@ def person_at_the_printed_url(terminal: Terminal, user) -> threading.Thread:
     return thread
 
 
+def run_client(main):
+    """anyio.run(main) in a thread of its own: a browser test earlier in a random order can
+    leave an event loop running in the main thread, and anyio.run refuses to start inside one."""
+    result: dict = {}
+
+    def client() -> None:
+        try:
+            result["value"] = anyio.run(main)
+        except BaseException as exc:
+            result["error"] = exc
+
+    runner = threading.Thread(target=client, daemon=True)
+    runner.start()
+    runner.join(120)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def run_connect(mcp_url: str, user) -> str:
     terminal = Terminal()
     person = person_at_the_printed_url(terminal, user)
-    names = anyio.run(lambda: connect.connect(mcp_url, timeout=60, out=terminal))
+    names = run_client(lambda: connect.connect(mcp_url, timeout=60, out=terminal))
     person.join(30)
     assert sorted(names) == ["add_note", "list_notes", "whoami"]
     return terminal.text
@@ -123,7 +142,7 @@ def test_mcp_connect_register_again_forgets_the_saved_registration(
     run_connect(demo_server.url, user)
     terminal = Terminal()
     person = person_at_the_printed_url(terminal, user)
-    anyio.run(
+    run_client(
         lambda: connect.connect(demo_server.url, timeout=60, register_again=True, out=terminal)
     )
     person.join(30)
