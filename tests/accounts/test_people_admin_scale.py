@@ -62,3 +62,21 @@ def test_filtered_people_list_counts_exactly(admin_client, django_user_model, mo
     monkeypatch.setattr(EstimatedCountPaginator, "EXACT_BELOW", 10)
     response = admin_client.get(reverse(CHANGELIST), {"is_staff__exact": "1"})
     assert response.context["cl"].result_count == 4  # three plus the admin
+
+
+def test_the_access_review_finds_a_person_without_scanning_every_user(django_user_model):
+    """The review looks a person up by username or email, case-insensitively; an index must
+    serve both halves of that OR (sequential scans priced out: a handful of test rows makes
+    any scan cheap, so the question is whether an index can serve it)."""
+    from django.db.models import Q
+
+    django_user_model.objects.create(username="ada", email="ada@example.com")
+    query = "ADA@example.com"
+    found = django_user_model.objects.filter(Q(username__iexact=query) | Q(email__iexact=query))
+    sql, params = found.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        text = "\n".join(row[0] for row in cursor.fetchall())
+    assert "accounts_index_user_upper_email" in text, text
+    assert "Seq Scan" not in text, text
