@@ -189,3 +189,15 @@ def test_a_persons_review_reads_only_the_servers_their_agents_reach(world):
     reads = [q["sql"] for q in captured if 'FROM "authserver_resource"' in q["sql"]]
     assert reads
     assert all("WHERE" in sql for sql in reads), reads
+
+
+def test_the_tool_review_suggests_only_the_chosen_servers_tools(admin_client, world):
+    """Every server's every tool in one datalist was half a million options at 10,000 MCP
+    servers with 50 tools each."""
+    *_, notes, pay = world
+    page = admin_client.get(
+        reverse("admin:access_tool_review"), {"resource": pay.pk, "tool": "payments.refund"}
+    ).content.decode()
+    assert '<option value="payments.list">' in page
+    assert '<option value="read_note">' not in page  # a tool of Notes, not chosen
+    assert notes.name in page  # still a server to choose
