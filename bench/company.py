@@ -110,7 +110,7 @@ def seed_people(scale: Scale, tag: str) -> dict:
     # constraint). Ordered by user for the indexes' sake.
     memberships = _run(
         "INSERT INTO auth_user_groups (user_id, group_id) "
-        "SELECT %(u0)s + u, %(g0)s + ((u * 7919 + k * 4729) %% %(groups)s) "
+        "SELECT %(u0)s + u, %(g0)s + ((u::bigint * 7919 + k * 4729) %% %(groups)s) "
         "FROM generate_series(0, %(users)s - 1) AS u, generate_series(0, %(k)s - 1) AS k "
         "ORDER BY 1 ON CONFLICT DO NOTHING",
         {
