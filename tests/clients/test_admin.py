@@ -223,3 +223,15 @@ def test_duplicate_filter_finds_identical_registrations_without_counting_every_c
     register({**MCP_PYTHON_SDK_BODY, "client_name": "unique"})
     unique = staff.get(reverse(CHANGELIST), {"duplicates": "no"})
     assert [c.name for c in unique.context["cl"].result_list] == ["unique"]
+
+
+def test_client_list_does_not_read_every_clients_software_id_on_each_page(staff, register):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    register({**MCP_PYTHON_SDK_BODY, "software_id": "claude-ai"})
+    with CaptureQueriesContext(connection) as captured:
+        assert staff.get(reverse(CHANGELIST)).status_code == 200
+    assert not [s for s in _statements(captured) if s.startswith("SELECT DISTINCT")]
+    found = staff.get(reverse(CHANGELIST), {"software_id__icontains": "claude"})
+    assert len(found.context["cl"].result_list) == 1
