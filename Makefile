@@ -101,6 +101,14 @@ soak: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# A large company's data (bench/company.py: 1M people, 100k clients, 10k MCP servers with 50
+# tools, 5M group memberships, 1.1M token rows) and the paths people and operators hit,
+# in-process, before and after it (bench/company_probe.py); writes bench/results/*-company.*.
+# COMPANY_ARGS="--divide 5" seeds a fifth. Duration: bench/README.md.
+.PHONY: bench-company
+bench-company: $(DEV_STAMP)
+	$(PYTHON) bench/company_probe.py $(COMPANY_ARGS)
+
 # Vending an upstream token vs a cached-token read (bench/connections.py).
 .PHONY: bench-connections
 bench-connections: $(DEV_STAMP) tests/upstream/node_modules/.package-lock.json

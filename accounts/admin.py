@@ -17,13 +17,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
+from unfold.contrib.filters.admin import AutocompleteSelectFilter
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts import principals
 from accounts.models import Consent
 from accounts.scim import admin as scim_admin  # noqa: F401 - registers the SCIM models
 from accounts.upstream.app_secret import MAX_SECRET
-from authserver.admin_base import LinesField, OperatorAdmin, short_id
+from authserver.admin_base import EstimatedCountPaginator, LinesField, OperatorAdmin, short_id
 from authserver.authorization import consent as consents
 
 for model in (User, Group, SocialApp, SocialAccount, SocialToken, EmailAddress):
@@ -37,6 +38,14 @@ class PersonAdmin(auth_admin.UserAdmin, OperatorAdmin):
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
     list_display = ("username", "email", "first_name", "last_name", "is_active", "is_staff")
+    # A million people and 20,000 groups: the group filter is a search box (the groups
+    # admin's autocomplete) instead of every group's name rendered into each page, there is
+    # no second COUNT(*) for "N total", and an unfiltered page counts from PostgreSQL's
+    # estimate (authserver.admin_base.EstimatedCountPaginator).
+    list_filter = ("is_staff", "is_superuser", "is_active", ("groups", AutocompleteSelectFilter))
+    list_filter_submit = True
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(Group)

@@ -103,6 +103,8 @@ class Client(AbstractApplication):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         indexes = [
             models.Index(fields=["registration_source", "created"]),
+            # Identical registrations (the admin list's copies and its filter).
+            models.Index(fields=["metadata_fingerprint"], name="clients_index_fingerprint"),
             # Registration's duplicate collapse (clients.policy.collapse_duplicates): only
             # never-used, unverified DCR rows older than the grace are candidates, so a
             # registration visits those alone, not every client sharing a popular

@@ -70,7 +70,26 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def person(user, *, now: datetime) -> list[AgentAccess]:
     """Every (agent, MCP server) through which ``user``'s agents can reach something now."""
-    resources = {r.identifier: r for r in Resource.objects.prefetch_related("scopes")}
+    consented = list(Consent.objects.filter(user=user).select_related("client", "resource"))
+    live_refresh = list(
+        RefreshToken.objects.filter(user=user, revoked__isnull=True).select_related(
+            "application", "access_token"
+        )
+    )
+    live_access = list(
+        AccessToken.objects.filter(
+            user=user, revoked_at__isnull=True, expires__gt=now
+        ).select_related("application")
+    )
+    # Only the MCP servers this person's agents reach, with their scopes (ten thousand
+    # servers with fifty tools each are not read for one person's page).
+    reached = {c.resource.identifier for c in consented}
+    for token in (*live_refresh, *live_access):
+        reached.update(token.resource or [])
+    resources = {
+        r.identifier: r
+        for r in Resource.objects.filter(identifier__in=reached).prefetch_related("scopes")
+    }
     rows: dict[tuple[int, str], AgentAccess] = {}
     declined: dict[tuple[int, str], set[str]] = {}
     token_tools: dict[tuple[int, str], set[str]] = defaultdict(set)
@@ -91,16 +110,13 @@ def person(user, *, now: datetime) -> list[AgentAccess]:
             )
         return rows[key]
 
-    for consent in Consent.objects.filter(user=user).select_related("client", "resource"):
+    for consent in consented:
         entry = row(consent.client, consent.resource.identifier)
         entry.consented = True
         entry.scopes = sorted(set(entry.scopes) | set(consent.scopes))
         entry.last_used = _later(entry.last_used, consent.updated_at)
         declined[(consent.client_id, consent.resource.identifier)] = set(consent.declined_tools)
 
-    live_refresh = RefreshToken.objects.filter(user=user, revoked__isnull=True).select_related(
-        "application", "access_token"
-    )
     for refresh in live_refresh:
         for identifier in refresh.resource or [""]:
             entry = row(refresh.application, identifier)
@@ -111,9 +127,6 @@ def person(user, *, now: datetime) -> list[AgentAccess]:
                 details = refresh.access_token.authorization_details
                 token_tools[(refresh.application_id, identifier)] |= _tools_of(details)
 
-    live_access = AccessToken.objects.filter(
-        user=user, revoked_at__isnull=True, expires__gt=now
-    ).select_related("application")
     for token in live_access:
         for identifier in token.resource or [""]:
             entry = row(token.application, identifier)

@@ -117,7 +117,6 @@ def person_review(site, request: HttpRequest) -> HttpResponse:
         "can_cut_off": request.user.has_perm(CUT_OFF),
         "can_disconnect": request.user.has_perm(DISCONNECT),
         "export_query": urlencode({"user": person.pk}) if person else "",
-        "resources": Resource.objects.prefetch_related("scopes").order_by("name"),
     }
     return TemplateResponse(request, "admin/access_review.html", context)
 
@@ -136,7 +135,9 @@ def tool_review(site, request: HttpRequest) -> HttpResponse:
     context = {
         **site.each_context(request),
         "title": "Who can call a tool",
-        "resources": Resource.objects.prefetch_related("scopes").order_by("name"),
+        # Names only: the tool suggestions are the chosen MCP server's (ten thousand servers
+        # with fifty tools each made every page half a million <option>s).
+        "resources": Resource.objects.only("pk", "name").order_by("name"),
         "resource": resource,
         "tool": tool,
         "rows": rows,

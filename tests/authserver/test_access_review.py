@@ -173,3 +173,31 @@ def test_staff_without_token_permission_cannot_open_the_review(client, make_user
 def test_cut_off_is_post_only(admin_client, world):
     alice, *_ = world
     assert admin_client.get(reverse("admin:access_cut_off"), {"user": alice.pk}).status_code == 405
+
+
+def test_a_persons_review_reads_only_the_servers_their_agents_reach(world):
+    """Ten thousand MCP servers with fifty tools each were all read for one person's page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice, *_ = world
+    for i in range(3):
+        make_resource(f"https://unrelated-{i}.example/mcp", name=f"Unrelated {i}")
+    with CaptureQueriesContext(connection) as captured:
+        rows = access_review.person(alice, now=timezone.now())
+    assert {r.resource_name for r in rows} == {"Notes", "Payments"}
+    reads = [q["sql"] for q in captured if 'FROM "authserver_resource"' in q["sql"]]
+    assert reads
+    assert all("WHERE" in sql for sql in reads), reads
+
+
+def test_the_tool_review_suggests_only_the_chosen_servers_tools(admin_client, world):
+    """Every server's every tool in one datalist was half a million options at 10,000 MCP
+    servers with 50 tools each."""
+    *_, notes, pay = world
+    page = admin_client.get(
+        reverse("admin:access_tool_review"), {"resource": pay.pk, "tool": "payments.refund"}
+    ).content.decode()
+    assert '<option value="payments.list">' in page
+    assert '<option value="read_note">' not in page  # a tool of Notes, not chosen
+    assert notes.name in page  # still a server to choose

@@ -146,3 +146,92 @@ def test_delete_confirmation_page_lists_the_cascade_without_permission_errors(st
 def test_initial_access_tokens_are_listed_but_not_added_in_admin(staff):
     assert staff.get(reverse("admin:clients_initialaccesstoken_changelist")).status_code == 200
     assert staff.get(reverse("admin:clients_initialaccesstoken_add")).status_code == 403
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"] for q in queries]
+
+
+def test_client_list_counts_the_pages_rows_without_a_subquery_per_client(staff, user):
+    """The live-token and grant counts are read for the page's clients only: a subquery in
+    the list's own SELECT ran once per row and let the list be sorted by it (a count for
+    every client), and at a million tokens it scanned the access-token table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    issue_tokens(public_client(), user)
+    with CaptureQueriesContext(connection) as captured:
+        response = staff.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    listing = [s for s in _statements(captured) if 'FROM "clients_client"' in s]
+    assert listing
+    for sql in listing:
+        assert "authserver_accesstoken" not in sql
+        assert "authserver_refreshtoken" not in sql
+    from clients.admin import ClientAdmin
+
+    for column in (ClientAdmin.grants, ClientAdmin.live_tokens, ClientAdmin.copies_link):
+        assert getattr(column, "admin_order_field", None) is None
+
+
+def test_client_list_counts_are_capped_so_one_busy_client_costs_a_bounded_scan(staff, user):
+    from clients.admin import COUNT_CAP
+
+    busy = public_client()
+    expires = timezone.now() + timedelta(minutes=5)
+    AccessToken.objects.bulk_create(
+        AccessToken(
+            application=busy,
+            user=user,
+            token=f"cap-{i}",
+            token_checksum=f"cap-{i}",
+            jti=f"cap-{i}",
+            expires=expires,
+        )
+        for i in range(COUNT_CAP + 5)
+    )
+    response = staff.get(reverse(CHANGELIST))
+    row = {c.pk: c for c in response.context["cl"].result_list}[busy.pk]
+    assert row.live_token_count == COUNT_CAP + 1
+    assert f"{COUNT_CAP}+" in response.content.decode()
+
+
+def test_client_list_live_token_count_is_served_by_the_partial_index(user):
+    """EXPLAIN with sequential scans priced out: the plan must name the index, not scan."""
+    from django.db import connection
+
+    from clients import admin as client_admin
+
+    app = public_client()
+    issue_tokens(app, user)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN " + client_admin._LIVE_TOKENS.format(table="authserver_accesstoken"),
+            {"ids": [app.pk], "now": timezone.now(), "cap": 1001},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "live_tokens_by_client" in plan
+    assert "Seq Scan on authserver_accesstoken" not in plan
+
+
+def test_duplicate_filter_finds_identical_registrations_without_counting_every_client(
+    staff, register
+):
+    register(MCP_PYTHON_SDK_BODY)
+    register(MCP_PYTHON_SDK_BODY)
+    register({**MCP_PYTHON_SDK_BODY, "client_name": "unique"})
+    unique = staff.get(reverse(CHANGELIST), {"duplicates": "no"})
+    assert [c.name for c in unique.context["cl"].result_list] == ["unique"]
+
+
+def test_client_list_does_not_read_every_clients_software_id_on_each_page(staff, register):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    register({**MCP_PYTHON_SDK_BODY, "software_id": "claude-ai"})
+    with CaptureQueriesContext(connection) as captured:
+        assert staff.get(reverse(CHANGELIST)).status_code == 200
+    assert not [s for s in _statements(captured) if s.startswith("SELECT DISTINCT")]
+    found = staff.get(reverse(CHANGELIST), {"software_id__icontains": "claude"})
+    assert len(found.context["cl"].result_list) == 1
