@@ -56,7 +56,16 @@ def seed_base() -> Seeded:
             name="bench agent",
         )
         user = get_user_model().objects.create_user(username=USERNAME, password=PASSWORD)
-        Consent.objects.create(user=user, client=app, resource=resource, scope="tools:read")
+        # A remembered consent covers the tools it was shown (re-consent when a scope grows):
+        # without them every authorization would show the consent screen again.
+        shown = resource.scopes.filter(name="tools:read").values_list("tools", flat=True)
+        Consent.objects.create(
+            user=user,
+            client=app,
+            resource=resource,
+            scope="tools:read",
+            consented_tools=sorted({tool for tools in shown for tool in tools or []}),
+        )
     return Seeded(
         resource=RESOURCE,
         kid=key.kid,
