@@ -27,7 +27,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -37,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.company_cases import Cases, consent_resource  # noqa: E402
-from bench.scale_probe import BENCH_SECRETS, HOST, Probe  # noqa: E402
+from bench.scale_probe import Probe, django_on_throwaway_services  # noqa: E402
 
 TARGET = 0.9  # each case's floor-normalised ratio, seeded against unseeded
 # Pages that cost tenths of a second each are sampled less (p99 of 50 is the second worst).
@@ -225,35 +224,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--divide", type=int, default=1, help="seed 1/N of the company")
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
-    from tests.services import running_services
-
     started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    workdir = Path(tempfile.mkdtemp(prefix="authserver-company-"))
-    (workdir / "prometheus").mkdir()
-    (workdir / "var").mkdir()
-    with running_services() as services:
-        os.environ.update(
-            {
-                **services,
-                **BENCH_SECRETS,
-                "DJANGO_SETTINGS_MODULE": "authserver.settings",
-                "ISSUER": f"http://{HOST}",
-                "LOG_LEVEL": "WARNING",
-                "VAR_DIR": str(workdir / "var"),
-                "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
-            }
-        )
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0, interactive=False)
-        try:
-            result = measure(args)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
+    with django_on_throwaway_services("authserver-company-"):
+        result = measure(args)
     result["started"] = started
     out = Path(args.out_dir)
     (out / f"{started}-company.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -40,6 +41,40 @@ BENCH_SECRETS = {
 }
 FORM = "application/x-www-form-urlencoded"
 HOST = "127.0.0.1:8999"
+
+
+@contextmanager
+def django_on_throwaway_services(prefix: str):
+    """Django set up in this process against throwaway PostgreSQL + Redis, migrated; the
+    probes (this one and bench/company_probe.py) measure inside it."""
+    from tests.services import running_services
+
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    (workdir / "prometheus").mkdir()
+    (workdir / "var").mkdir()
+    with running_services() as services:
+        os.environ.update(
+            {
+                **services,
+                **BENCH_SECRETS,
+                "DJANGO_SETTINGS_MODULE": "authserver.settings",
+                "ISSUER": f"http://{HOST}",
+                "LOG_LEVEL": "WARNING",
+                "VAR_DIR": str(workdir / "var"),
+                "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+            }
+        )
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+        try:
+            yield
+        finally:
+            from django.db import connections
+
+            connections.close_all()
 
 
 def log(msg: str) -> None:
@@ -184,34 +219,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-scale", action="store_true")
     parser.add_argument("--profile", default="", help="cases to profile first, e.g. g,b")
     args = parser.parse_args(argv)
-    from tests.services import running_services
-
-    workdir = Path(tempfile.mkdtemp(prefix="authserver-probe-"))
-    (workdir / "prometheus").mkdir()
-    (workdir / "var").mkdir()
-    with running_services() as services:
-        os.environ.update(
-            {
-                **services,
-                **BENCH_SECRETS,
-                "DJANGO_SETTINGS_MODULE": "authserver.settings",
-                "ISSUER": f"http://{HOST}",
-                "LOG_LEVEL": "WARNING",
-                "VAR_DIR": str(workdir / "var"),
-                "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
-            }
-        )
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate", verbosity=0, interactive=False)
-        try:
-            result = measure(args)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
+    with django_on_throwaway_services("authserver-probe-"):
+        result = measure(args)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
     log(f"written {args.out}")
     return 0
