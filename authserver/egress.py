@@ -4,7 +4,8 @@
 the hosts ``NO_PROXY`` names, as curl, httpx, requests and urllib read them. Client ID
 Metadata Documents (``clients/cimd_fetch.py``), a client's ``jwks_uri``
 (``enterprise/jwks.py``) and upstream sign-in providers (``accounts/upstream/adapter.py``:
-discovery, token and userinfo requests) all ask :func:`proxy_for`, so an air-gapped server
+discovery, token and userinfo requests) and the audit sinks' webhook and OTLP posts
+(``authserver/audit_sinks/webhook.py``) all ask :func:`proxy_for`, so an air-gapped server
 behind an egress proxy reaches them the same way (docs/configuration.md).
 """
 

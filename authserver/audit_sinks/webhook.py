@@ -15,6 +15,7 @@ import time
 
 import httpx
 
+from authserver import egress
 from authserver.audit_sinks.targets import SinkUnavailable
 
 PREFIX = "whsec_"
@@ -66,11 +67,16 @@ def send(sink, records: list[dict], secret: str) -> None:
 
 def post(sink, body: bytes, headers: dict) -> None:
     """POST and wait for a 2xx; the answer's body is never read. The operator's egress proxy
-    (HTTPS_PROXY / NO_PROXY, read by httpx as by curl) is honoured; no redirects."""
+    is honoured by the project's one rule (authserver.egress.proxy_for); no redirects."""
     timeout = httpx.Timeout(float(sink.timeout))
     try:
         with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=True) as http,
+            httpx.Client(
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=True,
+                proxy=egress.proxy_for(sink.url),
+            ) as http,
             http.stream("POST", sink.url, content=body, headers=headers) as response,
         ):
             status = response.status_code
