@@ -46,6 +46,9 @@ MIDDLEWARE = [
     "authserver.ops.logs.RequestIdMiddleware",
     "authserver.ops.fastpath.FastDocumentsMiddleware",
     "authserver.ops.metrics.MetricsMiddleware",
+    # /token, /introspect, /revoke, /register and AuthZEN's decisions go on through the rest
+    # of this list without BROWSER_MIDDLEWARE below (authserver.ops.machine).
+    "authserver.ops.machine.MachineEndpointsMiddleware",
     # Views' unexpected exceptions on machine endpoints: bare JSON server_error (after the
     # middleware below has turned an unreachable database into a 503).
     "authserver.errors.middleware.ErrorMiddleware",
@@ -60,6 +63,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# What only pages need (static files, sessions, CSRF, sign-in, messages, allauth): machine
+# endpoints skip these (authserver.ops.machine; ~0.6 ms of a token request's CPU).
+BROWSER_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 # CORS for browser-based MCP clients (the MCP Inspector calls us from a web page), by
@@ -199,6 +213,9 @@ OAUTH2_PROVIDER = {
     "CIMD_METADATA_FETCHER": "clients.cimd.MetadataFetcher",
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ["clients.cimd.DynamicClientCapPermission"],
     "PKCE_REQUIRED": True,
+    # DOT's alphabet and lengths, one read of the random source each (clients.generators).
+    "CLIENT_ID_GENERATOR_CLASS": "clients.generators.ClientIdGenerator",
+    "CLIENT_SECRET_GENERATOR_CLASS": "clients.generators.ClientSecretGenerator",
     "ACCESS_TOKEN_EXPIRE_SECONDS": CONFIG.access_token_lifetime,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": CONFIG.authorization_code_lifetime,
     "REFRESH_TOKEN_EXPIRE_SECONDS": CONFIG.refresh_token_idle_lifetime,

@@ -35,12 +35,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import dbstats, flows, loadgen, report  # noqa: E402
+from bench.floor import token as floor_token  # noqa: E402
 from bench.loadgen import Case, LoadGenerator  # noqa: E402
 from bench.processes import Processes, free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
-SAMPLED = ("a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "dot_a")
+SAMPLED = (
+    "a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "floor_token", "floor_intro",
+    "dot_a",
+)  # fmt: skip
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REGISTRATION = {
@@ -254,6 +258,10 @@ class Bench:
             keep = set(self.args.only.split(","))
             ours = [c for c in ours if c.key in keep]
             cases = [(self.port, c) for c in ours]
+        floor_client = {
+            **FORM,
+            "Authorization": flows.basic(floor_token.CLIENT_ID, floor_token.CLIENT_SECRET),
+        }
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor500", "floor: bare Django JSON view paced at 500/s",
@@ -265,6 +273,15 @@ class Bench:
             (self.floor_port, Case("floor_reg", "floor: JSON + one INSERT (registration)",
                                    "/floor-register", "POST", json.dumps(REGISTRATION).encode(),
                                    {"Content-Type": "application/json"}, expect=(201,))),
+            # The token floors (bench/floor/token.py): a signature and one INSERT of the
+            # token's row for (a), (b), (b2); one SELECT by the token's hash for (g).
+            (self.floor_port, Case("floor_token", "floor: form + one ES256 + one INSERT (token)",
+                                   "/floor-token", "POST", self.token_body(), floor_client)),
+            (self.floor_port, Case("floor_intro",
+                                   "floor: form + one SELECT by hash (introspection)",
+                                   "/floor-introspect", "POST",
+                                   urlencode({"token": self.floor_token()}).encode(),
+                                   floor_client)),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
@@ -283,6 +300,19 @@ class Bench:
                                       "/.well-known/openid-configuration")),
             ]  # fmt: skip
         return cases
+
+    def floor_token(self) -> str:
+        """A token from the token floor, for its introspection floor to look up."""
+        headers = {
+            **FORM,
+            "Authorization": flows.basic(floor_token.CLIENT_ID, floor_token.CLIENT_SECRET),
+        }
+        status, _, body = flows.probe(
+            self.floor_port, "POST", "/floor-token", self.token_body(), headers
+        )
+        if status != 200:
+            raise RuntimeError(f"floor_token: {status} {body[:200]!r}")
+        return json.loads(body)["access_token"]
 
     def take_pool(self, case: Case) -> list[str]:
         if case.pool_client_id == loadgen.WHOLE_BODY:
