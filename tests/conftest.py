@@ -74,9 +74,11 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from authserver.ops import localcache
+    from clients import policy
 
     cache.clear()
     localcache.clear()  # per-process caches must not outlive a rolled-back test either
+    policy.forget_count()
 
 
 # Tests that need what only `make test` installs, marked here by the fixtures or files they use
