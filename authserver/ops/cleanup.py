@@ -3,12 +3,15 @@
 Replaces DOT's ``clear_expired`` for our models: it counted every expired row again before
 each batch and handled related rows one at a time (189 s for a million rows in the bench).
 Here the table is read in windows of the next rows by id (an index range scan, whatever the
-rows hold); what in a window is dead is found with plain lookups (no subquery over the whole
-table), then locked (``FOR UPDATE SKIP LOCKED``), detached from what points at it and
-deleted, in one short transaction per window. The window adapts so a batch takes about
-TARGET_SECONDS (at most ``batch_size`` rows), so no statement holds locks a token write could
-wait on for long (the bench's scale phase reports the longest statement and batch against
-100 ms). What is kept, and why:
+rows hold); what in a window is dead is found with lookups bounded by the window (a primary
+key range, the refresh tokens pointing into the window as a range of their unique index,
+one index probe per family of the window), never a statement over the whole table, then
+locked (``FOR UPDATE SKIP LOCKED``), detached from what points at it and deleted, in one
+short transaction per window. So every statement's work is bounded by the window's rows, at
+1,000 rows or 1,000,000. The window adapts so a batch takes about TARGET_SECONDS (at most
+``batch_size`` rows), so no statement holds locks a token write could wait on for long (the
+bench's scale phase, and bench/cleanup_probe.py, report the longest statement, also as
+PostgreSQL measured it, against 100 ms). What is kept, and why:
 
 - authorization codes for a day after they expire: a replayed code is then still recognised
   and its family revoked (RFC 6749 §4.1.2);
@@ -29,7 +32,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
@@ -37,10 +40,16 @@ from authserver.models.tokens import TokenFamily
 
 CODE_KEEP = timedelta(days=1)
 # Batches: no statement may hold row locks a token write waits on for more than about
-# BATCH_BUDGET_SECONDS; each batch aims at TARGET_SECONDS, starting at FIRST_BATCH rows.
+# BATCH_BUDGET_SECONDS; each batch aims at TARGET_SECONDS, starting at FIRST_BATCH rows and
+# never above MAX_BATCH. A DELETE's foreign-key checks run at its COMMIT (Django's
+# constraints are deferred), one index lookup per row, so both grow with the batch: at 1.1M
+# rows on the loaded 2-core bench machine 1,000-row batches had a p99 of 15 ms per DELETE and
+# 27 ms per COMMIT in PostgreSQL, 500-row batches 6 and 8 ms, in the same total time
+# (bench/cleanup_probe.py).
 BATCH_BUDGET_SECONDS = 0.1
 TARGET_SECONDS = 0.05
-FIRST_BATCH = 500
+MAX_BATCH = 500
+FIRST_BATCH = 250
 MIN_BATCH = 50
 clock = time.monotonic  # what a batch's time is measured with
 # What features keep and purge themselves (enterprise: spent assertion jtis), registered
@@ -91,19 +100,18 @@ def _windows(model, size: BatchSize) -> Iterator[tuple]:
 def _delete_ids(model, ids: list, before_delete: Callable[[list], None] | None) -> int:
     """One short transaction: lock the rows still there (``FOR UPDATE SKIP LOCKED``: a row a
     token write holds is left for the next run, never waited for), ``before_delete(ids)``,
-    then ``DELETE ... WHERE id IN (ids)``."""
+    then ``DELETE ... WHERE id IN (ids)``. Without ``before_delete`` the lock and the delete
+    are one statement, so the locks are never held across a round trip to this process."""
+    locking = model.objects.filter(pk__in=ids).select_for_update(skip_locked=True)
     with transaction.atomic():
-        locked = list(
-            model.objects.filter(pk__in=ids)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        if not locked:
-            return 0
-        if before_delete is not None:
-            before_delete(locked)
         # No per-object collector: nothing else points at these rows (the selections, and
         # before_delete, make sure of it).
+        if before_delete is None:
+            return model.objects.filter(pk__in=locking.values("pk"))._raw_delete(model.objects.db)
+        locked = list(locking.values_list("pk", flat=True))
+        if not locked:
+            return 0
+        before_delete(locked)
         return model.objects.filter(pk__in=locked)._raw_delete(model.objects.db)
 
 
@@ -131,7 +139,7 @@ def _purge(
     return deleted
 
 
-def purge_expired(*, now: datetime, batch_size: int = 1000) -> dict[str, int]:
+def purge_expired(*, now: datetime, batch_size: int = MAX_BATCH) -> dict[str, int]:
     """Delete what can no longer be used; rows deleted per kind. ``batch_size`` bounds the
     rows of one batch (the adaptive size stays below it)."""
     counts = {
@@ -165,14 +173,10 @@ def purge_expired(*, now: datetime, batch_size: int = 1000) -> dict[str, int]:
 def dead_refresh_tokens(window, *, now: datetime) -> list:
     """The window's refresh tokens past their absolute lifetime, or whose family is over.
 
-    Asked per window with the window's families listed (an index lookup per family), not as
-    one ``NOT EXISTS`` over the table: PostgreSQL answered that with a hashed subplan that
-    read every access token for each batch (0.2 s at 100,000 rows, 2.3 s at a million)."""
-    lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
-    idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
-    past_absolute = Q(absolute_expires__lt=now) | Q(
-        absolute_expires__isnull=True, created__lt=now - lifetime
-    )
+    Asked per window with the window's families listed (``live_families``: an index lookup
+    per family), not as one ``NOT EXISTS`` over the table: PostgreSQL answered that with a
+    hashed subplan that read every access token for each batch (2.3 s at a million rows)."""
+    past_absolute = _past_absolute(now)
     dead = set(window.filter(past_absolute).values_list("pk", flat=True))
     members = dict(
         window.exclude(pk__in=dead)
@@ -180,21 +184,56 @@ def dead_refresh_tokens(window, *, now: datetime) -> list:
         .values_list("pk", "token_family")
     )
     if members:
-        # What validate_refresh_token would still accept: not rotated or revoked, within its
-        # absolute lifetime, and its access token expired less than the idle lifetime ago.
-        # A family with none is over: nothing in it can be refreshed, so its rotated-out
-        # tokens no longer guard anything (reuse detection protects live families).
-        live = set(
+        # A family with no refreshable member is over: nothing in it can be refreshed, so
+        # its rotated-out tokens no longer guard anything (reuse detection protects live
+        # families).
+        live = live_families(set(members.values()), now=now)
+        dead.update(pk for pk, family in members.items() if family not in live)
+    return sorted(dead)
+
+
+def _past_absolute(now: datetime) -> Q:
+    lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+    return Q(absolute_expires__lt=now) | Q(
+        absolute_expires__isnull=True, created__lt=now - lifetime
+    )
+
+
+def live_families(families: set, *, now: datetime) -> set:
+    """Which of ``families`` still have a member validate_refresh_token would accept: not
+    rotated or revoked, within its absolute lifetime, and its access token expired less than
+    REFRESH_TOKEN_IDLE_LIFETIME ago.
+
+    One probe per family, by design: ``LATERAL (... LIMIT 1)`` cannot be turned into a join,
+    so PostgreSQL reads the family index once per listed family and stops at its first
+    refreshable member. Asked as ``token_family IN (...)`` over a window's thousand families
+    it read the whole refresh-token table instead (a parallel sequential scan, 0.2 s at
+    137,000 refresh tokens, growing with the table)."""
+    idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
+    if connection.vendor != "postgresql":  # the embedded SQLite default: small tables
+        return set(
             RefreshToken.objects.filter(
-                token_family__in=set(members.values()),
+                token_family__in=families,
                 revoked__isnull=True,
                 access_token__expires__gt=now - idle,
             )
-            .exclude(past_absolute)
+            .exclude(_past_absolute(now))
             .values_list("token_family", flat=True)
         )
-        dead.update(pk for pk, family in members.items() if family not in live)
-    return sorted(dead)
+    lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+    refresh, access = RefreshToken._meta.db_table, AccessToken._meta.db_table
+    # Only the models' table names are formatted in; every value is a parameter.
+    sql = (
+        "SELECT f.family FROM unnest(%s::uuid[]) AS f(family) CROSS JOIN LATERAL ("  # noqa: S608
+        f" SELECT 1 FROM {refresh} AS rt JOIN {access} AS at ON at.id = rt.access_token_id"
+        " WHERE rt.token_family = f.family AND rt.revoked IS NULL AND at.expires > %s"
+        " AND (rt.absolute_expires >= %s"
+        " OR (rt.absolute_expires IS NULL AND rt.created >= %s))"
+        " LIMIT 1) AS refreshable"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sorted(families), now - idle, now, now - lifetime])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def detach_access_tokens(ids: list) -> None:
@@ -204,13 +243,14 @@ def detach_access_tokens(ids: list) -> None:
 
 def unreferenced_access_tokens(window) -> list:
     """The window's expired access tokens no refresh token points at (those stay while their
-    refresh token does)."""
+    refresh token does). The refresh tokens pointing into the window are read as a range of
+    their unique ``access_token_id`` index, bounded by the window's width."""
     expired = list(window.values_list("pk", flat=True))
     if not expired:
         return []
     referenced = set(
-        RefreshToken.objects.filter(access_token__in=expired).values_list(
-            "access_token_id", flat=True
-        )
+        RefreshToken.objects.filter(
+            access_token_id__gte=min(expired), access_token_id__lte=max(expired)
+        ).values_list("access_token_id", flat=True)
     )
     return [pk for pk in expired if pk not in referenced]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from authserver.models import AccessToken, DPoPProofJti, Grant, RefreshToken
@@ -227,3 +229,140 @@ def test_every_dead_row_goes_however_the_batch_size_adapts(flows, monkeypatch, s
     keep = set(AccessToken.objects.exclude(pk__in=gone).values_list("pk", flat=True))
     assert purge_expired(now=now, batch_size=16)["access_tokens"] == 40
     assert set(AccessToken.objects.values_list("pk", flat=True)) == keep
+
+
+def _member(app, user, family, *, now, access_expires, revoked=None, absolute_expires=None):
+    """A refresh token of ``family`` with its access token; ``absolute_expires=None`` means
+    the refresh-token lifetime counts from ``created`` (now)."""
+    access = AccessToken.objects.create(
+        user=user,
+        application=app,
+        expires=access_expires,
+        scope="tools:read",
+        jti=f"member-{uuid.uuid4().hex}",
+        token_checksum=_checksum(uuid.uuid4().hex),
+    )
+    return RefreshToken.objects.create(
+        user=user,
+        application=app,
+        access_token=access,
+        token_family=family,
+        revoked=revoked,
+        absolute_expires=absolute_expires,
+        token_checksum=_checksum(uuid.uuid4().hex),
+    )
+
+
+@pytest.fixture
+def families(user, settings):
+    """One family per rule of what validate_refresh_token still accepts; the names say
+    whether some member can still be refreshed."""
+    now = timezone.now()
+    app, _ = make_client(grant_types=("authorization_code", "refresh_token"))
+    idle = timedelta(seconds=settings.CONFIG.refresh_token_idle_lifetime)
+    later, before = now + timedelta(days=1), now - timedelta(minutes=1)
+    made = {name: uuid.uuid4() for name in ("live", "live_no_absolute", "live_rotated")}
+    made |= {name: uuid.uuid4() for name in ("revoked", "past_absolute", "idle", "too_old")}
+    member = functools.partial(_member, app, user, now=now)
+    member(made["live"], access_expires=before, absolute_expires=later)
+    member(made["live_no_absolute"], access_expires=later)
+    # Rotated-out members before the refreshable one: the probe reads past them.
+    for _ in range(3):
+        member(made["live_rotated"], access_expires=before, revoked=now, absolute_expires=later)
+    member(made["live_rotated"], access_expires=later, absolute_expires=later)
+    member(made["revoked"], access_expires=later, revoked=now, absolute_expires=later)
+    member(made["past_absolute"], access_expires=later, absolute_expires=before)
+    member(made["idle"], access_expires=now - idle - timedelta(minutes=1), absolute_expires=later)
+    too_old = member(made["too_old"], access_expires=later)
+    lifetime = timedelta(seconds=settings.CONFIG.refresh_token_lifetime)
+    RefreshToken.objects.filter(pk=too_old.pk).update(created=now - lifetime - timedelta(1))
+    return now, made
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])  # the probe, and the fallback
+def test_a_family_lives_while_one_member_can_still_be_refreshed(families, monkeypatch, vendor):
+    now, made = families
+    monkeypatch.setattr(connection, "vendor", vendor)
+    live = cleanup.live_families(set(made.values()), now=now)
+    assert live == {made["live"], made["live_no_absolute"], made["live_rotated"]}
+
+
+def test_family_check_probes_each_family_once_and_stops_at_its_first_refreshable_member(
+    families,
+):
+    """The family check stays bounded by the window, whatever the refresh-token table holds:
+    one lookup per listed family (a nested loop over the list with a LIMIT 1 probe inside),
+    never one pass over the table for the whole list (a hash join over every member)."""
+    now, made = families
+    statements: list = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        cleanup.live_families(set(made.values()), now=now)
+    (sql, params), *_ = statements
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    assert plan["Node Type"] == "Nested Loop"
+    outer, inner = plan["Plans"]
+    assert (outer["Node Type"], outer["Function Name"]) == ("Function Scan", "unnest")
+    assert inner["Node Type"] == "Limit"
+    assert inner["Actual Loops"] == len(made)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_expired_access_token_a_refresh_token_points_at_stays_in_any_window(
+    flows, user, batch_size
+):
+    """The refresh tokens pointing into a window are read as a range of access-token ids:
+    however the windows fall, an expired access token whose refresh token stays is kept,
+    and the expired ones around it go."""
+    now = timezone.now()
+    app = RefreshToken.objects.first().application
+    before = _expired_access_tokens(app, 2, now=now)
+    # Expired, but their families can still be refreshed (within the idle lifetime).
+    referenced = list(AccessToken.objects.exclude(pk__in=before).values_list("pk", flat=True))
+    AccessToken.objects.filter(pk__in=referenced).update(expires=now - timedelta(minutes=5))
+    after = _expired_access_tokens(app, 2, now=now)
+    counts = purge_expired(now=now, batch_size=batch_size)
+    assert counts["access_tokens"] == 4
+    assert set(AccessToken.objects.values_list("pk", flat=True)) == set(referenced)
+    assert not AccessToken.objects.filter(pk__in=before + after).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_token_write_holds_is_left_for_the_next_run_not_waited_for():
+    """FOR UPDATE SKIP LOCKED, also where the lock and the delete are one statement: a row
+    another transaction holds stays, the rest of its batch goes, and the cleanup never
+    waits (a wait would run into the lock_timeout and fail the run)."""
+    now = timezone.now()
+    app, _ = make_client()
+    gone = _expired_access_tokens(app, 6, now=now)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                AccessToken.objects.select_for_update().get(pk=gone[2])
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        assert purge_expired(now=now)["access_tokens"] == 5
+        assert list(AccessToken.objects.filter(pk__in=gone).values_list("pk", flat=True)) == [
+            gone[2]
+        ]
+    finally:
+        release.set()
+        holder.join()
+    assert purge_expired(now=now)["access_tokens"] == 1  # the next run takes it
