@@ -2,7 +2,9 @@
 the signing key), valid only while the database's cache generation is unchanged.
 
 PostgreSQL triggers renew ``authserver_cachegeneration.value`` whenever a watched table
-changes (migration 0007), whatever code made the change. A process remembers the last
+changes (migration 0007), whatever code made the change; except a new client (migration
+0019): unknown client ids are never remembered (``Snapshot.get``) and every other entry is
+keyed by an existing row, so nothing cached can be about a client that did not exist. A process remembers the last
 value it saw and caches under it. The token endpoint's single write statement succeeds only
 while the value is still that one (``writer``); an error decided from the cache, and every
 answer that grants without that statement (a vended upstream token), is re-checked against
@@ -63,7 +65,9 @@ class Snapshot:
         if entry is not _MISSING and entry[0] == self.generation:
             return entry[1]  # type: ignore[return-value]
         value = loader()
-        # Unknown client ids are not remembered: guessing them must not fill memory.
+        # Unknown client ids are not remembered: guessing them must not fill memory, and a
+        # new client does not renew the generation (migration 0019), so a remembered "no
+        # such client" would outlive its registration.
         if value is not None or cache_none:
             with _lock:
                 if len(_entries) >= MAX_ENTRIES:
