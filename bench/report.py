@@ -184,14 +184,20 @@ def targets(data: dict) -> list[dict]:
             add("expired rows kept by rule (refresh token points at them)", kept, "reported", None)
         c = scale.get("cleanup")
         if c and c.get("max_statement_s") is not None:
-            longest = c["max_statement_s"]  # row locks are held no longer than a batch
-            add("cleanup: longest statement, s", longest, "<= 0.1", longest <= 0.1)
+            # Every write of the cleanup is one statement (lock, detach and delete together;
+            # authserver/ops/cleanup.py), so a row lock lasts as long as a statement does in
+            # PostgreSQL: that is the target. Timed from this process, a statement also
+            # includes the process's waits for a CPU, during which no lock is held.
+            longest = c["max_statement_s"]
+            add("cleanup: longest statement, timed from the process, s", longest, "reported",
+                None)  # fmt: skip
             if "max_delete_s" in c:
-                add("cleanup: longest DELETE, s", c["max_delete_s"], "<= 0.1", None)
+                add("cleanup: longest DELETE, timed from the process, s", c["max_delete_s"],
+                    "reported", None)  # fmt: skip
             if "max_statement_server_s" in c:
-                # As PostgreSQL measured it: without this process's waits for a CPU.
                 server = c["max_statement_server_s"]
-                add("cleanup: longest statement in PostgreSQL, s", server, "<= 0.1", server <= 0.1)
+                add("cleanup: longest statement (row locks held) in PostgreSQL, s", server,
+                    "<= 0.1", server <= 0.1)  # fmt: skip
         during, without = scale.get("during_cleanup"), scale["cases"].get("a")
         if during and without:
             v = _ratio(during.get("p99_ms"), without.get("p99_ms"))

@@ -121,9 +121,11 @@ def _purge(
     batch_size: int,
     dead: Callable[[object], list] | None = None,
     before_delete: Callable[[list], None] | None = None,
+    delete: Callable[[list], int] | None = None,
 ) -> int:
     """Delete what ``queryset`` selects, window by window (``_windows``): ``dead(window)``
-    (default: the window's ids) names the rows to delete, reading only; then ``_delete_ids``.
+    (default: the window's ids) names the rows to delete, reading only; then ``_delete_ids``
+    (or ``delete(ids)``, which locks, skips locked rows and deletes in one statement).
     A row chosen stays deletable: once a row is dead (expired, past its lifetime, its family
     over) nothing makes it usable again, so choosing outside the transaction is safe."""
     model = queryset.model
@@ -134,7 +136,7 @@ def _purge(
         window = queryset.filter(pk__gte=first, pk__lte=last)
         ids = dead(window) if dead is not None else list(window.values_list("pk", flat=True))
         if ids:
-            deleted += _delete_ids(model, ids, before_delete)
+            deleted += delete(ids) if delete else _delete_ids(model, ids, before_delete)
         size.observe(clock() - started)
     return deleted
 
@@ -145,11 +147,13 @@ def purge_expired(*, now: datetime, batch_size: int = MAX_BATCH) -> dict[str, in
     counts = {
         "grants": _purge(Grant.objects.filter(expires__lt=now - CODE_KEEP), batch_size=batch_size)
     }
+    one_statement = connection.vendor == "postgresql"
     counts["refresh_tokens"] = _purge(
         RefreshToken.objects.all(),
         batch_size=batch_size,
         dead=lambda window: dead_refresh_tokens(window, now=now),
-        before_delete=detach_access_tokens,
+        before_delete=None if one_statement else detach_access_tokens,
+        delete=delete_refresh_tokens if one_statement else None,
     )
     counts["access_tokens"] = _purge(
         AccessToken.objects.filter(expires__lt=now),
@@ -234,6 +238,26 @@ def live_families(families: set, *, now: datetime) -> set:
     with connection.cursor() as cursor:
         cursor.execute(sql, [sorted(families), now - idle, now, now - lifetime])
         return {row[0] for row in cursor.fetchall()}
+
+
+def delete_refresh_tokens(ids: list) -> int:
+    """PostgreSQL: lock what is still there (``SKIP LOCKED``), detach the access tokens minted
+    from it and delete it, in one statement: its row locks last as long as the statement
+    does in PostgreSQL, never across a round trip to this process (as lock, ``UPDATE`` and
+    ``DELETE`` in one transaction did: 0.57 s in the bench's scale phase while this process
+    waited for a CPU). The access tokens' foreign key is checked at commit, after both."""
+    refresh, access = RefreshToken._meta.db_table, AccessToken._meta.db_table
+    # Only the models' table names are formatted in; the ids are a parameter.
+    sql = (
+        f"WITH locked AS (SELECT id FROM {refresh} WHERE id = ANY(%s)"  # noqa: S608
+        " FOR UPDATE SKIP LOCKED),"
+        f" detached AS (UPDATE {access} SET source_refresh_token_id = NULL"
+        " WHERE source_refresh_token_id IN (SELECT id FROM locked))"
+        f" DELETE FROM {refresh} WHERE id IN (SELECT id FROM locked)"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [list(ids)])
+        return cursor.rowcount
 
 
 def detach_access_tokens(ids: list) -> None:

@@ -366,3 +366,77 @@ def test_a_row_a_token_write_holds_is_left_for_the_next_run_not_waited_for():
         release.set()
         holder.join()
     assert purge_expired(now=now)["access_tokens"] == 1  # the next run takes it
+
+
+def _dead_refresh_tokens_with_minted_tokens(user, count: int, *, now) -> tuple[list, list]:
+    """``count`` refresh tokens past their absolute lifetime, each with an access token
+    minted from it; returns (refresh token ids, minted access token ids)."""
+    app, _ = make_client()
+    gone = _expired_access_tokens(app, 2 * count, now=now)
+    refresh_ids = []
+    for access_pk, minted_pk in zip(gone[:count], gone[count:], strict=True):
+        rt = RefreshToken.objects.create(
+            user=user,
+            application=app,
+            access_token_id=access_pk,
+            token_family=uuid.uuid4(),
+            absolute_expires=now - timedelta(days=1),
+            token_checksum=_checksum(uuid.uuid4().hex),
+        )
+        AccessToken.objects.filter(pk=minted_pk).update(source_refresh_token=rt)
+        refresh_ids.append(rt.pk)
+    return refresh_ids, gone[count:]
+
+
+def test_a_dead_refresh_token_is_locked_detached_and_deleted_in_one_statement(user):
+    """No row lock held across a round trip to the cleanup's process: the lock, the detaching
+    of the access tokens minted from it and the DELETE are one statement on PostgreSQL."""
+    now = timezone.now()
+    refresh_ids, minted = _dead_refresh_tokens_with_minted_tokens(user, 3, now=now)
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert cleanup.delete_refresh_tokens(refresh_ids) == 3
+    # (Savepoints only because the test itself runs inside a transaction.)
+    (statement,) = [sql for sql in statements if not sql.startswith(("SAVEPOINT", "RELEASE"))]
+    assert "FOR UPDATE SKIP LOCKED" in statement
+    assert "UPDATE" in statement
+    assert "DELETE" in statement
+    assert not RefreshToken.objects.filter(pk__in=refresh_ids).exists()
+    kept = AccessToken.objects.filter(pk__in=minted)
+    assert kept.count() == 3  # the minted tokens keep their rows, without the link
+    assert not kept.filter(source_refresh_token__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_another_transaction_holds_is_left_not_waited_for(django_user_model):
+    now = timezone.now()
+    user = django_user_model.objects.create(username="held")
+    refresh_ids, _ = _dead_refresh_tokens_with_minted_tokens(user, 3, now=now)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                RefreshToken.objects.select_for_update().get(pk=refresh_ids[1])
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        assert purge_expired(now=now)["refresh_tokens"] == 2
+        assert list(RefreshToken.objects.values_list("pk", flat=True)) == [refresh_ids[1]]
+    finally:
+        release.set()
+        holder.join()
+    assert purge_expired(now=now)["refresh_tokens"] == 1
