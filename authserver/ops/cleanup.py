@@ -102,6 +102,8 @@ def _delete_ids(model, ids: list, before_delete: Callable[[list], None] | None) 
     token write holds is left for the next run, never waited for), ``before_delete(ids)``,
     then ``DELETE ... WHERE id IN (ids)``. Without ``before_delete`` the lock and the delete
     are one statement, so the locks are never held across a round trip to this process."""
+    if before_delete is None and connection.vendor == "postgresql":
+        return _lock_and_delete(model, ids)
     locking = model.objects.filter(pk__in=ids).select_for_update(skip_locked=True)
     with transaction.atomic():
         # No per-object collector: nothing else points at these rows (the selections, and
@@ -113,6 +115,21 @@ def _delete_ids(model, ids: list, before_delete: Callable[[list], None] | None) 
             return 0
         before_delete(locked)
         return model.objects.filter(pk__in=locked)._raw_delete(model.objects.db)
+
+
+def _lock_and_delete(model, ids: list) -> int:
+    """PostgreSQL, one statement in autocommit (so its own transaction, committed when it
+    ends: no row lock waits on a round trip to this process for the COMMIT)."""
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    # Only the model's table and column names are formatted in; the ids are a parameter.
+    sql = (
+        f"DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM {table}"  # noqa: S608
+        f" WHERE {pk} = ANY(%s) FOR UPDATE SKIP LOCKED)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(ids)])
+        return cursor.rowcount
 
 
 def _purge(
@@ -245,7 +262,8 @@ def delete_refresh_tokens(ids: list) -> int:
     from it and delete it, in one statement: its row locks last as long as the statement
     does in PostgreSQL, never across a round trip to this process (as lock, ``UPDATE`` and
     ``DELETE`` in one transaction did: 0.57 s in the bench's scale phase while this process
-    waited for a CPU). The access tokens' foreign key is checked at commit, after both."""
+    waited for a CPU), nor until a separate COMMIT. The access tokens' foreign key is checked
+    at commit, after both."""
     refresh, access = RefreshToken._meta.db_table, AccessToken._meta.db_table
     # Only the models' table names are formatted in; the ids are a parameter.
     sql = (
@@ -255,7 +273,7 @@ def delete_refresh_tokens(ids: list) -> int:
         " WHERE source_refresh_token_id IN (SELECT id FROM locked))"
         f" DELETE FROM {refresh} WHERE id IN (SELECT id FROM locked)"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # autocommit: the statement is its transaction
         cursor.execute(sql, [list(ids)])
         return cursor.rowcount
 

@@ -8,6 +8,7 @@ import itertools
 import threading
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
@@ -440,3 +441,19 @@ def test_a_refresh_token_another_transaction_holds_is_left_not_waited_for(django
         release.set()
         holder.join()
     assert purge_expired(now=now)["refresh_tokens"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_cleanup_write_holds_its_locks_until_a_separate_commit(django_user_model, monkeypatch):
+    """Every write is one statement in autocommit, its own transaction: a row lock ends when
+    the statement does in PostgreSQL, not when this process gets round to a COMMIT."""
+    now = timezone.now()
+    user = django_user_model.objects.create(username="autocommit")
+    _dead_refresh_tokens_with_minted_tokens(user, 3, now=now)
+    opened = []
+    monkeypatch.setattr(cleanup, "transaction", SimpleNamespace(atomic=lambda: opened.append(1)))
+    counts = purge_expired(now=now)
+    assert counts["refresh_tokens"] == 3
+    assert counts["access_tokens"] == 6  # all expired: their own and the minted ones
+    assert opened == []
+    assert connection.get_autocommit()
