@@ -292,6 +292,10 @@ def markdown(data: dict) -> str:
         f"{meta['gunicorn']}; PostgreSQL + Redis on loopback (tests/services.py). Absolute "
         "numbers on a shared 2-core machine are noise; read the ratios.",
         "",
+        f"Machine load average (1, 5, 15 min) at the start: {meta.get('load_start', 'n/a')}; "
+        f"at the end: {meta.get('load_end', 'n/a')}; before each case in the JSON "
+        "(`load_1min_before`).",
+        "",
         "## Cases",
         "",
         *_case_rows(data["cases"]),

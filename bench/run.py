@@ -364,7 +364,9 @@ class Bench:
 
     def run_http_cases(self) -> None:
         for port, case in self.http_cases():
-            self.data["cases"][case.key] = self.run_case(port, case).as_dict()
+            load = os.getloadavg()[0]  # the machine's, before the case (docs/performance.md)
+            self.data["cases"][case.key] = {**self.run_case(port, case).as_dict(),
+                                            "load_1min_before": round(load, 2)}  # fmt: skip
 
     def run_inprocess(self) -> None:
         from bench import inprocess, primitives
@@ -499,6 +501,7 @@ def main(argv: list[str]) -> int:
     from tests.services import ServiceError, Terminated, running_services
 
     started = datetime.now(UTC)
+    load_at_start = os.getloadavg()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     use_wrk = not args.python_loadgen and loadgen.ensure_wrk()
@@ -537,6 +540,10 @@ def main(argv: list[str]) -> int:
         "duration_s": bench.duration,
         "warmup_s": bench.warmup,
         "gunicorn": "deploy/gunicorn.conf.py, 2 workers x 4 threads (gthread), access log off",
+        # The machine's load average (1, 5, 15 min) when the run began and ended: other work
+        # on these shared cores moves every figure (docs/performance.md).
+        "load_start": [round(x, 2) for x in load_at_start],
+        "load_end": [round(x, 2) for x in os.getloadavg()],
     }
     if args.only:
         (RESULTS / f"{stamp}-only.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
