@@ -4,13 +4,14 @@ the signing key), valid only while the database's cache generation is unchanged.
 PostgreSQL triggers renew ``authserver_cachegeneration.value`` whenever a watched table
 changes (migration 0007), whatever code made the change; except a new client (migration
 0019): unknown client ids are never remembered (``Snapshot.get``) and every other entry is
-keyed by an existing row, so nothing cached can be about a client that did not exist. A process remembers the last
-value it saw and caches under it. The token endpoint's single write statement succeeds only
-while the value is still that one (``writer``); an error decided from the cache, and every
-answer that grants without that statement (a vended upstream token), is re-checked against
-it (``is_current``). On a mismatch the cache is dropped and the request runs again on fresh
-rows. So disabling a client, removing its resource access or rotating a key takes effect on
-the very next request in every worker, at no extra round trip on the hot path of issuing.
+keyed by an existing row, so nothing cached can be about a client that did not exist. A
+process remembers the last value it saw and caches under it. The token endpoint's single
+write statement succeeds only while the value is still that one (``writer``); an error
+decided from the cache, and every answer that grants without that statement (a vended
+upstream token), is re-checked against it (``is_current``). On a mismatch the cache is
+dropped and the request runs again on fresh rows. So disabling a client, removing its
+resource access or rotating a key takes effect on the very next request in every worker, at
+no extra round trip on the hot path of issuing.
 Elsewhere (SQLite) nothing is cached.
 """
 
