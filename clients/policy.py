@@ -97,11 +97,10 @@ def check_rate_limit(ip: str, *, now: float) -> None:
 
 # The cap's count, per process: a full count (at most ``limit`` rows) at most every
 # RECOUNT_SECONDS, and in between that count plus the self-registered rows with a higher
-# primary key (a range read of the newest rows only), which then join the count. A full
-# count read up to 10,000 index entries on every registration (1-3 ms of database time at
-# the default cap). Deleting a client in this process forgets the count (signals in
-# clients.apps); deletions in another process make the sum too high until its recount, so
-# the brake holds early, never late.
+# primary key (a range read of the newest rows only). A full count read up to 10,000 index
+# entries on every registration (1-3 ms of database time at the default cap). Deleting a
+# client in this process forgets the count (signals in clients.apps); deletions in another
+# process make the sum too high until its recount, so the brake holds early, never late.
 RECOUNT_SECONDS = 60.0
 _counted: dict[int, tuple[float, int, int]] = {}  # limit -> (taken at, count, highest pk)
 
@@ -120,17 +119,8 @@ def self_registered_count(limit: int) -> int:
         found = self_registered.order_by()[:limit].aggregate(n=Count("pk"), top=Max("pk"))
         taken = (now, found["n"], found["top"] or 0)
         _counted[limit] = taken
-    started, counted, top = taken
-    newer = (
-        self_registered.filter(pk__gt=top)
-        .order_by()[:limit]
-        .aggregate(n=Count("pk"), top=Max("pk"))
-    )
-    if newer["n"]:
-        # Counted: the next registration reads only what came after these (a registration
-        # storm no longer re-reads the whole minute's rows each time).
-        _counted[limit] = (started, counted + newer["n"], newer["top"])
-    return counted + newer["n"]
+    _, counted, top = taken
+    return counted + self_registered.filter(pk__gt=top)[:limit].count()
 
 
 def check_capacity() -> None:
