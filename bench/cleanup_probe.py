@@ -54,11 +54,10 @@ def log(msg: str) -> None:
 def measure(args) -> dict:
     from authserver.ops import cleanup
     from authserver.tasks import clear_expired_tokens
-    from django.db import connection
     from django.utils import timezone
 
     from bench import seed
-    from bench.inprocess import longest, server_timings, statement_shape
+    from bench.inprocess import longest, server_timings, timed_statements
 
     seeded = seed.seed_base()
     seed.seed_refresh_pool(seeded, 2_000)
@@ -72,15 +71,8 @@ def measure(args) -> dict:
     server: dict[str, list[float]] = defaultdict(list)  # as PostgreSQL measured them
     plans: list[str] = []
 
-    def timed(execute, sql, params, many, context):
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            times[statement_shape(sql)].append(time.perf_counter() - began)
-
     started = time.perf_counter()
-    with server_timings(server, plans, args.slow_ms), connection.execute_wrapper(timed):
+    with server_timings(server, plans, args.slow_ms), timed_statements(times):
         if args.batch_size:
             counts = cleanup.purge_expired(now=timezone.now(), batch_size=args.batch_size)
         else:

@@ -339,6 +339,23 @@ def server_timings(sink: dict[str, list[float]], plans: list[str] | None = None,
         raw.remove_notice_handler(notice)
 
 
+@contextmanager
+def timed_statements(stats: dict[str, list[float]]):
+    """Every statement's time as this process saw it (its waits for a CPU included), by
+    shape (``statement_shape``), into ``stats``."""
+    from django.db import connection
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            stats[statement_shape(sql)].append(time.perf_counter() - began)
+
+    with connection.execute_wrapper(timed):
+        yield stats
+
+
 def longest(stats: dict[str, list[float]], verb: str = "") -> float:
     return round(max((max(v) for k, v in stats.items() if k.startswith(verb)), default=0.0), 4)
 
@@ -349,17 +366,9 @@ def run_cleanup() -> dict:
     measured them."""
     from authserver.ops import cleanup
     from authserver.tasks import clear_expired_tokens
-    from django.db import connection
 
     stats: dict[str, list[float]] = defaultdict(list)
     server: dict[str, list[float]] = defaultdict(list)
-
-    def timed_execute(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            stats[statement_shape(sql)].append(time.perf_counter() - started)
 
     # A batch is one transaction (authserver.ops.cleanup): its row locks last as long as it.
     batches: list[float] = []
@@ -372,7 +381,7 @@ def run_cleanup() -> dict:
     started = time.perf_counter()
     cleanup.BatchSize.observe = timed_observe
     try:
-        with server_timings(server), connection.execute_wrapper(timed_execute):
+        with server_timings(server), timed_statements(stats):
             clear_expired_tokens()
     finally:
         cleanup.BatchSize.observe = observe
@@ -385,12 +394,13 @@ def run_cleanup() -> dict:
         "max_delete_server_s": longest(server, "DELETE"),
         "max_batch_s": round(max(batches, default=0.0), 3),
         "batches": len(batches),
-        "statements": {
-            k: {"count": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 3)}
-            for k, v in sorted(stats.items(), key=lambda kv: -max(kv[1]))
-        },
-        "server_statements": {
-            k: {"count": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 3)}
-            for k, v in sorted(server.items(), key=lambda kv: -max(kv[1]))
-        },
+        "statements": _by_longest(stats),
+        "server_statements": _by_longest(server),
+    }
+
+
+def _by_longest(stats: dict[str, list[float]]) -> dict:
+    return {
+        k: {"count": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 3)}
+        for k, v in sorted(stats.items(), key=lambda kv: -max(kv[1]))
     }

@@ -57,6 +57,11 @@ REGISTRATION = {
     "scope": "tools:read offline_access",
 }
 QUICK_SKIPS = {"h500", "floor500", "node_c", "node_d"}
+# The token floors' own client (bench/floor/token.py), as a form post with Basic auth.
+FLOOR_CLIENT = {
+    **FORM,
+    "Authorization": flows.basic(floor_token.CLIENT_ID, floor_token.CLIENT_SECRET),
+}
 # docs/AUTHZEN.md, "Speed": decisions p99 under 5 ms at this rate (case h500, floor500).
 DECISION_RATE = 500
 # Bench-only values; never use them anywhere else.
@@ -259,10 +264,6 @@ class Bench:
             keep = set(self.args.only.split(","))
             ours = [c for c in ours if c.key in keep]
             cases = [(self.port, c) for c in ours]
-        floor_client = {
-            **FORM,
-            "Authorization": flows.basic(floor_token.CLIENT_ID, floor_token.CLIENT_SECRET),
-        }
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor500", "floor: bare Django JSON view paced at 500/s",
@@ -277,12 +278,12 @@ class Bench:
             # The token floors (bench/floor/token.py): a signature and one INSERT of the
             # token's row for (a), (b), (b2); one SELECT by the token's hash for (g).
             (self.floor_port, Case("floor_token", "floor: form + one ES256 + one INSERT (token)",
-                                   "/floor-token", "POST", self.token_body(), floor_client)),
+                                   "/floor-token", "POST", self.token_body(), FLOOR_CLIENT)),
             (self.floor_port, Case("floor_intro",
                                    "floor: form + one SELECT by hash (introspection)",
                                    "/floor-introspect", "POST",
                                    urlencode({"token": self.floor_token()}).encode(),
-                                   floor_client)),
+                                   FLOOR_CLIENT)),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
                                  {**FORM, "Authorization": flows.basic("bench-dot-machine",
@@ -308,12 +309,8 @@ class Bench:
 
     def floor_token(self) -> str:
         """A token from the token floor, for its introspection floor to look up."""
-        headers = {
-            **FORM,
-            "Authorization": flows.basic(floor_token.CLIENT_ID, floor_token.CLIENT_SECRET),
-        }
         status, _, body = flows.probe(
-            self.floor_port, "POST", "/floor-token", self.token_body(), headers
+            self.floor_port, "POST", "/floor-token", self.token_body(), FLOOR_CLIENT
         )
         if status != 200:
             raise RuntimeError(f"floor_token: {status} {body[:200]!r}")

@@ -36,20 +36,24 @@ INSERT = (
 )
 
 
-_table_ready = False
+_created: set[str] = set()
+
+
+def create_once(create: str, lock_key: int) -> None:
+    """``create`` (a ``CREATE TABLE IF NOT EXISTS``) once per worker, on its first request
+    (the bench's warm-up), so the floor views that need no table never touch the database;
+    the advisory lock keeps workers from racing on ``CREATE TABLE IF NOT EXISTS``, which is
+    not safe under concurrency in PostgreSQL."""
+    if create in _created:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+        cursor.execute(create)
+    _created.add(create)
 
 
 def ensure_table() -> None:
-    """Once per worker, on its first registration (the bench's warm-up), so the other floor
-    views never touch the database; the advisory lock keeps workers from racing on
-    ``CREATE TABLE IF NOT EXISTS``, which is not safe under concurrency in PostgreSQL."""
-    global _table_ready
-    if _table_ready:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(7591)")
-        cursor.execute(CREATE)
-    _table_ready = True
+    create_once(CREATE, 7591)
 
 
 def floor_register(request: HttpRequest) -> JsonResponse:

@@ -23,9 +23,10 @@ import hmac
 import json
 from urllib.parse import parse_qsl
 
-from django.db import connection, transaction
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from bench.floor import register
 from bench.floor.views import _SIGNER, _claims
 
 CLIENT_ID = "bench-floor-client"
@@ -52,17 +53,9 @@ SELECT = (
     f"FROM {TABLE} WHERE jti_hash = %s"
 )
 
-_table_ready = False
-
 
 def ensure_table() -> None:
-    global _table_ready
-    if _table_ready:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(6749)")
-        cursor.execute(CREATE)
-    _table_ready = True
+    register.create_once(CREATE, 6749)
 
 
 def _client_ok(request: HttpRequest) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -334,20 +335,16 @@ def test_expired_access_token_a_refresh_token_points_at_stays_in_any_window(
     assert not AccessToken.objects.filter(pk__in=before + after).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_row_a_token_write_holds_is_left_for_the_next_run_not_waited_for():
-    """FOR UPDATE SKIP LOCKED, also where the lock and the delete are one statement: a row
-    another transaction holds stays, the rest of its batch goes, and the cleanup never
-    waits (a wait would run into the lock_timeout and fail the run)."""
-    now = timezone.now()
-    app, _ = make_client()
-    gone = _expired_access_tokens(app, 6, now=now)
+@contextlib.contextmanager
+def row_held_elsewhere(model, pk):
+    """Another transaction (a token write, say) holds ``pk``'s row lock meanwhile; this
+    connection gives up on any lock wait after 5 s, so a cleanup that waited would fail."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         try:
             with transaction.atomic():
-                AccessToken.objects.select_for_update().get(pk=gone[2])
+                model.objects.select_for_update().get(pk=pk)
                 held.set()
                 release.wait(30)
         finally:
@@ -359,13 +356,25 @@ def test_a_row_a_token_write_holds_is_left_for_the_next_run_not_waited_for():
         assert held.wait(30)
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '5s'")
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_token_write_holds_is_left_for_the_next_run_not_waited_for():
+    """FOR UPDATE SKIP LOCKED, also where the lock and the delete are one statement: a row
+    another transaction holds stays, the rest of its batch goes, and the cleanup never
+    waits (a wait would run into the lock_timeout and fail the run)."""
+    now = timezone.now()
+    app, _ = make_client()
+    gone = _expired_access_tokens(app, 6, now=now)
+    with row_held_elsewhere(AccessToken, gone[2]):
         assert purge_expired(now=now)["access_tokens"] == 5
         assert list(AccessToken.objects.filter(pk__in=gone).values_list("pk", flat=True)) == [
             gone[2]
         ]
-    finally:
-        release.set()
-        holder.join()
     assert purge_expired(now=now)["access_tokens"] == 1  # the next run takes it
 
 
@@ -418,28 +427,9 @@ def test_a_refresh_token_another_transaction_holds_is_left_not_waited_for(django
     now = timezone.now()
     user = django_user_model.objects.create(username="held")
     refresh_ids, _ = _dead_refresh_tokens_with_minted_tokens(user, 3, now=now)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                RefreshToken.objects.select_for_update().get(pk=refresh_ids[1])
-                held.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(30)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")
+    with row_held_elsewhere(RefreshToken, refresh_ids[1]):
         assert purge_expired(now=now)["refresh_tokens"] == 2
         assert list(RefreshToken.objects.values_list("pk", flat=True)) == [refresh_ids[1]]
-    finally:
-        release.set()
-        holder.join()
     assert purge_expired(now=now)["refresh_tokens"] == 1
 
 
