@@ -43,7 +43,7 @@ RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
 SAMPLED = (
     "a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "floor_token", "floor_intro",
-    "dot_a",
+    "dot_a", "f", "floor_reg",
 )  # fmt: skip
 NODE_DIR = ROOT / "bench" / "oidc-provider"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import AbstractApplication, ClientSecretField
 
 from authserver import client_secrets as secrets
 from authserver.token_endpoint import grant_types
@@ -40,6 +41,16 @@ class Client(AbstractApplication):
     class ApplicationType(models.TextChoices):
         NATIVE = "native", "native"
         WEB = "web", "web"
+
+    # DOT's field, without its index (and LIKE twin): a client is found by its id, never by
+    # its secret, which is a keyed hash here (save below); the index only cost each INSERT.
+    client_secret = ClientSecretField(
+        max_length=255,
+        blank=True,
+        default=generate_client_secret,
+        help_text="Client secret for authentication",
+        verbose_name="client secret",
+    )
 
     # RFC 7591 §2 metadata. ``name`` (from DOT) is the client_name.
     client_uri = models.URLField(max_length=512, blank=True)
@@ -70,10 +81,11 @@ class Client(AbstractApplication):
     registration_access_token = models.CharField(
         max_length=128, blank=True, editable=False, help_text="RFC 7592 token, hashed."
     )
+    # Indexed by clients_index_fingerprint (Meta): a second index, and its LIKE twin, only
+    # cost every registration's INSERT.
     metadata_fingerprint = models.CharField(
         max_length=64,
         blank=True,
-        db_index=True,
         help_text="SHA-256 of the normalised registered metadata: identical registrations "
         "share it.",
     )

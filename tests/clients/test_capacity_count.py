@@ -55,7 +55,7 @@ def test_between_recounts_only_rows_newer_than_the_count_are_read(registration_p
     with CaptureQueriesContext(connection) as captured:
         assert policy.self_registered_count(1000) == 2
     (query,) = [q["sql"] for q in captured.captured_queries]
-    assert '"id" >' in query
+    assert '"created" >' in query
     assert "LIMIT 1000" in query
 
 
@@ -82,3 +82,19 @@ def test_a_deletion_in_this_process_frees_room_at_once(registration_policy):
         policy.check_capacity()
     first.delete()
     policy.check_capacity()
+
+
+def test_in_a_registration_storm_each_count_reads_only_the_rows_since_the_last(
+    registration_policy,
+):
+    registration_policy(max_dynamic_clients=1000)
+    policy.self_registered_count(1000)  # the full count: none yet
+    burst = [self_registered() for _ in range(3)]
+    assert policy.self_registered_count(1000) == 3
+    assert policy._counted[1000][1:] == (3, burst[-1].created)  # they joined the count
+    later = self_registered()
+    with CaptureQueriesContext(connection) as captured:
+        assert policy.self_registered_count(1000) == 4
+    (query,) = [q["sql"] for q in captured.captured_queries]
+    assert burst[-1].created.isoformat(sep=" ")[:19] in query  # not the whole burst again
+    assert policy._counted[1000][1:] == (4, later.created)
