@@ -40,6 +40,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -95,42 +96,68 @@ def check_rate_limit(ip: str, *, now: float) -> None:
         )
 
 
-# The cap's count, per process: a full count (at most ``limit`` rows) at most every
-# RECOUNT_SECONDS, and in between the self-registered rows created after the newest one
-# counted so far, which then join the count. Both reads run on the index
-# (registration_source, created), so a registration reads only the rows that arrived since
-# the previous one: a full count read up to 10,000 index entries on every registration
-# (1-3 ms of database time at the default cap), and a delta from a fixed point re-read the
-# whole minute's rows each time (a bitmap scan of every self-registered row, 2 ms in a
-# registration storm). Deleting a client in this process forgets the count (signals in
-# clients.apps); deletions in another process make the sum too high until its recount, so
-# the brake holds early. A row still in flight when a newer one is counted (a registration
-# that commits late) is missed until the recount: the cap's overshoot stays bounded by the
+# The cap's count, per process. A full count (at most ``limit`` rows) at most every
+# RECOUNT_SECONDS; in between, at most every READ_SECONDS, the self-registered rows created
+# after the newest one counted so far, read on the index (registration_source, created), so
+# a read visits only the rows that arrived since the previous read. Between reads, this
+# process adds its own new clients as it saves them (signals in clients.signals) and
+# deletions forget the count; only other processes' registrations wait for the next read.
+# Near the cap (NEAR_CAP of it) every check reads, so the brake is as exact as a count
+# before the insert can be; far from it the count costs no query (a query on every
+# registration was a third of its CPU). A row still in flight at a read (a registration
+# that commits late) is missed until the recount: the overshoot stays bounded by the
 # concurrent registrations, as the module docstring says.
 RECOUNT_SECONDS = 60.0
-_counted: dict[int, tuple[float, int, datetime | None]] = {}  # limit -> (taken at, n, newest)
+READ_SECONDS = 1.0
+NEAR_CAP = 0.9
+
+
+@dataclass
+class _Count:
+    recounted_at: float
+    read_at: float
+    counted: int  # rows seen by the last read
+    newest: datetime | None  # their newest ``created``
+    saved_here: int = 0  # this process's new self-registered clients since that read
+
+    @property
+    def value(self) -> int:
+        return self.counted + self.saved_here
+
+
+_counts: dict[int, _Count] = {}  # by limit
 
 
 def forget_count(**_kwargs) -> None:
-    _counted.clear()
+    _counts.clear()
+
+
+def count_saved_client(client: Client) -> None:
+    """A self-registered client this process created joins its counts before the next read."""
+    if client.registration_source in SELF_REGISTERED:
+        for count in _counts.values():
+            count.saved_here += 1
 
 
 def self_registered_count(limit: int) -> int:
-    """Self-registered clients, counted no further than ``limit``."""
+    """Self-registered clients, counted no further than ``limit`` (see above for how fresh)."""
     self_registered = Client.objects.filter(registration_source__in=SELF_REGISTERED).order_by()
     now = time.monotonic()
-    taken = _counted.get(limit)
-    if taken is None or now - taken[0] > RECOUNT_SECONDS:
+    count = _counts.get(limit)
+    if count is None or now - count.recounted_at > RECOUNT_SECONDS:
         # COUNT and MAX over a LIMIT subquery: bounded by the cap, not by how many exist.
         found = self_registered[:limit].aggregate(n=Count("pk"), newest=Max("created"))
-        taken = _counted[limit] = (now, found["n"], found["newest"])
-    started, counted, newest = taken
-    since = self_registered.filter(created__gt=newest) if newest else self_registered
+        count = _counts[limit] = _Count(now, now, found["n"], found["newest"])
+        return count.value
+    if now - count.read_at <= READ_SECONDS and count.value < NEAR_CAP * limit:
+        return count.value
+    since = self_registered.filter(created__gt=count.newest) if count.newest else self_registered
     newer = since[:limit].aggregate(n=Count("pk"), newest=Max("created"))
+    count.read_at, count.saved_here = now, 0
     if newer["n"]:
-        counted += newer["n"]
-        _counted[limit] = (started, counted, newer["newest"])
-    return counted
+        count.counted += newer["n"]
+        count.newest = newer["newest"]
+    return count.value
 
 
 def check_capacity() -> None:

@@ -47,16 +47,68 @@ def test_the_count_equals_a_full_count_after_any_sequence_of_registrations_and_d
         assert min(policy.self_registered_count(limit), limit) == exact(limit), step
 
 
-def test_between_recounts_only_rows_newer_than_the_count_are_read(registration_policy):
+def elsewhere(n: int) -> list[Client]:
+    """Self-registered rows as another worker creates them: no signal reaches this process."""
+    return Client.objects.bulk_create(
+        Client(client_type=Client.CLIENT_PUBLIC, registration_source="dcr",
+               authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE)
+        for _ in range(n)
+    )  # fmt: skip
+
+
+def seconds_later(monkeypatch, seconds: float) -> None:
+    later = policy.time.monotonic() + seconds
+    monkeypatch.setattr(policy.time, "monotonic", lambda: later)
+
+
+def test_this_process_registrations_are_counted_without_a_query(registration_policy):
+    registration_policy(max_dynamic_clients=1000)
+    policy.self_registered_count(1000)  # the full count: none yet
+    for _ in range(3):
+        self_registered()
+    with CaptureQueriesContext(connection) as captured:
+        assert policy.self_registered_count(1000) == 3
+        policy.check_capacity()
+    assert captured.captured_queries == []
+
+
+def test_other_processes_rows_are_read_at_the_next_read_and_only_they_are_read(
+    registration_policy, monkeypatch
+):
     registration_policy(max_dynamic_clients=1000)
     self_registered()
     policy.self_registered_count(1000)  # the full count
-    self_registered()
+    first = elsewhere(2)
+    assert policy.self_registered_count(1000) == 1  # not read yet: within READ_SECONDS
+    seconds_later(monkeypatch, policy.READ_SECONDS + 0.5)
     with CaptureQueriesContext(connection) as captured:
-        assert policy.self_registered_count(1000) == 2
+        assert policy.self_registered_count(1000) == 3
     (query,) = [q["sql"] for q in captured.captured_queries]
     assert '"created" >' in query
     assert "LIMIT 1000" in query
+    self_registered()  # counted here at once, and not counted twice by the next read
+    elsewhere(1)
+    seconds_later(monkeypatch, 2 * policy.READ_SECONDS + 1)
+    with CaptureQueriesContext(connection) as captured:
+        assert policy.self_registered_count(1000) == 5
+    (query,) = [q["sql"] for q in captured.captured_queries]
+    newest = max(c.created for c in first)
+    assert newest.isoformat(sep=" ")[:19] in query  # from the last read on, not the start
+
+
+def test_near_the_cap_every_check_reads_so_other_workers_rows_stop_it_at_once(
+    registration_policy,
+):
+    registration_policy(max_dynamic_clients=10)
+    for _ in range(9):  # 90% of the cap: from here on every check reads
+        self_registered()
+    policy.check_capacity()
+    with CaptureQueriesContext(connection) as captured:
+        policy.check_capacity()
+    assert len(captured.captured_queries) == 1
+    elsewhere(1)  # the last free place, taken by another worker a moment ago
+    with pytest.raises(RegistrationUnavailable):
+        policy.check_capacity()
 
 
 def test_a_deletion_another_process_made_holds_the_brake_early_until_the_recount(
@@ -82,19 +134,3 @@ def test_a_deletion_in_this_process_frees_room_at_once(registration_policy):
         policy.check_capacity()
     first.delete()
     policy.check_capacity()
-
-
-def test_in_a_registration_storm_each_count_reads_only_the_rows_since_the_last(
-    registration_policy,
-):
-    registration_policy(max_dynamic_clients=1000)
-    policy.self_registered_count(1000)  # the full count: none yet
-    burst = [self_registered() for _ in range(3)]
-    assert policy.self_registered_count(1000) == 3
-    assert policy._counted[1000][1:] == (3, burst[-1].created)  # they joined the count
-    later = self_registered()
-    with CaptureQueriesContext(connection) as captured:
-        assert policy.self_registered_count(1000) == 4
-    (query,) = [q["sql"] for q in captured.captured_queries]
-    assert burst[-1].created.isoformat(sep=" ")[:19] in query  # not the whole burst again
-    assert policy._counted[1000][1:] == (4, later.created)
