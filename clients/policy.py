@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.http import HttpRequest
 from oauth2_provider.models import get_access_token_model, get_grant_model
 
@@ -141,15 +141,16 @@ def count_saved_client(client: Client) -> None:
 
 def self_registered_count(limit: int) -> int:
     """Self-registered clients, counted no further than ``limit`` (see above for how fresh)."""
-    self_registered = Client.objects.filter(registration_source__in=SELF_REGISTERED).order_by()
     now = time.monotonic()
     count = _counts.get(limit)
-    if count is None or now - count.recounted_at > RECOUNT_SECONDS:
+    fresh = count is not None and now - count.recounted_at <= RECOUNT_SECONDS
+    if fresh and now - count.read_at <= READ_SECONDS and count.value < NEAR_CAP * limit:
+        return count.value
+    self_registered = Client.objects.filter(registration_source__in=SELF_REGISTERED).order_by()
+    if not fresh:
         # COUNT and MAX over a LIMIT subquery: bounded by the cap, not by how many exist.
         found = self_registered[:limit].aggregate(n=Count("pk"), newest=Max("created"))
         count = _counts[limit] = _Count(now, now, found["n"], found["newest"])
-        return count.value
-    if now - count.read_at <= READ_SECONDS and count.value < NEAR_CAP * limit:
         return count.value
     since = self_registered.filter(created__gt=count.newest) if count.newest else self_registered
     newer = since[:limit].aggregate(n=Count("pk"), newest=Max("created"))
@@ -227,6 +228,22 @@ def _never_used():
     )
 
 
+# When each (fingerprint, address) can next have a duplicate to collapse, per process: a
+# candidate must be older than DUPLICATE_GRACE, so after a probe the next one can exist no
+# sooner than the oldest pending (younger) copy's ``created`` plus the grace, or, with no
+# copy at all, the probe's time plus the grace. Until then a registration skips the probe:
+# a client that registers on every connect (or a registration storm from one host) costs
+# one probe per grace per worker instead of one a registration. Created stamps never change
+# (tests that age rows by hand call forget_duplicates); a copy still in flight at the probe
+# is collapsed by a later registration, or expires (the module docstring's second way).
+NEXT_PROBES_KEPT = 10_000
+_next_probe: dict[tuple[str, str], datetime] = {}
+
+
+def forget_duplicates() -> None:
+    _next_probe.clear()
+
+
 def collapse_duplicates(client: Client, *, now: datetime) -> int:
     """Delete earlier, never-used, identical DCR registrations from the same address.
 
@@ -234,24 +251,32 @@ def collapse_duplicates(client: Client, *, now: datetime) -> int:
     """
     if not client.metadata_fingerprint or not client.registered_from:
         return 0
-    # First the candidates, from the partial index clients_index_dup_candidates alone (a
-    # plain filter: almost every registration has none, and then costs one short query);
-    # only those are checked for tokens and codes.
-    candidates = list(
-        Client.objects.filter(
-            registration_source=Client.RegistrationSource.DCR,
-            metadata_fingerprint=client.metadata_fingerprint,
-            registered_from=client.registered_from,
-            verified=False,
-            last_used_at__isnull=True,
-            created__lt=now - DUPLICATE_GRACE,
-        )
-        .exclude(pk=client.pk)
-        .values_list("pk", flat=True)
-    )
-    if not candidates:
+    key = (client.metadata_fingerprint, str(client.registered_from))
+    due = _next_probe.get(key)
+    if due is not None and now < due:
         return 0
-    stale = _never_used().filter(pk__in=candidates)
+    # The copies, from the partial index clients_index_dup_candidates alone (a plain filter:
+    # never-used, unverified DCR rows only, not every client sharing a popular fingerprint
+    # and address); only candidates past the grace are checked for tokens and codes.
+    copies = Client.objects.filter(
+        registration_source=Client.RegistrationSource.DCR,
+        metadata_fingerprint=client.metadata_fingerprint,
+        registered_from=client.registered_from,
+        verified=False,
+        last_used_at__isnull=True,
+    ).exclude(pk=client.pk)
+    cutoff = now - DUPLICATE_GRACE
+    found = copies.aggregate(
+        candidates=Count("pk", filter=Q(created__lt=cutoff)),
+        pending=Min("created", filter=Q(created__gte=cutoff)),
+    )
+    if len(_next_probe) >= NEXT_PROBES_KEPT:
+        _next_probe.clear()
+    _next_probe[key] = (found["pending"] or now) + DUPLICATE_GRACE
+    if not found["candidates"]:
+        return 0
+    _next_probe.pop(key)  # some may stay (a code outstanding): probe again next time
+    stale = _never_used().filter(pk__in=copies.filter(created__lt=cutoff).values("pk"))
     removed = [c.client_id for c in stale.only("client_id")]
     if removed:
         Client.objects.filter(client_id__in=removed).delete()

@@ -79,6 +79,7 @@ def _fresh_cache():
     cache.clear()
     localcache.clear()  # per-process caches must not outlive a rolled-back test either
     policy.forget_count()
+    policy.forget_duplicates()
 
 
 # Tests that need what only `make test` installs, marked here by the fixtures or files they use
