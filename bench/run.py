@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import dbstats, flows, loadgen, report  # noqa: E402
+from bench import dbstats, flows, loadgen, pairs, report  # noqa: E402
 from bench.floor import token as floor_token  # noqa: E402
 from bench.loadgen import Case, LoadGenerator  # noqa: E402
 from bench.processes import Processes, free_port  # noqa: E402
@@ -138,7 +138,7 @@ class Bench:
         seed.seed_revoked(self.seeded, 10_000)
         snapshot = revocation_list.publish()
         log(f"revocation list published with {snapshot.entries} entries")
-        n = 8_000 if self.quick else 45_000
+        n = 8_000 if self.quick else 60_000  # (b) three times: alone, paired, at scale
         started = time.perf_counter()
         self.pool = seed.seed_refresh_pool(self.seeded, n)
         log(f"{n} refresh tokens seeded in {time.perf_counter() - started:.1f}s")
@@ -328,35 +328,40 @@ class Bench:
                 raise RuntimeError(
                     f"{case.key}: expected {case.expect}, got {status} {body[:300]!r}"
                 )
-        base = f"http://127.0.0.1:{port}"
-        for seconds in (self.warmup, self.duration):
-            if case.pool is not None:
-                case.pool = self.take_pool(case)
-            watch = seconds == self.duration and case.key in SAMPLED
-            sampler = None
-            if watch:
-                pid = self.server_pids.get(port)
-                sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=pid)
-            with sampler or contextlib.nullcontext():
-                result = self.load.run(base, case, seconds)
-            if sampler is not None:
-                stats = sampler.result
-                stats["cpu_ms_per_request"] = {
-                    k: round(v * 1000 / max(result.requests, 1), 3)
-                    for k, v in stats.get("cpu_s", {}).items()
-                }
-                self.data.setdefault("db_during", {})[case.title] = stats
-                log(f"{'':>9}  CPU ms/request: {stats['cpu_ms_per_request']}")
-            if case.pool is not None:  # tokens handed out (rotated) are never used again
-                used = result.used_from_pool + 2 * self.load.connections
-                if case.pool_client_id == loadgen.WHOLE_BODY:
-                    self.code_pool_next += used
-                else:
-                    self.pool_next += used
+        self.measure(port, case, self.warmup)
+        result = self.measure(port, case, self.duration, watch=case.key in SAMPLED)
         log(
             f"{case.key:>9}: {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
             f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
         )
+        return result
+
+    def measure(self, port: int, case: Case, seconds: float, *, watch: bool = False):
+        """One load run of ``case``; with ``watch``, PostgreSQL's and the server's CPU and
+        waits go to ``self.data["db_during"]``."""
+        if case.pool is not None:
+            case.pool = self.take_pool(case)
+        base = f"http://127.0.0.1:{port}"
+        sampler = None
+        if watch:
+            pid = self.server_pids.get(port)
+            sampler = dbstats.Sampler(self.env["DATABASE_URL"], server_pid=pid)
+        with sampler or contextlib.nullcontext():
+            result = self.load.run(base, case, seconds)
+        if sampler is not None:
+            stats = sampler.result
+            stats["cpu_ms_per_request"] = {
+                k: round(v * 1000 / max(result.requests, 1), 3)
+                for k, v in stats.get("cpu_s", {}).items()
+            }
+            self.data.setdefault("db_during", {})[case.title] = stats
+            log(f"{'':>9}  CPU ms/request: {stats['cpu_ms_per_request']}")
+        if case.pool is not None:  # tokens handed out (rotated) are never used again
+            used = result.used_from_pool + 2 * self.load.connections
+            if case.pool_client_id == loadgen.WHOLE_BODY:
+                self.code_pool_next += used
+            else:
+                self.pool_next += used
         return result
 
     def run_http_cases(self) -> None:
@@ -364,6 +369,11 @@ class Bench:
             load = os.getloadavg()[0]  # the machine's, before the case (docs/performance.md)
             self.data["cases"][case.key] = {**self.run_case(port, case).as_dict(),
                                             "load_1min_before": round(load, 2)}  # fmt: skip
+        rounds = self.args.rounds if self.args.rounds is not None else (0 if self.quick else 5)
+        if rounds:
+            log(f"paired ratios: {rounds} alternating rounds of {pairs.SECONDS:g} s a side")
+            cases = {case.key: (port, case) for port, case in self.http_cases()}
+            self.data["pairs"] = pairs.run(self, cases, log, rounds=rounds)
 
     def run_inprocess(self) -> None:
         from bench import inprocess, primitives
@@ -485,6 +495,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--python-loadgen", action="store_true", help="asyncio instead of wrk")
     parser.add_argument("--no-node", action="store_true", help="skip node-oidc-provider")
     parser.add_argument("--no-scale", action="store_true", help="full mode without §5")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="alternating rounds per paired ratio (bench/pairs.py; 5 full, 0 quick)",
+    )
     parser.add_argument(
         "--only",
         help="comma-separated case keys (e.g. a,b,g,floor,floor_sig): those cases (and the "

@@ -1,0 +1,80 @@
+"""Paired ratios: each target case and its reference, alternating in short rounds.
+
+A case measured once and its reference measured minutes later see different machines on a
+shared host: other tenants' work moved single-run ratios by up to 2x between full runs
+(docs/performance.md, "Issue 34, last steps"). Here each round runs the case and its
+reference back to back (ABBA order, so a drift within a round falls on both sides), and the
+verdict is the median of the rounds' ratios; CPU per request comes from /proc for the same
+seconds. ``bench/verifier_ratio.py`` does the same for the in-process verifier.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+
+from bench import dbstats
+
+# (case, reference): each target of issue 34 that compares a case with a floor.
+PAIRS = (
+    ("a", "floor_token"),
+    ("b", "floor_token"),
+    ("code", "floor_token"),
+    ("g", "floor_intro"),
+    ("f", "floor_reg"),
+    ("c200", "floor"),
+    ("c304", "floor"),
+    ("d", "floor"),
+    ("e", "floor"),
+    ("e304", "floor"),
+)
+ROUNDS = 5
+SECONDS = 2.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ms_per_request(bench, port: int, run) -> tuple[object, float | None]:
+    """``run()``'s result, and the server's CPU ms per request while it ran."""
+    pid = bench.server_pids.get(port)
+    before = dbstats.cpu_ticks({"server": pid}) if pid else None
+    result = run()
+    if before is None or not result.requests:
+        return result, None
+    used = dbstats.cpu_ticks({"server": pid})["server"] - before["server"]
+    return result, used * 1000 / TICKS / result.requests
+
+
+def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECONDS) -> dict:
+    """``cases``: key -> (port, Case), fresh from ``bench.http_cases()``."""
+    out: dict = {}
+    for key, ref in PAIRS:
+        if key not in cases or ref not in cases:
+            continue
+        rps_ratios, cpu_ratios = [], []
+        for i in range(rounds):
+            sides = (key, ref) if i % 2 == 0 else (ref, key)  # ABBA: drift falls on both
+            rps, cpu = {}, {}
+            for side in sides:
+                port, case = cases[side]
+                result, cpu[side] = _cpu_ms_per_request(
+                    bench, port, lambda port=port, case=case: bench.measure(port, case, seconds)
+                )
+                if result.errors:
+                    raise RuntimeError(f"pair {key}/{ref}: {side} had {result.errors} errors")
+                rps[side] = result.rps
+            rps_ratios.append(rps[key] / rps[ref])
+            if cpu[key] and cpu[ref]:
+                cpu_ratios.append(cpu[key] / cpu[ref])
+        row = {
+            "rounds": rounds,
+            "seconds": seconds,
+            "ratio": round(statistics.median(rps_ratios), 3),
+            "ratios": [round(r, 3) for r in rps_ratios],
+            "cpu_ratio": round(statistics.median(cpu_ratios), 2) if cpu_ratios else None,
+        }
+        out[f"{key}/{ref}"] = row
+        log(
+            f"pair {key:>5}/{ref:<12} median {row['ratio']:.3f} "
+            f"(rounds {min(rps_ratios):.3f}-{max(rps_ratios):.3f}), CPU {row['cpu_ratio']}x"
+        )
+    return out
