@@ -20,6 +20,8 @@ PAIRS = (
     ("a", "floor_token"),
     ("b", "floor_token"),
     ("code", "floor_token"),
+    ("b", "floor_redeem"),
+    ("code", "floor_redeem"),
     ("g", "floor_intro"),
     ("f", "floor_reg"),
     ("c200", "floor"),
@@ -50,7 +52,7 @@ def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECON
     for key, ref in PAIRS:
         if key not in cases or ref not in cases:
             continue
-        rps_ratios, cpu_ratios = [], []
+        rps_ratios, cpu_ratios, cpu_ms = [], [], {key: [], ref: []}
         for i in range(rounds):
             sides = (key, ref) if i % 2 == 0 else (ref, key)  # ABBA: drift falls on both
             rps, cpu = {}, {}
@@ -62,6 +64,8 @@ def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECON
                 if result.errors:
                     raise RuntimeError(f"pair {key}/{ref}: {side} had {result.errors} errors")
                 rps[side] = result.rps
+                if cpu[side] is not None:
+                    cpu_ms[side].append(cpu[side])
             rps_ratios.append(rps[key] / rps[ref])
             if cpu[key] and cpu[ref]:
                 cpu_ratios.append(cpu[key] / cpu[ref])
@@ -71,10 +75,14 @@ def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECON
             "ratio": round(statistics.median(rps_ratios), 3),
             "ratios": [round(r, 3) for r in rps_ratios],
             "cpu_ratio": round(statistics.median(cpu_ratios), 2) if cpu_ratios else None,
+            "cpu_ms_per_request": {
+                side: round(statistics.median(v), 3) for side, v in cpu_ms.items() if v
+            },
         }
         out[f"{key}/{ref}"] = row
         log(
             f"pair {key:>5}/{ref:<12} median {row['ratio']:.3f} "
-            f"(rounds {min(rps_ratios):.3f}-{max(rps_ratios):.3f}), CPU {row['cpu_ratio']}x"
+            f"(rounds {min(rps_ratios):.3f}-{max(rps_ratios):.3f}), CPU {row['cpu_ratio']}x "
+            f"{row['cpu_ms_per_request']}"
         )
     return out

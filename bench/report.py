@@ -82,11 +82,21 @@ def targets(data: dict) -> list[dict]:
             v = round(ours / ref_cpu, 2) if ours and ref_cpu else None
             add(f"({key}) server CPU per request / {ref}'s", v, f"<= {goal}",
                 None if v is None else v <= goal)  # fmt: skip
-    for key in ("a", "b", "code"):
-        pair = _paired(data, key, "floor_token")
+    # (b) and (b2) redeem what they were given: no server can sign before it has read the
+    # presented row, so their right reference reads it, signs and writes (bench/floor/token.py
+    # floor_redeem); the token floor above is what a row per token allows without the read.
+    limit = _ratio(_rps(r, "floor_redeem"), _rps(r, "floor_token"))
+    add("redeem floor (SELECT + ES256 + INSERT) / token floor: the limit the read sets", limit,
+        "reported", None)  # fmt: skip
+    for key in ("b", "code"):
+        v, how = _vs(data, key, "floor_redeem")
+        add(f"({key}) / redeem floor (form, SELECT, ES256, one INSERT){how}", v, ">= 0.45",
+            _met(v, 0.45))  # fmt: skip
+    for key, ref in (("a", "floor_token"), ("b", "floor_redeem"), ("code", "floor_redeem")):
+        pair = _paired(data, key, ref)
         if pair and pair["cpu_ratio"] is not None:
             v = pair["cpu_ratio"]
-            add(f"({key}) server CPU per request / floor_token's (median of {pair['rounds']} "
+            add(f"({key}) server CPU per request / {ref}'s (median of {pair['rounds']} "
                 "alternating rounds)", v, "<= 1.7", v <= 1.7)  # fmt: skip
     v = _ratio(_rps(r, "a"), _rps(r, "dot_a"))
     add("(a) / plain DOT 3.4.1 client credentials", v, ">= 1.4", _met(v, 1.4))

@@ -43,6 +43,7 @@ RESULTS = ROOT / "bench" / "results"
 # Cases whose measured run is watched by bench/dbstats.py (PostgreSQL waits and counters).
 SAMPLED = (
     "a", "b", "code", "g", "floor", "floor_sig", "floor_sig_raw", "floor_token", "floor_intro",
+    "floor_redeem",
     "dot_a", "f", "floor_reg",
 )  # fmt: skip
 NODE_DIR = ROOT / "bench" / "oidc-provider"
@@ -279,6 +280,13 @@ class Bench:
             # token's row for (a), (b), (b2); one SELECT by the token's hash for (g).
             (self.floor_port, Case("floor_token", "floor: form + one ES256 + one INSERT (token)",
                                    "/floor-token", "POST", self.token_body(), FLOOR_CLIENT)),
+            # (b) and (b2)'s: read the presented token's row by its hash, sign, INSERT.
+            (self.floor_port, Case("floor_redeem",
+                                   "floor: form + one SELECT + ES256 + one INSERT (redeem)",
+                                   "/floor-redeem", "POST",
+                                   urlencode({"grant_type": "refresh_token",
+                                              "refresh_token": self.floor_token()}).encode(),
+                                   FLOOR_CLIENT)),
             (self.floor_port, Case("floor_intro",
                                    "floor: form + one SELECT by hash (introspection)",
                                    "/floor-introspect", "POST",

@@ -8,6 +8,11 @@ token, introspected and cut off with its family must be written down when it is 
   constant-time compare), sign one at+jwt on the one JWS path, ``INSERT`` one row (the jti's
   hash, client, scope, audience, expiry) into an indexed table, answer the JSON. The floor for
   (a), and a generous one for (b) and (b2), which must also read and retire what they redeem.
+- ``/floor-redeem``: the same client check, one ``SELECT`` of the presented token's row by its
+  hash (a refresh or a code: the new token's claims come from it, so no server can sign
+  before it has read), sign, ``INSERT`` the new row. The floor for (b) and (b2): any server
+  that keeps a row per token makes these two round trips. It does not retire what it read
+  (the bench presents the same token every time), so it stays generous by one UPDATE.
 - ``/floor-introspect``: the same client check, hash the presented token, one ``SELECT`` by
   that hash, answer the RFC 7662 JSON. The floor for (g).
 
@@ -94,6 +99,27 @@ def floor_token(request: HttpRequest) -> JsonResponse:
         )
     return JsonResponse(
         {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": claims["scope"]}
+    )
+
+
+def floor_redeem(request: HttpRequest) -> JsonResponse:
+    ensure_table()
+    form = _form(request)
+    if not _client_ok(request):
+        return JsonResponse({"error": "invalid_client"}, status=401)
+    with connection.cursor() as cursor:
+        cursor.execute(SELECT, [_hash(form.get("refresh_token", ""))])
+        row = cursor.fetchone()
+    if row is None or row[4] is not None:
+        return JsonResponse({"error": "invalid_grant"}, status=400)
+    client_id, scope, audience, _, _ = row
+    claims = _claims()
+    claims["scope"], claims["aud"] = scope, json.loads(audience)[0]
+    token = _SIGNER.sign(claims, typ="at+jwt")
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT, [_hash(token), client_id, scope, audience, claims["exp"]])
+    return JsonResponse(
+        {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": scope}
     )
 
 

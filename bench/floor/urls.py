@@ -8,5 +8,6 @@ urlpatterns = [
     path("floor-sign-raw", views.floor_sign_raw),
     path("floor-register", register.floor_register),
     path("floor-token", token.floor_token),
+    path("floor-redeem", token.floor_redeem),
     path("floor-introspect", token.floor_introspect),
 ]
