@@ -33,3 +33,20 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Tail latency, once the worker has loaded the app (docs/performance.md, "Tail latency").
+
+    - What the app loaded at startup (modules, the app registry, settings) lives as long as
+      the worker: gc.freeze moves it out of the cyclic collector's way, so a full collection
+      walks only what requests leave behind (88 ms for the startup heap otherwise, a pause
+      some request lands in).
+    - A thread that holds the GIL keeps it up to the switch interval (5 ms by default) while
+      another request's thread waits: 1 ms bounds that wait for a request that needs a
+      millisecond of CPU (AuthZEN decisions at 500/s: p99 12.5 -> 5.4-6.8 ms measured)."""
+    import gc
+    import sys
+
+    gc.freeze()
+    sys.setswitchinterval(0.001)
