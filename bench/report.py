@@ -66,13 +66,19 @@ def targets(data: dict) -> list[dict]:
     # The right reference for paths that keep a row per token (bench/floor/token.py): the
     # floor that signs and also INSERTs the token's row. What it serves against the signature
     # floor is the measured limit a per-token row sets on the ratios above.
-    limit = _ratio(_rps(r, "floor_token"), _rps(r, "floor_sig_raw"))
-    add("token floor (ES256 + one INSERT) / floor + ES256: the limit a token row sets", limit,
-        "reported", None)  # fmt: skip
-    for key, goal in (("a", 0.6), ("b", 0.45), ("code", 0.45)):
+    limit, how = _vs(data, "floor_token", "floor_sig_raw")
+    add(f"token floor (ES256 + one INSERT) / floor + ES256: the limit a token row sets{how}",
+        limit, "reported", None)  # fmt: skip
+    pair = _paired(data, "floor_token", "floor_sig_raw")
+    if pair and pair["cpu_ratio"] is not None:
+        name = "token floor's CPU per request / floor + ES256's: the same limit in CPU"
+        add(f"{name} (median of {pair['rounds']} alternating rounds)", pair["cpu_ratio"],
+            "reported", None)  # fmt: skip
+    v, how = _vs(data, "a", "floor_token")
+    add(f"(a) / token floor (form, ES256, one INSERT){how}", v, ">= 0.6", _met(v, 0.6))
+    for key in ("b", "code"):  # their reference reads first: the redeem floor below
         v, how = _vs(data, key, "floor_token")
-        add(f"({key}) / token floor (form, ES256, one INSERT){how}", v, f">= {goal}",
-            _met(v, goal))  # fmt: skip
+        add(f"({key}) / token floor (not its reference: no read){how}", v, "reported", None)
     # The issue's CPU form of the same target: our workers' CPU per request against the
     # floor's with a signature (<= 1.7x), and against the token floor's.
     for ref, goal in (("floor_sig_raw", 1.7), ("floor_token", 1.7)):
@@ -115,11 +121,18 @@ def targets(data: dict) -> list[dict]:
     add(f"(f) registration / registration floor (JSON + one INSERT){how}", v, ">= 0.2",
         _met(v, 0.2))  # fmt: skip
     # docs/AUTHZEN.md, "Speed": p99 under 5 ms with about 500 decisions/s offered and served.
+    pair = _paired(data, "h500", "floor500")
+    if pair:
+        p99, served = pair["p99_ms"]["h500"], pair["rps"]["h500"] >= 0.95 * 500
+        add(f"(h500) AuthZEN decision p99 at 500/s, ms, median of {pair['rounds']} alternating "
+            f"rounds (the floor view's: {pair['p99_ms']['floor500']})", p99, "< 5 at >= 475/s",
+            p99 < 5 and served)  # fmt: skip
     h = r.get("h500")
     if h:
         served = h["rps"] >= 0.95 * 500
-        add("(h500) AuthZEN decision p99 at 500/s, ms", f"{h['p99_ms']} at {h['rps']}/s",
-            "< 5 at >= 475/s", h["p99_ms"] < 5 and served and not h["errors"])  # fmt: skip
+        met = h["p99_ms"] < 5 and served and not h["errors"]
+        add("(h500) AuthZEN decision p99 at 500/s, ms, one run", f"{h['p99_ms']} at {h['rps']}/s",
+            "reported" if pair else "< 5 at >= 475/s", None if pair else met)  # fmt: skip
     f = r.get("floor500")
     if f:
         add("floor view p99 at 500/s, ms (the reference)", f"{f['p99_ms']} at {f['rps']}/s",
