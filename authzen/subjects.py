@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from authserver.models import CacheGeneration
+from authserver.token_endpoint import sql as statements
 
 NO_ROW = object()  # the generation could not be read with the user
 
@@ -28,9 +29,9 @@ def load_user(pk: int, *, cached: bool) -> tuple[object | None, object]:
     if not cached or connection.vendor != "postgresql":
         return model.objects.filter(pk=pk).prefetch_related("groups").first(), NO_ROW
     sql, attnames = _statement()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
+    # Prepared once per connection and bound on the server, as the token endpoint's own
+    # statements (authserver.token_endpoint.sql): parsed and planned once, not per decision.
+    row = statements.fetchone(sql, [pk])
     if row is None:  # no generation row: nothing confirmed, the caller checks as before
         return model.objects.filter(pk=pk).prefetch_related("groups").first(), NO_ROW
     generation, group_ids, group_names, *values = row
