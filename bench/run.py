@@ -139,7 +139,7 @@ class Bench:
         seed.seed_revoked(self.seeded, 10_000)
         snapshot = revocation_list.publish()
         log(f"revocation list published with {snapshot.entries} entries")
-        n = 8_000 if self.quick else 60_000  # (b) three times: alone, paired, at scale
+        n = 8_000 if self.quick else 80_000  # (b) alone, paired twice, at scale, paired there
         started = time.perf_counter()
         self.pool = seed.seed_refresh_pool(self.seeded, n)
         log(f"{n} refresh tokens seeded in {time.perf_counter() - started:.1f}s")
@@ -377,11 +377,14 @@ class Bench:
             load = os.getloadavg()[0]  # the machine's, before the case (docs/performance.md)
             self.data["cases"][case.key] = {**self.run_case(port, case).as_dict(),
                                             "load_1min_before": round(load, 2)}  # fmt: skip
-        rounds = self.args.rounds if self.args.rounds is not None else (0 if self.quick else 5)
+        rounds = self.rounds()
         if rounds:
             log(f"paired ratios: {rounds} alternating rounds of {pairs.SECONDS:g} s a side")
             cases = {case.key: (port, case) for port, case in self.http_cases()}
             self.data["pairs"] = pairs.run(self, cases, log, rounds=rounds)
+
+    def rounds(self) -> int:
+        return self.args.rounds if self.args.rounds is not None else (0 if self.quick else 5)
 
     def run_inprocess(self) -> None:
         from bench import inprocess, primitives
@@ -433,6 +436,12 @@ class Bench:
             if case.key in ("a", "b", "floor_sig"):
                 case.title += " (1.1M rows)"
                 scale["cases"][case.key] = self.run_case(port, case).as_dict()
+        if self.rounds():
+            # (a) and (b) against the token floor again, in alternating rounds: their ratio
+            # over the same pair's before seeding is what the rows cost (bench/pairs.py).
+            cases = {c.key: (p, c) for p, c in self.http_cases()
+                     if c.key in ("a", "b", "floor_token")}  # fmt: skip
+            scale["pairs"] = pairs.run(self, cases, log, rounds=self.rounds())
         scale["explain"] = inprocess.explain_token_endpoint(self.seeded, f"127.0.0.1:{self.port}")
         a_case = next(c for _, c in self.http_cases() if c.key == "a")
         during: dict = {}
