@@ -39,11 +39,11 @@ SECONDS = 2.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_ms_per_request(bench, port: int, run) -> tuple[object, float | None]:
-    """``run()``'s result, and the server's CPU ms per request while it ran."""
+def _measured(bench, port: int, case, seconds: float) -> tuple[object, float | None]:
+    """One load run of ``case``, and the server's CPU ms per request while it ran."""
     pid = bench.server_pids.get(port)
     before = dbstats.cpu_ticks({"server": pid}) if pid else None
-    result = run()
+    result = bench.measure(port, case, seconds)
     if before is None or not result.requests:
         return result, None
     used = dbstats.cpu_ticks({"server": pid})["server"] - before["server"]
@@ -57,18 +57,17 @@ def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECON
         if key not in cases or ref not in cases:
             continue
         rps_ratios, cpu_ratios, cpu_ms = [], [], {key: [], ref: []}
+        rps_of: dict[str, list[float]] = {key: [], ref: []}
         p99s: dict[str, list[float]] = {key: [], ref: []}
         for i in range(rounds):
             sides = (key, ref) if i % 2 == 0 else (ref, key)  # ABBA: drift falls on both
             rps, cpu = {}, {}
             for side in sides:
-                port, case = cases[side]
-                result, cpu[side] = _cpu_ms_per_request(
-                    bench, port, lambda port=port, case=case: bench.measure(port, case, seconds)
-                )
+                result, cpu[side] = _measured(bench, *cases[side], seconds)
                 if result.errors:
                     raise RuntimeError(f"pair {key}/{ref}: {side} had {result.errors} errors")
                 rps[side] = result.rps
+                rps_of[side].append(result.rps)
                 p99s[side].append(result.p99_ms)
                 if cpu[side] is not None:
                     cpu_ms[side].append(cpu[side])
@@ -82,7 +81,7 @@ def run(bench, cases: dict, log, *, rounds: int = ROUNDS, seconds: float = SECON
             "ratios": [round(r, 3) for r in rps_ratios],
             "cpu_ratio": round(statistics.median(cpu_ratios), 2) if cpu_ratios else None,
             "p99_ms": {side: round(statistics.median(v), 2) for side, v in p99s.items()},
-            "rps": {side: round(rps[side], 1) for side in (key, ref)},
+            "rps": {side: round(statistics.median(v), 1) for side, v in rps_of.items()},
             "cpu_ms_per_request": {
                 side: round(statistics.median(v), 3) for side, v in cpu_ms.items() if v
             },

@@ -35,11 +35,11 @@ def _paired(data: dict, key: str, ref: str) -> dict | None:
 def _vs(data: dict, key: str, ref: str) -> tuple[float | None, str]:
     """``key``/``ref`` in req/s: the paired median when the run measured one (the verdict;
     a single run of each side minutes apart moves with the machine), else the single run."""
+    single = _ratio(_rps(data["cases"], key), _rps(data["cases"], ref))
     pair = _paired(data, key, ref)
     if pair:
-        single = _ratio(_rps(data["cases"], key), _rps(data["cases"], ref))
         return pair["ratio"], f" (median of {pair['rounds']} alternating rounds; one run {single})"
-    return _ratio(_rps(data["cases"], key), _rps(data["cases"], ref)), ""
+    return single, ""
 
 
 def targets(data: dict) -> list[dict]:

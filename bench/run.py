@@ -265,6 +265,7 @@ class Bench:
             keep = set(self.args.only.split(","))
             ours = [c for c in ours if c.key in keep]
             cases = [(self.port, c) for c in ours]
+        presented = self.floor_token()  # the redeem and introspection floors look it up
         cases += [
             (self.floor_port, Case("floor", "floor: bare Django JSON view", "/floor")),
             (self.floor_port, Case("floor500", "floor: bare Django JSON view paced at 500/s",
@@ -285,12 +286,12 @@ class Bench:
                                    "floor: form + one SELECT + ES256 + one INSERT (redeem)",
                                    "/floor-redeem", "POST",
                                    urlencode({"grant_type": "refresh_token",
-                                              "refresh_token": self.floor_token()}).encode(),
+                                              "refresh_token": presented}).encode(),
                                    FLOOR_CLIENT)),
             (self.floor_port, Case("floor_intro",
                                    "floor: form + one SELECT by hash (introspection)",
                                    "/floor-introspect", "POST",
-                                   urlencode({"token": self.floor_token()}).encode(),
+                                   urlencode({"token": presented}).encode(),
                                    FLOOR_CLIENT)),
             (self.dot_port, Case("dot_a", "plain DOT 3.4.1 (a) client credentials, opaque",
                                  "/token", "POST", b"grant_type=client_credentials",
@@ -316,7 +317,7 @@ class Bench:
         return cases
 
     def floor_token(self) -> str:
-        """A token from the token floor, for its introspection floor to look up."""
+        """A token from the token floor, for its redeem and introspection floors to look up."""
         status, _, body = flows.probe(
             self.floor_port, "POST", "/floor-token", self.token_body(), FLOOR_CLIENT
         )

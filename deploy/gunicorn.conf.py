@@ -36,7 +36,8 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    """Tail latency, once the worker has loaded the app (docs/performance.md, "Tail latency").
+    """Tail latency, once the worker has loaded the app (docs/performance.md, "Issue 34,
+    closing steps").
 
     - What the app loaded at startup (modules, the app registry, settings) lives as long as
       the worker: gc.freeze moves it out of the cyclic collector's way, so a full collection

@@ -83,6 +83,13 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _row_of(token: str) -> tuple | None:
+    """The presented token's row, by its hash: (client_id, scope, audience, exp, revoked)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SELECT, [_hash(token)])
+        return cursor.fetchone()
+
+
 def floor_token(request: HttpRequest) -> JsonResponse:
     ensure_table()
     form = _form(request)
@@ -107,9 +114,7 @@ def floor_redeem(request: HttpRequest) -> JsonResponse:
     form = _form(request)
     if not _client_ok(request):
         return JsonResponse({"error": "invalid_client"}, status=401)
-    with connection.cursor() as cursor:
-        cursor.execute(SELECT, [_hash(form.get("refresh_token", ""))])
-        row = cursor.fetchone()
+    row = _row_of(form.get("refresh_token", ""))
     if row is None or row[4] is not None:
         return JsonResponse({"error": "invalid_grant"}, status=400)
     client_id, scope, audience, _, _ = row
@@ -128,9 +133,7 @@ def floor_introspect(request: HttpRequest) -> JsonResponse:
     form = _form(request)
     if not _client_ok(request):
         return JsonResponse({"error": "invalid_client"}, status=401)
-    with connection.cursor() as cursor:
-        cursor.execute(SELECT, [_hash(form.get("token", ""))])
-        row = cursor.fetchone()
+    row = _row_of(form.get("token", ""))
     if row is None or row[4] is not None:
         return JsonResponse({"active": False})
     client_id, scope, audience, exp, _ = row
